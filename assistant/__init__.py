@@ -1,0 +1,12 @@
+"""Article Assistant: answers questions about news articles with cited, checked sentences."""
+
+from assistant.core import ABSTAIN_TEXT, Assistant
+from assistant.errors import AssistantError, EmptyQuestionError, EmptyStoreError
+from assistant.models import Answer, Citation, Conflict, IngestSummary, SentenceSupport, Source
+from assistant.settings import Settings
+
+__all__ = [
+    "ABSTAIN_TEXT", "Answer", "Assistant", "AssistantError", "Citation", "Conflict",
+    "EmptyQuestionError", "EmptyStoreError", "IngestSummary", "SentenceSupport", "Settings",
+    "Source",
+]

@@ -1,0 +1,77 @@
+"""What kind of answer a question asks for, and whether a sentence offers one.
+
+A sentence that answers "when" usually carries a date; one that answers "how many" a number.
+Checking this is cheap and separates answers from sentences that merely repeat the question.
+"""
+
+from __future__ import annotations
+
+import re
+
+NUMBER_WORDS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
+    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
+    "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
+    "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100, "thousand": 1000,
+    "million": 1_000_000, "billion": 1_000_000_000, "dozen": 12, "half": 0.5,
+    "a": 1, "an": 1, "once": 1, "twice": 2,
+}
+_NUMBER = r"(?:\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?|" + "|".join(
+    w for w in NUMBER_WORDS if w not in ("a", "an", "once", "twice", "half")) + r")"
+MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|"
+          "december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
+DAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+TIME_UNITS = "seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centuries|century"
+
+_DATE_RE = re.compile(
+    rf"\b(1\d{{3}}|20\d{{2}}|\d{{1,2}}(st|nd|rd|th)|({MONTHS})\b|({DAYS})\b|"
+    rf"(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|"
+    rf"thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth)"
+    rf"\s+centur|\d+s\b|yesterday|today|tomorrow|tonight|ago\b|\d{{1,2}}:\d{{2}}|a\.m\.|p\.m\.)",
+    re.IGNORECASE,
+)
+_DURATION_RE = re.compile(rf"\b({_NUMBER}|several|few|many)[\s-]+(?:{TIME_UNITS})\b", re.IGNORECASE)
+_NUMBER_RE = re.compile(rf"\b{_NUMBER}\b|\d", re.IGNORECASE)
+_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z'’-]+")
+
+
+def expected_type(question: str) -> str | None:
+    q = question.lower().strip()
+    if re.search(r"\bhow long\b", q):
+        return "duration"
+    if re.search(r"\b(when|what year|which year|what date|what day|what century|which century|"
+                 r"what time|what decade|what period|how old)\b", q):
+        return "date"
+    if re.search(r"\b(how many|how much|what percentage|what number|what proportion|"
+                 r"how large|how big|how far|how high)\b", q):
+        return "number"
+    if re.search(r"\b(who|whom|whose)\b", q):
+        return "person"
+    if re.search(r"\b(where|what country|which country|what city|which city|what region|"
+                 r"which region|what place|what location)\b", q):
+        return "place"
+    return None
+
+
+def offers_type(sentence: str, kind: str | None, question: str) -> float:
+    """1.0 when the sentence holds an answer of the expected kind that the question lacks."""
+    if kind is None:
+        return 0.0
+    q_lower = question.lower()
+    if kind == "duration":
+        found = [m.group(0) for m in _DURATION_RE.finditer(sentence)]
+    elif kind == "date":
+        found = [m.group(0) for m in _DATE_RE.finditer(sentence)]
+    elif kind == "number":
+        found = [m.group(0) for m in _NUMBER_RE.finditer(sentence)]
+    else:
+        found = [m.group(0) for m in _CAPITALISED.finditer(sentence)]
+    novel = [f for f in found if f.lower() not in q_lower]
+    return 1.0 if novel else 0.0
+
+
+def is_list_question(question: str) -> bool:
+    q = question.lower()
+    return bool(re.search(r"\b(list|name (all|the|some)|what are (the|some)|which .* were|"
+                          r"what (issues|topics|points|countries|steps|reasons|measures))\b", q))

@@ -1,0 +1,228 @@
+"""The command line: `python -m assistant ingest|ask|sources|remove|chat`.
+
+Errors print one line to stderr, `error: ...`, and exit 1 when nothing could be done.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from assistant.core import Assistant
+from assistant.errors import AssistantError
+from assistant.models import Answer
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def _assistant(ctx: click.Context, store: str | None, chroma_url: str | None) -> Assistant:
+    obj = ctx.ensure_object(dict)
+    return Assistant(store=store or obj.get("store"), chroma_url=chroma_url or obj.get("chroma_url"))
+
+
+store_option = click.option("--store", type=click.Path(file_okay=False),
+                            help="Store directory (default: $ASSISTANT_STORE or .assistant).")
+chroma_option = click.option("--chroma-url", help="Use a Chroma server, e.g. http://127.0.0.1:8000.")
+
+
+@click.group()
+@click.version_option(package_name="article-assistant")
+@store_option
+@chroma_option
+@click.pass_context
+def main(ctx: click.Context, store: str | None, chroma_url: str | None) -> None:
+    """Answer questions about news articles with cited, checked passages."""
+    ctx.ensure_object(dict).update(store=store, chroma_url=chroma_url)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@store_option
+@chroma_option
+@click.option("--prune", is_flag=True, help="Drop indexed articles whose files are gone.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def ingest(ctx: click.Context, paths: tuple[str, ...], store: str | None, chroma_url: str | None,
+           prune: bool, as_json: bool) -> None:
+    """Index files and folders of .txt, .md, .html, .json and .jsonl articles."""
+    assistant = _assistant(ctx, store, chroma_url)
+    bar: Any = None
+
+    def progress(done: int, total: int, path: str) -> None:
+        nonlocal bar
+        if total < 20:
+            return
+        if bar is None:
+            from tqdm import tqdm
+            bar = tqdm(total=total, unit="file", file=sys.stderr, desc="ingest")
+        bar.update(1)
+
+    try:
+        report = assistant.ingest(list(paths), prune=prune, progress=progress)
+    except AssistantError as exc:
+        _fail(str(exc))
+        return
+    finally:
+        if bar is not None:
+            bar.close()
+    for message in report.failed:
+        click.echo(f"error: {message}", err=True)
+    if as_json:
+        click.echo(report.model_dump_json())
+    else:
+        click.echo(f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+                   f"removed {report.removed}, failed {len(report.failed)} "
+                   f"({report.chunks} chunks, {report.tokens} tokens, "
+                   f"{report.tokens_per_second:.0f} tokens/s)")
+    nothing_done = report.added + report.updated + report.unchanged + report.removed == 0
+    if report.failed and nothing_done:
+        sys.exit(1)
+
+
+def _print_answer(answer: Answer) -> None:
+    click.echo(answer.answer)
+    if answer.citations:
+        click.echo("")
+    for c in answer.citations:
+        where = c.url or c.source
+        click.echo(f"[{c.n}] {c.title} ({where}, chars {c.start}-{c.end})")
+        click.echo(f"    “{c.text}”")
+
+
+@main.command()
+@click.argument("question", required=False)
+@store_option
+@chroma_option
+@click.option("--json", "as_json", is_flag=True, help="Print the Answer as one JSON object.")
+@click.option("--batch", type=click.Path(dir_okay=False),
+              help='Answer {"id", "question"} lines of a JSONL file, one JSON line each.')
+@click.option("--top-k", type=int, help="How many passages to retrieve.")
+@click.pass_context
+def ask(ctx: click.Context, question: str | None, store: str | None, chroma_url: str | None,
+        as_json: bool, batch: str | None, top_k: int | None) -> None:
+    """Answer QUESTION from the indexed articles."""
+    assistant = _assistant(ctx, store, chroma_url)
+    if batch:
+        _ask_batch(assistant, Path(batch), top_k)
+        return
+    if question is None:
+        _fail("no question given; use `ask \"QUESTION\"` or `ask --batch FILE.jsonl`")
+        return
+    try:
+        answer = assistant.ask(question, top_k=top_k)
+    except AssistantError as exc:
+        _fail(str(exc))
+        return
+    if as_json:
+        click.echo(answer.model_dump_json())
+    else:
+        _print_answer(answer)
+
+
+def _ask_batch(assistant: Assistant, path: Path, top_k: int | None) -> None:
+    if not path.exists():
+        _fail(f"{path}: no such file")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (UnicodeDecodeError, OSError) as exc:
+        _fail(f"{path}: cannot read ({exc.__class__.__name__})")
+        return
+    answered = failed = 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        item_id: Any = None
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict):
+                raise ValueError("line is not a JSON object")
+            item_id = item.get("id", number)
+            answer = assistant.ask(str(item.get("question") or ""), top_k=top_k)
+            click.echo(json.dumps({"id": item_id, **answer.model_dump()}, ensure_ascii=False))
+            answered += 1
+        except json.JSONDecodeError as exc:
+            message = f"{path}:{number}: malformed JSON ({exc.msg})"
+        except (AssistantError, ValueError) as exc:
+            message = f"{path}:{number}: {exc}"
+        else:
+            continue
+        failed += 1
+        click.echo(f"error: {message}", err=True)
+        click.echo(json.dumps({"id": item_id, "line": number, "error": message}))
+    if failed and not answered:
+        sys.exit(1)
+
+
+@main.command()
+@store_option
+@chroma_option
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def sources(ctx: click.Context, store: str | None, chroma_url: str | None, as_json: bool) -> None:
+    """List the indexed articles."""
+    try:
+        items = _assistant(ctx, store, chroma_url).sources()
+    except AssistantError as exc:
+        _fail(str(exc))
+        return
+    if as_json:
+        click.echo(json.dumps([s.model_dump() for s in items], ensure_ascii=False))
+        return
+    if not items:
+        click.echo("no articles indexed")
+    for s in items:
+        click.echo(f"{s.article_id}  {s.chunks:3d} chunks  {s.date or '-':10.10}  {s.title}  ({s.source})")
+
+
+@main.command()
+@click.argument("article_ids", nargs=-1, required=True)
+@store_option
+@chroma_option
+@click.pass_context
+def remove(ctx: click.Context, article_ids: tuple[str, ...], store: str | None,
+           chroma_url: str | None) -> None:
+    """Remove articles by id (see `sources`)."""
+    assistant = _assistant(ctx, store, chroma_url)
+    missing = 0
+    for article_id in article_ids:
+        try:
+            removed = assistant.remove(article_id)
+        except AssistantError as exc:
+            _fail(str(exc))
+            return
+        if removed:
+            click.echo(f"removed {article_id}")
+        else:
+            missing += 1
+            click.echo(f"error: no indexed article with id {article_id}", err=True)
+    if missing == len(article_ids):
+        sys.exit(1)
+
+
+@main.command()
+@store_option
+@chroma_option
+@click.pass_context
+def chat(ctx: click.Context, store: str | None, chroma_url: str | None) -> None:
+    """A terminal chat: type questions, get cited answers. Ctrl-D to leave."""
+    assistant = _assistant(ctx, store, chroma_url)
+    click.echo("Ask about the indexed articles (Ctrl-D to quit).")
+    while True:
+        try:
+            question = input("\n? ")
+        except (EOFError, KeyboardInterrupt):
+            click.echo("")
+            return
+        if not question.strip():
+            continue
+        try:
+            _print_answer(assistant.ask(question))
+        except AssistantError as exc:
+            click.echo(f"error: {exc}", err=True)

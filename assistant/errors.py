@@ -1,0 +1,17 @@
+"""Errors the public API raises. Every message is one line that names the problem."""
+
+
+class AssistantError(Exception):
+    """Base class: catch this to handle any problem the assistant reports."""
+
+
+class EmptyQuestionError(AssistantError, ValueError):
+    pass
+
+
+class EmptyStoreError(AssistantError):
+    pass
+
+
+class StoreMismatchError(AssistantError):
+    pass

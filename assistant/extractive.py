@@ -1,0 +1,172 @@
+"""The offline answerer: quote the sentences that answer the question, or abstain.
+
+Each retrieved sentence gets a score from four signals: embedding similarity to the question,
+the IDF-weighted share of the question's words it (or its neighbour) contains, whether it offers
+the kind of answer asked for (a date for "when"), and its passage's retrieval rank. The best one
+or two sentences form the answer. The answer's confidence comes from the best sentence's
+similarity and from how much of the question the passage covers at all; a question whose
+distinctive words the articles never use is one they don't answer.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.answer_types import expected_type, is_list_question, offers_type
+from assistant.conflicts import disagreement
+from assistant.retrieval import Candidate, Passage, Retriever
+from index.text import STOPWORDS, words
+
+
+@dataclass(frozen=True)
+class ScoringWeights:
+    dense: float = 1.0
+    lexical: float = 0.6
+    answer_type: float = 0.12
+    passage_rank: float = 0.05
+    # Confidence: logistic over the best sentence's signals.
+    conf_bias: float = -6.0
+    conf_dense: float = 7.0
+    conf_coverage: float = 4.0
+    conf_missing: float = -4.0
+    second_sentence_ratio: float = 0.85
+    conflict_ratio: float = 0.8
+
+
+@dataclass
+class Selection:
+    """What the answerer chose, before it is turned into an Answer."""
+
+    sentences: list[Candidate]
+    confidence: float
+    abstain: bool
+    conflict: tuple[str, Candidate, Candidate, str, str] | None = None
+    reason: str = ""
+
+
+class ExtractiveAnswerer:
+    def __init__(self, retriever: Retriever, weights: ScoringWeights | None = None,
+                 max_sentences: int = 2, abstain_threshold: float = 0.5) -> None:
+        self.retriever = retriever
+        self.weights = weights or ScoringWeights()
+        self.max_sentences = max_sentences
+        self.abstain_threshold = abstain_threshold
+
+    def score(self, question: str, query_vector: np.ndarray, passages: list[Passage]
+              ) -> tuple[list[Candidate], dict[str, float]]:
+        """Score every candidate sentence. Returns them best first, plus question-level facts."""
+        w = self.weights
+        candidates = self.retriever.candidates(passages)
+        terms = self.retriever.question_terms(question)
+        idf, stems, df = self.retriever.idf(terms)
+        term_stems = [stems[t] for t in terms]
+        total_weight = sum(idf[s] for s in set(term_stems)) or 1.0
+        kind = expected_type(question)
+        # Words of each candidate sentence, as porter stems, for coverage.
+        sentence_stems: list[set[str]] = []
+        for cand in candidates:
+            ws = [x for x in words(cand.text) if x not in STOPWORDS]
+            sentence_stems.append(set(self.retriever.stems.stems(ws).values()))
+        by_position = {(c.sentence.article_id, c.sentence.idx): i for i, c in enumerate(candidates)}
+        if candidates:
+            matrix = np.stack([c.sentence.vector for c in candidates])
+            dense = matrix @ query_vector
+        else:
+            dense = np.zeros(0)
+        facts = {"kind_expected": 1.0 if kind else 0.0}
+        for i, cand in enumerate(candidates):
+            own = sentence_stems[i]
+            # Pronouns often carry the subject into the next sentence, so the previous
+            # sentence's words count for half.
+            prev_index = by_position.get((cand.sentence.article_id, cand.sentence.idx - 1))
+            prev = sentence_stems[prev_index] if prev_index is not None else set()
+            covered = sum(idf[s] * (1.0 if s in own else 0.5 if s in prev else 0.0)
+                          for s in set(term_stems))
+            cand.dense = float(dense[i])
+            cand.lexical = covered / total_weight
+            type_bonus = offers_type(cand.text, kind, question)
+            cand.score = (w.dense * cand.dense + w.lexical * cand.lexical
+                          + w.answer_type * type_bonus
+                          + w.passage_rank / (1 + cand.passage.rank))
+        candidates.sort(key=lambda c: -c.score)
+        # Words of the question that no indexed chunk contains: the articles can't say.
+        missing = sum(idf[s] for s in set(term_stems) if df.get(s, 0) == 0)
+        facts["missing"] = missing / total_weight
+        return candidates, facts
+
+    def select(self, question: str, query_vector: np.ndarray, passages: list[Passage]
+               ) -> Selection:
+        w = self.weights
+        candidates, facts = self.score(question, query_vector, passages)
+        if not candidates:
+            return Selection([], 0.0, True, reason="nothing retrieved")
+        best = candidates[0]
+        z = (w.conf_bias + w.conf_dense * best.dense + w.conf_coverage * best.lexical
+             + w.conf_missing * facts["missing"])
+        confidence = 1.0 / (1.0 + math.exp(-z))
+        if confidence < self.abstain_threshold:
+            return Selection([], confidence, True, reason="evidence too weak")
+        limit = 4 if is_list_question(question) else self.max_sentences
+        chosen = [best]
+        for cand in candidates[1:]:
+            if len(chosen) >= limit:
+                break
+            if cand.score >= w.second_sentence_ratio * best.score and cand.text != best.text:
+                chosen.append(cand)
+        conflict = self._conflict(candidates, best)
+        if conflict is None:
+            conflict = self._probe_conflict(question, query_vector, passages, best)
+        if conflict:
+            _, first, second, _, _ = conflict
+            chosen = [first, second]
+        return Selection(chosen, confidence, False, conflict)
+
+    def _probe_conflict(self, question: str, query_vector: np.ndarray, passages: list[Passage],
+                        best: Candidate) -> tuple[str, Candidate, Candidate, str, str] | None:
+        """When the best answer states an amount, look for other articles stating an amount of
+        the same unit about the same thing, even if they ranked too low to be retrieved: a
+        disagreement between sources matters more than its retrieval rank."""
+        from assistant.conflicts import quantities
+
+        amounts = quantities(best.text)
+        if not amounts:
+            return None
+        terms = self.retriever.question_terms(question)
+        seen = {p.chunk.chunk_id for p in passages}
+        extra: list[str] = []
+        for amount in amounts[:2]:
+            unit_word = amount.text.split()[-1].split("-")[-1]
+            hits = self.retriever.catalog.lexical_search_with(unit_word, terms, 10)
+            extra.extend(cid for cid, _ in hits if cid not in seen and cid not in extra)
+        if not extra:
+            return None
+        probe = self.retriever.passages_for_chunks(extra, rank=len(passages))
+        probe = [p for p in probe if p.chunk.article_id != best.sentence.article_id]
+        if not probe:
+            return None
+        scored, _ = self.score(question, query_vector, probe)
+        for cand in scored:
+            if cand.score < 0.3 * best.score or cand.lexical <= 0:
+                continue
+            found = disagreement(best.text, cand.text)
+            if found:
+                unit, a, b = found
+                return unit, best, cand, a.text, b.text
+        return None
+
+    def _conflict(self, candidates: list[Candidate], best: Candidate
+                  ) -> tuple[str, Candidate, Candidate, str, str] | None:
+        """Two strong sentences from different articles stating different amounts of a unit."""
+        strong = [c for c in candidates[:8] if c.score >= self.weights.conflict_ratio * best.score]
+        for i, first in enumerate(strong):
+            for second in strong[i + 1:]:
+                if first.sentence.article_id == second.sentence.article_id:
+                    continue
+                found = disagreement(first.text, second.text)
+                if found:
+                    unit, a, b = found
+                    return unit, first, second, a.text, b.text
+        return None

@@ -1,0 +1,132 @@
+"""The support scorer: does a passage back a sentence? Local and deterministic.
+
+It serves three callers: the offline answerer (to report per-sentence support), the grounding
+guard on generated answers, and the evaluation suite. Three signals:
+
+- similarity: the best embedding cosine between the sentence and any window of one or two
+  consecutive passage sentences (a claim is usually backed by one or two sentences, and whole
+  passages dilute the match);
+- precision: the share of the sentence's content words found in the passage;
+- veto: a number, date or name in the sentence that the passage lacks sinks the score, since
+  swapped figures and names read fluently and embed almost identically; so does a negation that
+  one side has and the other does not.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assistant.answer_types import MONTHS, NUMBER_WORDS
+from index.embedding import Embedder
+from index.text import STOPWORDS, split_sentences, stem, words
+
+SUPPORT_THRESHOLD = 0.5
+
+_NEGATIONS = {"not", "no", "never", "none", "nobody", "nothing", "neither", "nor", "without",
+              "didn't", "doesn't", "don't", "wasn't", "weren't", "isn't", "aren't", "won't",
+              "cannot", "can't", "couldn't", "hasn't", "haven't", "hadn't", "failed", "refused"}
+_MONTH_SET = set(MONTHS.split("|"))
+
+
+@dataclass
+class Support:
+    score: float
+    similarity: float
+    precision: float
+    vetoed: list[str] = field(default_factory=list)
+    best_window: tuple[int, int] = (0, 0)  # character span in the passage that matched best
+
+    @property
+    def supported(self) -> bool:
+        return self.score >= SUPPORT_THRESHOLD
+
+
+def _key_tokens(text: str) -> set[str]:
+    """Numbers, dates and names: the tokens a fluent but false claim tends to swap."""
+    keys: set[str] = set()
+    for token in re.findall(r"\d[\d,.]*", text):
+        keys.add(token.rstrip(".,").replace(",", ""))
+    tokens = re.findall(r"[A-Za-z][A-Za-z'’-]*", text)
+    for i, token in enumerate(tokens):
+        low = token.lower()
+        if low in NUMBER_WORDS and low not in ("a", "an", "once", "half"):
+            keys.add(low)
+        elif low in _MONTH_SET:
+            keys.add(low)
+        elif token[0].isupper() and i > 0 and low not in STOPWORDS:
+            keys.add(low.rstrip("'’s").replace("’", "'"))
+    return keys
+
+
+def _number_values(keys: set[str]) -> set[str]:
+    values = set()
+    for key in keys:
+        if key in NUMBER_WORDS:
+            values.add(str(float(NUMBER_WORDS[key])))
+        else:
+            try:
+                values.add(str(float(key)))
+            except ValueError:
+                values.add(key)
+    return values
+
+
+def _has_negation(text: str) -> bool:
+    return any(w in _NEGATIONS or w.endswith("n't") for w in words(text.replace("’", "'")))
+
+
+class SupportScorer:
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def score(self, sentence: str, passage: str, sentence_vector: np.ndarray | None = None
+              ) -> Support:
+        return self.score_many(sentence, [passage], sentence_vector)[0]
+
+    def score_many(self, sentence: str, passages: list[str],
+                   sentence_vector: np.ndarray | None = None) -> list[Support]:
+        if not passages:
+            return []
+        windows: list[tuple[int, str, int, int]] = []  # (passage index, text, start, end)
+        for p_index, passage in enumerate(passages):
+            spans = split_sentences(passage) or []
+            for i, span in enumerate(spans):
+                windows.append((p_index, span.text, span.start, span.end))
+                if i + 1 < len(spans):
+                    windows.append((p_index, passage[span.start:spans[i + 1].end], span.start,
+                                    spans[i + 1].end))
+        texts = [sentence] if sentence_vector is None else []
+        vectors = self.embedder.embed(texts + [w[1] for w in windows])
+        if sentence_vector is None:
+            sentence_vector, window_vectors = vectors[0], vectors[1:]
+        else:
+            window_vectors = vectors
+        sims = window_vectors @ sentence_vector if len(windows) else np.zeros(0)
+        return [self._combine(sentence, passage, p_index, windows, sims)
+                for p_index, passage in enumerate(passages)]
+
+    def _combine(self, sentence: str, passage: str, p_index: int,
+                 windows: list[tuple[int, str, int, int]], sims: np.ndarray) -> Support:
+        best_sim, best_span = 0.0, (0, 0)
+        for (w_index, _, start, end), sim in zip(windows, sims, strict=True):
+            if w_index == p_index and sim > best_sim:
+                best_sim, best_span = float(sim), (start, end)
+        content = [stem(w) for w in words(sentence) if w not in STOPWORDS]
+        passage_stems = {stem(w) for w in words(passage)}
+        precision = (sum(1 for w in content if w in passage_stems) / len(content)) if content else 0.0
+        sentence_keys = _number_values(_key_tokens(sentence))
+        passage_keys = _number_values(_key_tokens(passage)) | {stem(w) for w in words(passage)} \
+            | set(words(passage))
+        vetoed = sorted(k for k in sentence_keys if k not in passage_keys)
+        window_text = passage[best_span[0]:best_span[1]] or passage
+        if _has_negation(sentence) != _has_negation(window_text):
+            vetoed.append("negation")
+        # Cosine between paraphrases of one fact sits around 0.6-0.9 for MiniLM; rescale.
+        similarity = min(max((best_sim - 0.35) / 0.5, 0.0), 1.0)
+        score = 0.55 * similarity + 0.45 * precision
+        if vetoed:
+            score *= 0.4
+        return Support(round(score, 4), round(best_sim, 4), round(precision, 4), vetoed, best_span)

@@ -1,0 +1,81 @@
+"""The public data types: Answer, Citation and what they carry. Plain pydantic models, so an
+Answer serialises to the same JSON in the CLI, the web API and the evaluation reports."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Citation(BaseModel):
+    n: int = Field(description="the marker number: [n] in the answer text")
+    article_id: str
+    title: str
+    source: str = Field(description="the ingested path or URL")
+    url: str = ""
+    date: str = ""
+    text: str = Field(description="verbatim quote from the article")
+    start: int = Field(description="offset of the quote in the article's text")
+    end: int
+    score: float = Field(description="how strongly the passage supports the sentence citing it")
+    passage: str = Field(default="", description="the retrieved chunk around the quote")
+    passage_start: int = 0
+    passage_end: int = 0
+
+
+class SentenceSupport(BaseModel):
+    text: str
+    citations: list[int] = Field(default_factory=list)
+    support: float = Field(description="0..1, support of the sentence by its cited passages")
+    supported: bool = True
+    note: str = ""
+
+
+class ConflictSide(BaseModel):
+    citation: int
+    value: str
+    article_id: str
+    title: str
+
+
+class Conflict(BaseModel):
+    topic: str = Field(description="what the sources disagree on, e.g. 'hours'")
+    sides: list[ConflictSide]
+
+
+class Answer(BaseModel):
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[Citation] = Field(default_factory=list)
+    sentences: list[SentenceSupport] = Field(default_factory=list)
+    conflicts: list[Conflict] = Field(default_factory=list)
+    backend: str = "extractive"
+    confidence: float = 0.0
+    notes: list[str] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+
+class Source(BaseModel):
+    """One indexed article, as `assistant sources` lists it."""
+
+    article_id: str
+    title: str
+    source: str
+    url: str = ""
+    date: str = ""
+    chunks: int
+
+
+class IngestSummary(BaseModel):
+    added: int
+    updated: int
+    unchanged: int
+    removed: int
+    failed: list[str]
+    chunks: int
+    tokens: int
+    seconds: float
+    tokens_per_second: float

@@ -1,0 +1,126 @@
+"""Hybrid retrieval: dense similarity from Chroma plus BM25 from the catalog, fused by
+reciprocal rank, then spread across articles so one article cannot crowd out another."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.catalog import ArticleRecord, Catalog, ChunkRecord, PorterStems, SentenceRecord
+from index.text import STOPWORDS, words
+from index.vectorstore import ChromaStore
+
+RRF_K = 60  # the constant from Cormack et al. (2009); insensitive in practice
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk with the scores that put it there."""
+
+    chunk: ChunkRecord
+    article: ArticleRecord
+    dense: float
+    lexical: float
+    fused: float
+    rank: int = 0
+
+
+@dataclass
+class Candidate:
+    """A sentence of a retrieved passage, the unit an extractive answer quotes."""
+
+    passage: Passage
+    sentence: SentenceRecord
+    text: str
+    dense: float = 0.0
+    lexical: float = 0.0
+    score: float = 0.0
+
+
+class Retriever:
+    def __init__(self, catalog: Catalog, vectors: ChromaStore) -> None:
+        self.catalog = catalog
+        self.vectors = vectors
+        self.stems = PorterStems()
+
+    def question_terms(self, question: str) -> list[str]:
+        return list(dict.fromkeys(w for w in words(question) if w not in STOPWORDS))
+
+    def idf(self, terms: list[str]) -> tuple[dict[str, float], dict[str, str], dict[str, int]]:
+        """IDF of each term over chunks (BM25's form), keyed by porter stem; also the stems
+        and the document frequencies."""
+        stems = self.stems.stems(terms)
+        df = self.catalog.document_frequencies(list(set(stems.values())))
+        n = max(self.catalog.chunk_count(), 1)
+        weights = {s: math.log(1 + (n - df.get(s, 0) + 0.5) / (df.get(s, 0) + 0.5))
+                   for s in set(stems.values())}
+        return weights, stems, df
+
+    def retrieve(self, question: str, query_vector: np.ndarray, top_k: int) -> list[Passage]:
+        pool = max(top_k * 4, 20)
+        dense_hits = self.vectors.query(query_vector, pool)
+        lexical_hits = self.catalog.lexical_search(self.question_terms(question), pool)
+        fused: dict[str, float] = defaultdict(float)
+        dense_score = dict(dense_hits)
+        lexical_score = dict(lexical_hits)
+        for rank, (cid, _) in enumerate(dense_hits):
+            fused[cid] += 1.0 / (RRF_K + rank + 1)
+        for rank, (cid, _) in enumerate(lexical_hits):
+            fused[cid] += 1.0 / (RRF_K + rank + 1)
+        # The catalog decides what is visible: vectors of an interrupted ingest are ignored.
+        chunks = self.catalog.chunks_by_id(fused)
+        articles: dict[str, ArticleRecord | None] = {}
+        ordered = sorted((cid for cid in fused if cid in chunks), key=lambda c: -fused[c])
+        seen_per_article: dict[str, int] = defaultdict(int)
+        passages = []
+        for cid in ordered:
+            chunk = chunks[cid]
+            if chunk.article_id not in articles:
+                articles[chunk.article_id] = self.catalog.article(chunk.article_id)
+            article = articles[chunk.article_id]
+            if article is None:
+                continue
+            # Each further chunk of the same article counts for less: different articles get a
+            # say before one article's third-best chunk does.
+            diversity = 0.7 ** seen_per_article[chunk.article_id]
+            seen_per_article[chunk.article_id] += 1
+            passages.append(Passage(chunk, article, dense_score.get(cid, 0.0),
+                                    lexical_score.get(cid, 0.0), fused[cid] * diversity))
+        passages.sort(key=lambda p: -p.fused)
+        passages = passages[:top_k]
+        for rank, passage in enumerate(passages):
+            passage.rank = rank
+        return passages
+
+    def passages_for_chunks(self, chunk_ids: list[str], rank: int) -> list[Passage]:
+        """Passages for chunks found by a follow-up search, all placed at one rank."""
+        chunks = self.catalog.chunks_by_id(chunk_ids)
+        out = []
+        for cid in chunk_ids:
+            chunk = chunks.get(cid)
+            article = self.catalog.article(chunk.article_id) if chunk else None
+            if chunk and article:
+                out.append(Passage(chunk, article, 0.0, 0.0, 0.0, rank))
+        return out
+
+    def candidates(self, passages: list[Passage]) -> list[Candidate]:
+        """The sentences of the passages, each once (chunks overlap)."""
+        out: list[Candidate] = []
+        seen: set[tuple[str, int]] = set()
+        texts: dict[str, str] = {}
+        for passage in passages:
+            chunk = passage.chunk
+            if chunk.article_id not in texts:
+                texts[chunk.article_id] = self.catalog.article_text(chunk.article_id) or ""
+            text = texts[chunk.article_id]
+            for sentence in self.catalog.sentences_of(chunk.article_id, chunk.sent_first,
+                                                      chunk.sent_last):
+                key = (sentence.article_id, sentence.idx)
+                if key in seen:
+                    continue
+                seen.add(key)
+                out.append(Candidate(passage, sentence, text[sentence.start:sentence.end]))
+        return out

@@ -1,0 +1,48 @@
+"""All configuration in one place: environment variables prefixed ASSISTANT_, or arguments.
+
+OPENAI_API_KEY and OPENAI_BASE_URL are read under their usual names too, so an existing OpenAI
+setup works unchanged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore",
+                                      populate_by_name=True)
+
+    # Where the index lives.
+    store: Path = Field(default=Path(".assistant"), description="store directory")
+    chroma_url: str | None = Field(default=None, description="http://HOST:PORT of a Chroma server")
+    collection: str = "articles"
+
+    # Embeddings: the offline model by default, or an OpenAI-compatible endpoint.
+    embedding: Literal["local", "openai"] = "local"
+    embedding_model: str = "text-embedding-3-small"
+    embedding_base_url: str | None = None
+
+    # Chunking.
+    chunk_words: int = Field(default=120, ge=20, le=400)
+    chunk_overlap_sentences: int = Field(default=1, ge=0, le=5)
+
+    # Retrieval and answering.
+    top_k: int = Field(default=6, ge=1, le=50)
+    max_answer_sentences: int = Field(default=2, ge=1, le=6)
+    abstain_threshold: float = Field(default=0.5, description="minimum answer confidence")
+
+    # Generative backend (off by default: the offline extractive answerer needs no key).
+    llm: Literal["extractive", "openai"] = "extractive"
+    llm_model: str = "gpt-4o-mini"
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "ASSISTANT_OPENAI_API_KEY"))
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "ASSISTANT_OPENAI_BASE_URL"))
+    llm_timeout: float = Field(default=30.0, gt=0)
+    llm_max_retries: int = Field(default=1, ge=0, le=5)
+    llm_temperature: float = 0.0

@@ -1,0 +1,300 @@
+"""The catalog: a SQLite file beside the vector store holding what is indexed.
+
+It is the source of truth for which chunks are visible, so an ingest killed midway leaves the
+previous index intact: new vectors are written to Chroma first under fresh ids, then the catalog
+switches to them in one transaction, and only then are the old vectors deleted. Chroma results
+whose ids the catalog does not know are ignored.
+
+It also holds the lexical index (SQLite FTS5, BM25), updated incrementally with the catalog,
+because Chroma has no native sparse search, and the per-sentence vectors that the extractive
+answerer and the grounding checker score against.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from index.chunking import Chunk
+from index.loaders import Article
+from index.text import Span
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    article_id TEXT PRIMARY KEY, key TEXT UNIQUE NOT NULL, source TEXT NOT NULL,
+    title TEXT NOT NULL, url TEXT NOT NULL, date TEXT NOT NULL, publisher TEXT NOT NULL,
+    path TEXT NOT NULL, content_hash TEXT NOT NULL, text TEXT NOT NULL,
+    n_chunks INTEGER NOT NULL, ingested_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_path ON articles(path);
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY, chunk_id TEXT UNIQUE NOT NULL, article_id TEXT NOT NULL,
+    idx INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
+    sent_first INTEGER NOT NULL, sent_last INTEGER NOT NULL, text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
+CREATE TABLE IF NOT EXISTS sentences (
+    article_id TEXT NOT NULL, idx INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
+    vector BLOB NOT NULL, PRIMARY KEY (article_id, idx)
+) WITHOUT ROWID;
+CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5(text, tokenize='porter unicode61');
+CREATE VIRTUAL TABLE IF NOT EXISTS chunk_vocab USING fts5vocab(chunk_fts, 'row');
+"""
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    article_id: str
+    key: str
+    source: str
+    title: str
+    url: str
+    date: str
+    publisher: str
+    path: str
+    content_hash: str
+    n_chunks: int
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    rowid: int
+    chunk_id: str
+    article_id: str
+    idx: int
+    start: int
+    end: int
+    sent_first: int
+    sent_last: int
+    text: str
+
+
+@dataclass(frozen=True)
+class SentenceRecord:
+    article_id: str
+    idx: int
+    start: int
+    end: int
+    vector: np.ndarray
+
+
+class Catalog:
+    """Thread-safe access to the catalog file (one SQLite connection per thread)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        # executescript manages its own transaction; the schema is idempotent.
+        self._connection().executescript(SCHEMA)
+
+    def _connection(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        db = self._connection()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        else:
+            db.execute("COMMIT")
+
+    def read(self) -> sqlite3.Connection:
+        return self._connection()
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    # --- metadata ---------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.read().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.write() as db:
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    # --- articles ---------------------------------------------------------------------------
+
+    def articles(self) -> list[ArticleRecord]:
+        rows = self.read().execute(
+            "SELECT article_id, key, source, title, url, date, publisher, path, content_hash, "
+            "n_chunks FROM articles ORDER BY title"
+        ).fetchall()
+        return [ArticleRecord(*row) for row in rows]
+
+    def article(self, article_id: str) -> ArticleRecord | None:
+        row = self.read().execute(
+            "SELECT article_id, key, source, title, url, date, publisher, path, content_hash, "
+            "n_chunks FROM articles WHERE article_id=?", (article_id,)
+        ).fetchone()
+        return ArticleRecord(*row) if row else None
+
+    def article_text(self, article_id: str) -> str | None:
+        row = self.read().execute("SELECT text FROM articles WHERE article_id=?",
+                                  (article_id,)).fetchone()
+        return row[0] if row else None
+
+    def content_hashes(self) -> dict[str, str]:
+        return dict(self.read().execute("SELECT article_id, content_hash FROM articles"))
+
+    def count_articles(self) -> int:
+        return self.read().execute("SELECT count(*) FROM articles").fetchone()[0]
+
+    def chunk_ids_of(self, article_id: str) -> list[str]:
+        return [r[0] for r in self.read().execute(
+            "SELECT chunk_id FROM chunks WHERE article_id=?", (article_id,))]
+
+    def replace_article(self, article: Article, sentences: list[Span], sentence_vectors: np.ndarray,
+                        chunks: list[Chunk], chunk_ids: list[str]) -> list[str]:
+        """Swap an article's rows for new ones in one transaction. Returns the old chunk ids."""
+        with self.write() as db:
+            old = [r[0] for r in db.execute("SELECT chunk_id FROM chunks WHERE article_id=?",
+                                            (article.article_id,))]
+            self._delete_rows(db, article.article_id)
+            db.execute(
+                "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (article.article_id, article.key, article.source, article.title, article.url,
+                 article.date, article.publisher, article.path, article.content_hash,
+                 article.text, len(chunks), time.time()),
+            )
+            vectors16 = sentence_vectors.astype(np.float16)
+            db.executemany(
+                "INSERT INTO sentences VALUES (?,?,?,?,?)",
+                [(article.article_id, i, s.start, s.end, vectors16[i].tobytes())
+                 for i, s in enumerate(sentences)],
+            )
+            for chunk, chunk_id in zip(chunks, chunk_ids, strict=True):
+                cursor = db.execute(
+                    "INSERT INTO chunks(chunk_id, article_id, idx, start, end, sent_first, "
+                    "sent_last, text) VALUES (?,?,?,?,?,?,?,?)",
+                    (chunk_id, article.article_id, chunk.index, chunk.start, chunk.end,
+                     chunk.first_sentence, chunk.last_sentence, chunk.text),
+                )
+                db.execute("INSERT INTO chunk_fts(rowid, text) VALUES (?, ?)",
+                           (cursor.lastrowid, chunk.text))
+        return old
+
+    def delete_article(self, article_id: str) -> list[str]:
+        """Remove an article. Returns its chunk ids so the caller can drop their vectors."""
+        with self.write() as db:
+            old = [r[0] for r in db.execute("SELECT chunk_id FROM chunks WHERE article_id=?",
+                                            (article_id,))]
+            self._delete_rows(db, article_id)
+        return old
+
+    @staticmethod
+    def _delete_rows(db: sqlite3.Connection, article_id: str) -> None:
+        db.execute("DELETE FROM chunk_fts WHERE rowid IN "
+                   "(SELECT rowid FROM chunks WHERE article_id=?)", (article_id,))
+        db.execute("DELETE FROM chunks WHERE article_id=?", (article_id,))
+        db.execute("DELETE FROM sentences WHERE article_id=?", (article_id,))
+        db.execute("DELETE FROM articles WHERE article_id=?", (article_id,))
+
+    # --- retrieval support ------------------------------------------------------------------
+
+    def chunks_by_id(self, chunk_ids: Iterable[str]) -> dict[str, ChunkRecord]:
+        ids = list(chunk_ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.read().execute(
+            f"SELECT rowid, chunk_id, article_id, idx, start, end, sent_first, sent_last, text "
+            f"FROM chunks WHERE chunk_id IN ({marks})", ids
+        ).fetchall()
+        return {row[1]: ChunkRecord(*row) for row in rows}
+
+    def lexical_search(self, terms: list[str], limit: int) -> list[tuple[str, float]]:
+        """BM25 over chunks. Returns (chunk_id, score) best first; higher is better."""
+        if not terms:
+            return []
+        query = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
+        rows = self.read().execute(
+            "SELECT c.chunk_id, -bm25(chunk_fts) AS score FROM chunk_fts "
+            "JOIN chunks c ON c.rowid = chunk_fts.rowid WHERE chunk_fts MATCH ? "
+            "ORDER BY bm25(chunk_fts) LIMIT ?", (query, limit)
+        ).fetchall()
+        return [(r[0], float(r[1])) for r in rows]
+
+    def lexical_search_with(self, required: str, terms: list[str], limit: int
+                            ) -> list[tuple[str, float]]:
+        """BM25 over chunks that contain `required` and at least one of `terms`."""
+        if not terms:
+            return []
+        optional = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
+        query = f'"{required.replace(chr(34), "")}" AND ({optional})'
+        rows = self.read().execute(
+            "SELECT c.chunk_id, -bm25(chunk_fts) AS score FROM chunk_fts "
+            "JOIN chunks c ON c.rowid = chunk_fts.rowid WHERE chunk_fts MATCH ? "
+            "ORDER BY bm25(chunk_fts) LIMIT ?", (query, limit)
+        ).fetchall()
+        return [(r[0], float(r[1])) for r in rows]
+
+    def chunk_count(self) -> int:
+        return self.read().execute("SELECT count(*) FROM chunks").fetchone()[0]
+
+    def document_frequencies(self, porter_terms: list[str]) -> dict[str, int]:
+        """How many chunks hold each (FTS5-porter-stemmed) term."""
+        if not porter_terms:
+            return {}
+        marks = ",".join("?" * len(porter_terms))
+        rows = self.read().execute(
+            f"SELECT term, doc FROM chunk_vocab WHERE term IN ({marks})", porter_terms
+        ).fetchall()
+        return dict(rows)
+
+    def sentences_of(self, article_id: str, first: int, last: int) -> list[SentenceRecord]:
+        rows = self.read().execute(
+            "SELECT article_id, idx, start, end, vector FROM sentences "
+            "WHERE article_id=? AND idx BETWEEN ? AND ? ORDER BY idx", (article_id, first, last)
+        ).fetchall()
+        return [SentenceRecord(r[0], r[1], r[2], r[3],
+                               np.frombuffer(r[4], dtype=np.float16).astype(np.float32))
+                for r in rows]
+
+
+class PorterStems:
+    """Maps words to the stems SQLite's FTS5 porter tokenizer uses, so question words can be
+    looked up in the FTS5 vocabulary (for IDF weights) exactly as the index spelled them."""
+
+    def __init__(self) -> None:
+        self._db = sqlite3.connect(":memory:", check_same_thread=False)
+        self._db.execute("CREATE VIRTUAL TABLE w USING fts5(text, tokenize='porter unicode61')")
+        self._db.execute("CREATE VIRTUAL TABLE wv USING fts5vocab(w, 'instance')")
+        self._lock = threading.Lock()
+        self._cache: dict[str, str] = {}
+
+    def stems(self, words: list[str]) -> dict[str, str]:
+        missing = [w for w in dict.fromkeys(words) if w not in self._cache]
+        if missing:
+            with self._lock:
+                self._db.execute("DELETE FROM w")
+                self._db.executemany("INSERT INTO w(rowid, text) VALUES (?, ?)",
+                                     list(enumerate(missing)))
+                for term, doc in self._db.execute("SELECT term, doc FROM wv"):
+                    self._cache[missing[doc]] = term
+                for w in missing:
+                    self._cache.setdefault(w, w)
+        return {w: self._cache[w] for w in words}

@@ -1,0 +1,161 @@
+"""The ingest pipeline: file -> clean article -> sentences and chunks -> vectors -> stores.
+
+Ingest is idempotent by content hash: an unchanged article costs one hash comparison, a changed
+one replaces its old chunks, and `prune` drops articles whose files are gone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from index.catalog import Catalog
+from index.chunking import Chunk, chunk_article
+from index.embedding import Embedder, normalise
+from index.loaders import Article, LoadError, discover, load_file
+from index.text import Span
+from index.vectorstore import ChromaStore, NodeToStore
+
+ProgressCallback = Callable[[int, int, str], None]
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    failed: list[str] = field(default_factory=list)  # one-line messages
+    articles: list[str] = field(default_factory=list)  # ids of added or updated articles
+    tokens: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> str:
+        return (f"added {self.added}, updated {self.updated}, unchanged {self.unchanged}, "
+                f"removed {self.removed}, failed {len(self.failed)}")
+
+
+@dataclass
+class _Prepared:
+    article: Article
+    sentences: list[Span]
+    chunks: list[Chunk]
+    is_update: bool
+
+
+class Indexer:
+    """Owns the write path. Queries go through the same Catalog and ChromaStore objects."""
+
+    # Embedding many articles' sentences in one call keeps the model's batches full.
+    sentences_per_flush = 512
+
+    def __init__(self, catalog: Catalog, vectors: ChromaStore, embedder: Embedder,
+                 chunk_words: int = 120, overlap_sentences: int = 1) -> None:
+        self.catalog = catalog
+        self.vectors = vectors
+        self.embedder = embedder
+        self.chunk_words = chunk_words
+        self.overlap_sentences = overlap_sentences
+
+    def ingest(self, paths: list[str | Path], prune: bool = False,
+               progress: ProgressCallback | None = None) -> IngestReport:
+        started = time.perf_counter()
+        report = IngestReport()
+        files, errors = discover(paths)
+        report.failed.extend(errors)
+        known = self.catalog.content_hashes()
+        pending: list[_Prepared] = []
+        pending_sentences = 0
+        for number, path in enumerate(files, start=1):
+            try:
+                loaded = load_file(path)
+            except LoadError as exc:
+                report.failed.append(str(exc))
+                loaded = None
+            except OSError as exc:
+                report.failed.append(f"{path}: cannot read ({exc.strerror or exc})")
+                loaded = None
+            if loaded is not None:
+                report.failed.extend(loaded.errors)
+                for article in loaded.articles:
+                    if known.get(article.article_id) == article.content_hash:
+                        report.unchanged += 1
+                        continue
+                    sentences, chunks = chunk_article(article.text, self.chunk_words,
+                                                      self.overlap_sentences)
+                    pending.append(_Prepared(article, sentences, chunks,
+                                             article.article_id in known))
+                    known[article.article_id] = article.content_hash
+                    pending_sentences += len(sentences)
+            if pending_sentences >= self.sentences_per_flush:
+                self._flush(pending, report)
+                pending, pending_sentences = [], 0
+            if progress:
+                progress(number, len(files), str(path))
+        self._flush(pending, report)
+        if prune:
+            for record in self.catalog.articles():
+                if record.path and not Path(record.path).exists():
+                    self.remove(record.article_id)
+                    report.removed += 1
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _flush(self, pending: list[_Prepared], report: IngestReport) -> None:
+        if not pending:
+            return
+        texts = [s.text for item in pending for s in item.sentences]
+        vectors = self.embedder.embed(texts)
+        counter = getattr(self.embedder, "count_tokens", None)
+        report.tokens += counter(texts) if counter else sum(len(t.split()) for t in texts)
+        offset = 0
+        for item in pending:
+            sentence_vectors = vectors[offset:offset + len(item.sentences)]
+            offset += len(item.sentences)
+            self._store(item, sentence_vectors)
+            report.chunks += len(item.chunks)
+            report.articles.append(item.article.article_id)
+            if item.is_update:
+                report.updated += 1
+            else:
+                report.added += 1
+
+    def _store(self, item: _Prepared, sentence_vectors: np.ndarray) -> None:
+        article = item.article
+        # A chunk is represented by the mean of its sentences' vectors: every sentence is
+        # embedded once, and overlapping chunks cost nothing extra to embed.
+        chunk_vectors = normalise(np.stack([
+            sentence_vectors[c.first_sentence:c.last_sentence + 1].mean(axis=0)
+            for c in item.chunks
+        ])) if item.chunks else np.zeros((0, sentence_vectors.shape[1]), dtype=np.float32)
+        chunk_ids = [f"{article.article_id}-{article.content_hash[:10]}-{c.index}"
+                     for c in item.chunks]
+        # Vectors left by an ingest that was killed before its catalog commit are orphans.
+        live = set(self.catalog.chunk_ids_of(article.article_id))
+        orphans = [i for i in self.vectors.ids_of_article(article.article_id) if i not in live]
+        self.vectors.delete(orphans)
+        metadata = {"title": article.title, "source": article.source, "url": article.url,
+                    "date": article.date}
+        self.vectors.add([
+            NodeToStore(cid, article.article_id, c.text, c.start, c.end, vec, metadata)
+            for cid, c, vec in zip(chunk_ids, item.chunks, chunk_vectors, strict=True)
+        ])
+        old = self.catalog.replace_article(article, item.sentences, sentence_vectors,
+                                           item.chunks, chunk_ids)
+        self.vectors.delete([cid for cid in old if cid not in set(chunk_ids)])
+
+    def remove(self, article_id: str) -> bool:
+        if self.catalog.article(article_id) is None:
+            return False
+        old = self.catalog.delete_article(article_id)
+        self.vectors.delete(old)
+        return True

@@ -1,0 +1,119 @@
+"""The vector store: Chroma, embedded (PersistentClient) or a Chroma server (HttpClient).
+
+Writes go through LlamaIndex's ChromaVectorStore, so the collection holds standard LlamaIndex
+nodes that other LlamaIndex code can read. Reads call Chroma directly: importing LlamaIndex costs
+about a second, and a cold `assistant ask` must answer in under three.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+
+class VectorStoreError(Exception):
+    """Chroma could not be reached or used. The message is one line."""
+
+
+@dataclass
+class NodeToStore:
+    chunk_id: str
+    article_id: str
+    text: str
+    start: int
+    end: int
+    vector: np.ndarray
+    metadata: dict[str, Any]
+
+
+class ChromaStore:
+    def __init__(self, path: Path | None = None, url: str | None = None,
+                 collection: str = "articles") -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        if len(collection) < 3:
+            raise VectorStoreError(f"collection name {collection!r} is too short (3+ characters)")
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        self.location = url or str(path)
+        try:
+            if url:
+                parsed = urlparse(url if "://" in url else f"http://{url}")
+                if not parsed.hostname:
+                    raise VectorStoreError(f"bad Chroma URL {url!r}; expected http://HOST:PORT")
+                self._client = chromadb.HttpClient(
+                    host=parsed.hostname, port=parsed.port or 8000,
+                    ssl=parsed.scheme == "https", settings=chroma_settings,
+                )
+                self._client.heartbeat()
+            else:
+                assert path is not None
+                path.mkdir(parents=True, exist_ok=True)
+                self._client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+            # No embedding function: we always pass our own vectors, and Chroma's default one
+            # would try to download a model.
+            self._collection = self._client.get_or_create_collection(
+                name=collection, embedding_function=None, metadata={"hnsw:space": "cosine"}
+            )
+        except VectorStoreError:
+            raise
+        except Exception as exc:  # chromadb raises many types; the user needs one line
+            where = f"Chroma server at {url}" if url else f"Chroma store at {path}"
+            reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+            raise VectorStoreError(f"{where} is unavailable: {reason}") from None
+
+    def add(self, nodes: list[NodeToStore]) -> None:
+        if not nodes:
+            return
+        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        store = ChromaVectorStore(chroma_collection=self._collection)
+        text_nodes = []
+        for node in nodes:
+            text_node = TextNode(
+                id_=node.chunk_id, text=node.text, embedding=node.vector.tolist(),
+                start_char_idx=node.start, end_char_idx=node.end,
+                metadata={"article_id": node.article_id, **node.metadata},
+            )
+            text_node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(
+                node_id=node.article_id
+            )
+            text_nodes.append(text_node)
+        try:
+            store.add(text_nodes)
+        except Exception as exc:
+            raise VectorStoreError(f"could not write to {self.location}: {exc}") from None
+
+    def delete(self, chunk_ids: list[str]) -> None:
+        for begin in range(0, len(chunk_ids), 1000):
+            self._collection.delete(ids=chunk_ids[begin:begin + 1000])
+
+    def delete_article(self, article_id: str) -> None:
+        """Drop every vector of an article, including orphans of an interrupted ingest."""
+        self._collection.delete(where={"document_id": article_id})
+
+    def ids_of_article(self, article_id: str) -> list[str]:
+        return list(self._collection.get(where={"document_id": article_id}, include=[])["ids"])
+
+    def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """Nearest chunks as (chunk_id, cosine similarity), best first."""
+        count = self._collection.count()
+        if count == 0:
+            return []
+        try:
+            result = self._collection.query(
+                query_embeddings=[vector.tolist()], n_results=min(k, count), include=["distances"]
+            )
+        except Exception as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+            raise VectorStoreError(f"query to {self.location} failed: {reason}") from None
+        return [(cid, 1.0 - float(d)) for cid, d in zip(result["ids"][0], result["distances"][0],
+                                                        strict=True)]
+
+    def count(self) -> int:
+        return self._collection.count()
