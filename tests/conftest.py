@@ -1,0 +1,111 @@
+"""Shared fixtures: real stores, a real Chroma server, and the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assistant import Assistant
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples" / "articles"
+USER_ARTICLES = (ROOT.parent / "shared" / "articles").resolve()
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip on a developer machine that lacks a dependency; fail in CI, where all must run."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI requires: {reason}")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "assistant", *args], capture_output=True,
+                          text=True, cwd=cwd or ROOT, env={**os.environ, **(env or {})},
+                          timeout=timeout)
+
+
+def ask_json(store: Path, question: str) -> dict:
+    result = run_cli("ask", question, "--store", str(store), "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="session")
+def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    store = tmp_path_factory.mktemp("sample-store")
+    Assistant(store=store).ingest([SAMPLES])
+    return store
+
+
+@pytest.fixture(scope="session")
+def sample_assistant(sample_store: Path) -> Assistant:
+    return Assistant(store=sample_store)
+
+
+@pytest.fixture(scope="session")
+def user_articles() -> Path:
+    require(USER_ARTICLES.is_dir(), f"the user's articles at {USER_ARTICLES}")
+    return USER_ARTICLES
+
+
+@pytest.fixture(scope="session")
+def user_assistant(tmp_path_factory: pytest.TempPathFactory, user_articles: Path) -> Assistant:
+    store = tmp_path_factory.mktemp("user-store")
+    assistant = Assistant(store=store)
+    assistant.ingest([user_articles])
+    return assistant
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `chroma run` on loopback; yields its URL."""
+    chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
+    require(Path(chroma).exists(), "the `chroma` command (pip install chromadb)")
+    port = free_port()
+    data = tmp_path_factory.mktemp("chroma-server")
+    log = open(data / "server.log", "w")  # noqa: SIM115 - closed below
+    process = subprocess.Popen([chroma, "run", "--path", str(data / "db"), "--host", "127.0.0.1",
+                                "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1)
+            break
+        except OSError:
+            if process.poll() is not None:
+                break
+            time.sleep(0.3)
+    else:
+        process.kill()
+        pytest.fail("chroma server did not start in 60 s")
+    if process.poll() is not None:
+        pytest.fail(f"chroma server exited: {(data / 'server.log').read_text()[-500:]}")
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
