@@ -36,22 +36,46 @@ _NUMBER_RE = re.compile(rf"\b{_NUMBER}\b|\d", re.IGNORECASE)
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z'’-]+")
 
 
+_TYPE_PATTERNS = [
+    ("duration", r"\bhow long\b|\bfor how many (hours|days|minutes|weeks|months|years)\b"),
+    ("date", r"\b(when|what year|which year|what (exact |precise )?date|what day|what month|"
+             r"what century|which century|(what|which) (exact |precise )?time|what decade|"
+             r"what period|how old|what calendar date)\b"),
+    ("number", r"\b(how many|how much|what percentage|what number|what proportion|how large|"
+               r"how big|how far|how high|how deep|how fast|what (was|is) the (score|size|"
+               r"population|price|cost|total))\b"),
+    ("person", r"\b(who|whom|whose)\b"),
+    ("place", r"\b(where|what country|which country|what city|which city|what region|"
+              r"which region|what place|what location|which state|what state)\b"),
+]
+
+
 def expected_type(question: str) -> str | None:
+    """The kind of answer the question's leading wh-phrase asks for, if it is a typed one.
+
+    The earliest match wins: in "What aircraft did he leave when he arrived?" the question is
+    about an aircraft, not a time.
+    """
     q = question.lower().strip()
-    if re.search(r"\bhow long\b", q):
-        return "duration"
-    if re.search(r"\b(when|what year|which year|what date|what day|what century|which century|"
-                 r"what time|what decade|what period|how old)\b", q):
-        return "date"
-    if re.search(r"\b(how many|how much|what percentage|what number|what proportion|"
-                 r"how large|how big|how far|how high)\b", q):
-        return "number"
-    if re.search(r"\b(who|whom|whose)\b", q):
-        return "person"
-    if re.search(r"\b(where|what country|which country|what city|which city|what region|"
-                 r"which region|what place|what location)\b", q):
-        return "place"
-    return None
+    best: tuple[int, str] | None = None
+    for kind, pattern in _TYPE_PATTERNS:
+        match = re.search(pattern, q)
+        if match and (best is None or match.start() < best[0]):
+            best = (match.start(), kind)
+    if best is None:
+        return None
+    # "What ... ?" questions that mention "who" later ("what did the man who ...") are not
+    # about people: only count wh-words that open the question or follow a preposition.
+    first_wh = re.search(r"\b(what|which|who|whom|whose|when|where|how|why)\b", q)
+    if first_wh and first_wh.start() < best[0] and not q[first_wh.start():].startswith(
+            ("what year", "which year", "what date", "what day", "what month", "what century",
+             "which century", "what time", "which time", "what exact", "what precise", "what decade",
+             "what period", "what calendar", "what percentage", "what number", "what proportion",
+             "what country", "which country", "what city", "which city", "what region",
+             "which region", "what place", "what location", "which state", "what state",
+             "what was the", "what is the")):
+        return None
+    return best[1]
 
 
 def offers_type(sentence: str, kind: str | None, question: str) -> float:
@@ -65,10 +89,31 @@ def offers_type(sentence: str, kind: str | None, question: str) -> float:
         found = [m.group(0) for m in _DATE_RE.finditer(sentence)]
     elif kind == "number":
         found = [m.group(0) for m in _NUMBER_RE.finditer(sentence)]
+        counted = _counted_noun(q_lower)
+        if found and counted:
+            # "How many journalists ...?" wants a number of journalists, not any number.
+            found = [f for f in found if _number_counts(sentence, f, counted)]
     else:
         found = [m.group(0) for m in _CAPITALISED.finditer(sentence)]
     novel = [f for f in found if f.lower() not in q_lower]
     return 1.0 if novel else 0.0
+
+
+def _counted_noun(question: str) -> str | None:
+    match = re.search(r"\bhow many ([a-z]+)", question)
+    if not match or match.group(1) in ("of", "more", "times", "other"):
+        return None
+    return match.group(1)[:5]  # a crude stem: "journalists" ~ "journ", "people" ~ "peopl"
+
+
+def _number_counts(sentence: str, number: str, noun_stem: str) -> bool:
+    """Is `number` followed, within a few words, by the counted noun?"""
+    lower = sentence.lower()
+    for match in re.finditer(re.escape(number.lower()), lower):
+        following = re.findall(r"[a-z]+", lower[match.end():match.end() + 40])[:4]
+        if any(word.startswith(noun_stem) for word in following):
+            return True
+    return False
 
 
 def is_list_question(question: str) -> bool:

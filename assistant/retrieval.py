@@ -37,6 +37,7 @@ class Candidate:
     text: str
     dense: float = 0.0
     lexical: float = 0.0
+    offers_type: float = 0.0
     score: float = 0.0
 
 
