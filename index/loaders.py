@@ -111,8 +111,9 @@ def load_file(path: Path) -> LoadResult:
     if suffix in (".html", ".htm"):
         title, body, meta = _parse_html(raw)
     elif suffix in (".md", ".markdown"):
-        title, body = _split_markdown(raw)
-        meta = {}
+        meta, raw = _front_matter(raw)
+        title, body = _split_markdown(raw, first_line_title="title" not in meta)
+        title = meta.get("title") or title
     else:
         title, body = _split_first_line(raw)
         meta = {}
@@ -136,9 +137,26 @@ def _split_first_line(raw: str) -> tuple[str, str]:
 
 
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_FRONT_MATTER_KEYS = {"title": "title", "date": "date", "published": "date", "url": "url",
+                      "link": "url", "source": "source", "publisher": "source"}
 
 
-def _split_markdown(raw: str) -> tuple[str, str]:
+def _front_matter(raw: str) -> tuple[dict[str, str], str]:
+    """Metadata from a leading YAML front-matter block (`---` ... `---`), and the rest.
+    Without this the block's `title: ...` lines would be indexed as article text."""
+    match = re.match(r"---[ \t]*\n(.*?\n)---[ \t]*(\n|$)", raw, re.DOTALL)
+    if not match:
+        return {}, raw
+    meta: dict[str, str] = {}
+    for line in match.group(1).split("\n"):
+        key, sep, value = line.partition(":")
+        name = _FRONT_MATTER_KEYS.get(key.strip().lower())
+        if sep and name:
+            meta.setdefault(name, value.strip().strip("\"'").strip())
+    return {k: v for k, v in meta.items() if v}, raw[match.end():]
+
+
+def _split_markdown(raw: str, first_line_title: bool = True) -> tuple[str, str]:
     title = ""
     body_lines = []
     for line in raw.split("\n"):
@@ -155,7 +173,7 @@ def _split_markdown(raw: str) -> tuple[str, str]:
         line = re.sub(r"(\*\*|__|\*|`)", "", line)
         body_lines.append(line)
     body = "\n".join(body_lines)
-    if not title:
+    if not title and first_line_title:
         title, body = _split_first_line(body)
     return title, body
 

@@ -73,6 +73,9 @@ class Indexer:
         files, errors = discover(paths)
         report.failed.extend(errors)
         known = self.catalog.content_hashes()
+        by_path: dict[str, set[str]] = {}
+        for record in self.catalog.articles():
+            by_path.setdefault(record.path, set()).add(record.article_id)
         pending: list[_Prepared] = []
         pending_sentences = 0
         for number, path in enumerate(files, start=1):
@@ -86,6 +89,14 @@ class Indexer:
                 loaded = None
             if loaded is not None:
                 report.failed.extend(loaded.errors)
+                # Records a JSON file no longer holds are gone from it. Only a file read without
+                # record errors is trusted to say so: a malformed line may be one of them.
+                if not loaded.errors:
+                    present = {a.article_id for a in loaded.articles}
+                    for stale in sorted(by_path.get(str(path), set()) - present):
+                        if self.remove(stale):
+                            known.pop(stale, None)
+                            report.removed += 1
                 for article in loaded.articles:
                     if known.get(article.article_id) == article.content_hash:
                         report.unchanged += 1

@@ -54,6 +54,10 @@ def split_sentences(text: str, offset: int = 0) -> list[Span]:
         # A decimal number or a thousands separator ("3.5", "1,200.50") is not an end.
         if not is_newline and re.search(r"\d\.$", piece) and re.match(r"\d", text[end:end + 1] or ""):
             continue
+        # A stop followed by a lower-case word goes on ("'Stop!' she said.", "approx. ten"):
+        # a new sentence would start with a capital.
+        if not is_newline and re.match(r"\s+[a-z]", text[match.end():match.end() + 8]):
+            continue
         _append_trimmed(spans, text, start, end, offset)
         start = end
     _append_trimmed(spans, text, start, len(text), offset)

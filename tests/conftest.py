@@ -84,7 +84,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     require(Path(chroma).exists(), "the `chroma` command (pip install chromadb)")
     port = free_port()
     data = tmp_path_factory.mktemp("chroma-server")
-    log = open(data / "server.log", "w")  # noqa: SIM115 - closed below
+    log = open(data / "server.log", "w")  # closed below, after the server stops
     process = subprocess.Popen([chroma, "run", "--path", str(data / "db"), "--host", "127.0.0.1",
                                 "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
