@@ -15,6 +15,8 @@ guard on generated answers, and the evaluation suite. Three signals:
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,7 +59,10 @@ def _key_tokens(text: str) -> set[str]:
         elif low in _MONTH_SET:
             keys.add(low)
         elif token[0].isupper() and i > 0 and low not in STOPWORDS:
-            keys.add(low.rstrip("'’s").replace("’", "'"))
+            # "Trump-Putin talks" names two people that a passage may name apart.
+            for part in low.rstrip("'’s").replace("’", "'").split("-"):
+                if part and part not in STOPWORDS:
+                    keys.add(part)
     return keys
 
 
@@ -78,9 +83,41 @@ def _has_negation(text: str) -> bool:
     return any(w in _NEGATIONS or w.endswith("n't") for w in words(text.replace("’", "'")))
 
 
+@dataclass(frozen=True)
+class _Window:
+    """One or two consecutive sentences of a passage, with their span in it."""
+
+    passage: int
+    text: str
+    start: int
+    end: int
+    single: bool
+
+
 class SupportScorer:
+    # Window vectors are cached: the guard scores every sentence (and clause) of a generated
+    # answer against the same retrieved passages, so their windows repeat within one answer.
+    CACHE_SIZE = 4096
+
     def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _embed_cached(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        fresh = self.embedder.embed(missing) if missing else None
+        with self._lock:
+            for text, vector in zip(missing, fresh if fresh is not None else [], strict=True):
+                self._cache[text] = vector
+                self._cache.move_to_end(text)
+            while len(self._cache) > self.CACHE_SIZE:
+                self._cache.popitem(last=False)
+            found = {t: self._cache.get(t) for t in texts}
+        if any(v is None for v in found.values()):  # evicted meanwhile by another thread
+            return self.embedder.embed(texts)
+        return np.stack([found[t] for t in texts])
 
     def score(self, sentence: str, passage: str, sentence_vector: np.ndarray | None = None
               ) -> Support:
@@ -90,30 +127,32 @@ class SupportScorer:
                    sentence_vector: np.ndarray | None = None) -> list[Support]:
         if not passages:
             return []
-        windows: list[tuple[int, str, int, int]] = []  # (passage index, text, start, end)
+        windows: list[_Window] = []
         for p_index, passage in enumerate(passages):
             spans = split_sentences(passage) or []
             for i, span in enumerate(spans):
-                windows.append((p_index, span.text, span.start, span.end))
+                windows.append(_Window(p_index, span.text, span.start, span.end, single=True))
                 if i + 1 < len(spans):
-                    windows.append((p_index, passage[span.start:spans[i + 1].end], span.start,
-                                    spans[i + 1].end))
-        texts = [sentence] if sentence_vector is None else []
-        vectors = self.embedder.embed(texts + [w[1] for w in windows])
+                    windows.append(_Window(p_index, passage[span.start:spans[i + 1].end],
+                                           span.start, spans[i + 1].end, single=False))
         if sentence_vector is None:
-            sentence_vector, window_vectors = vectors[0], vectors[1:]
-        else:
-            window_vectors = vectors
+            sentence_vector = self.embedder.embed([sentence])[0]
+        window_vectors = self._embed_cached([w.text for w in windows]) if windows else np.zeros(0)
         sims = window_vectors @ sentence_vector if len(windows) else np.zeros(0)
         return [self._combine(sentence, passage, p_index, windows, sims)
                 for p_index, passage in enumerate(passages)]
 
     def _combine(self, sentence: str, passage: str, p_index: int,
-                 windows: list[tuple[int, str, int, int]], sims: np.ndarray) -> Support:
+                 windows: list[_Window], sims: np.ndarray) -> Support:
         best_sim, best_span = 0.0, (0, 0)
-        for (w_index, _, start, end), sim in zip(windows, sims, strict=True):
-            if w_index == p_index and sim > best_sim:
-                best_sim, best_span = float(sim), (start, end)
+        best_single, single_sim = "", -1.0
+        for window, sim in zip(windows, sims, strict=True):
+            if window.passage != p_index:
+                continue
+            if sim > best_sim:
+                best_sim, best_span = float(sim), (window.start, window.end)
+            if window.single and sim > single_sim:
+                best_single, single_sim = window.text, float(sim)
         content = [stem(w) for w in words(sentence) if w not in STOPWORDS]
         passage_stems = {stem(w) for w in words(passage)}
         precision = (sum(1 for w in content if w in passage_stems) / len(content)) if content else 0.0
@@ -121,8 +160,9 @@ class SupportScorer:
         passage_keys = _number_values(_key_tokens(passage)) | {stem(w) for w in words(passage)} \
             | set(words(passage))
         vetoed = sorted(k for k in sentence_keys if k not in passage_keys)
-        window_text = passage[best_span[0]:best_span[1]] or passage
-        if _has_negation(sentence) != _has_negation(window_text):
+        # Negation is compared with the one passage sentence closest to the claim: a two-sentence
+        # window often pairs the matching sentence with an unrelated negated one.
+        if _has_negation(sentence) != _has_negation(best_single or passage):
             vetoed.append("negation")
         # Cosine between paraphrases of one fact sits around 0.6-0.9 for MiniLM; rescale.
         similarity = min(max((best_sim - 0.35) / 0.5, 0.0), 1.0)
