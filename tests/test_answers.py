@@ -1,0 +1,72 @@
+"""Answer quality on the user's two articles: correct cited facts, the reported conflict, and
+abstention on questions they don't answer. Questions and gold answers come from the gold set."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from assistant import ABSTAIN_TEXT, Answer, Assistant
+
+GOLD = Path(__file__).resolve().parent.parent / "evals" / "datasets" / "user-articles" / "questions.jsonl"
+QUESTIONS = {q["id"]: q for q in map(json.loads, GOLD.read_text(encoding="utf-8").splitlines())}
+
+# Plain facts, one or two from each part of both articles.
+FACTS = ["ua-fact-01", "ua-fact-03", "ua-fact-07", "ua-fact-09", "ua-fact-13", "ua-fact-16"]
+NEAR_TOPIC = ["ua-near-01", "ua-near-04", "ua-near-05", "ua-near-06"]
+OFF_TOPIC = ["ua-off-01", "ua-off-05"]
+
+
+def assert_cited_verbatim(answer: Answer, assistant: Assistant) -> None:
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
+    assert markers == {c.n for c in answer.citations}
+    for citation in answer.citations:
+        article = assistant.article(citation.article_id)
+        assert article is not None
+        assert article["text"][citation.start:citation.end] == citation.text
+
+
+@pytest.mark.parametrize("qid", FACTS)
+def test_plain_fact_is_answered_and_cited(user_assistant: Assistant, qid: str) -> None:
+    gold = QUESTIONS[qid]
+    assert "fact" in gold["tags"]
+    answer = user_assistant.ask(gold["question"])
+    assert not answer.abstained, f"abstained on {gold['question']!r}"
+    assert answer.citations
+    found = [g for g in gold["answers"] if g.lower() in answer.answer.lower()]
+    assert found, f"none of {gold['answers']} in {answer.answer[:200]!r}"
+    # The gold answer sits in a quoted passage, not only in a generated summary.
+    assert any(g.lower() in c.text.lower() for g in found for c in answer.citations)
+    assert_cited_verbatim(answer, user_assistant)
+    if not answer.conflicts:
+        assert len([s for s in answer.sentences if s.citations]) <= 2
+
+
+def test_talk_duration_reports_both_figures_as_a_conflict(user_assistant: Assistant) -> None:
+    answer = user_assistant.ask("How long did the talks last?")
+    assert not answer.abstained
+    assert "four hours" in answer.answer and "two hours" in answer.answer
+    assert answer.conflicts, "the sources disagree and the answer must say so"
+    sides = answer.conflicts[0].sides
+    assert len(sides) == 2 and sides[0].article_id != sides[1].article_id
+    by_n = {c.n: c for c in answer.citations}
+    assert len({c.article_id for c in answer.citations}) >= 2
+    for side in sides:
+        assert side.value in by_n[side.citation].text
+        assert by_n[side.citation].article_id == side.article_id
+    assert {"four hours", "two hours"} <= {
+        figure for side in sides for figure in ("four hours", "two hours") if figure in side.value}
+    assert_cited_verbatim(answer, user_assistant)
+
+
+@pytest.mark.parametrize("question", ["Who won the Super Bowl?"]
+                         + [QUESTIONS[q]["question"] for q in OFF_TOPIC + NEAR_TOPIC])
+def test_unanswerable_question_abstains_without_citations(user_assistant: Assistant,
+                                                          question: str) -> None:
+    answer = user_assistant.ask(question)
+    assert answer.abstained, f"answered {question!r} with {answer.answer[:200]!r}"
+    assert answer.answer == ABSTAIN_TEXT
+    assert answer.citations == [] and answer.conflicts == []

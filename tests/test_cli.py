@@ -1,0 +1,125 @@
+"""End to end through `python -m assistant` on a temporary store."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLES, ask_json, run_cli
+
+from assistant import Assistant
+
+ANSWER_FIELDS = {"question", "answer", "abstained", "citations", "sentences", "conflicts", "backend",
+                 "confidence", "notes", "timings_ms"}
+CITATION_FIELDS = {"n", "article_id", "title", "source", "url", "date", "text", "start", "end",
+                   "score", "passage", "passage_start", "passage_end"}
+QUESTION = "How many stops does the Riverside Line have?"
+
+
+@pytest.fixture(scope="module")
+def cli_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    store = tmp_path_factory.mktemp("cli-store")
+    result = run_cli("ingest", str(SAMPLES), "--store", str(store))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("added 7, updated 0, unchanged 0, removed 0, failed 0"), result.stdout
+    assert re.search(r"\d+ tokens/s", result.stdout)
+    return store
+
+
+def check_answer(answer: dict, assistant: Assistant) -> None:
+    """Every field is there, every [n] has a citation, every citation quotes its article."""
+    assert ANSWER_FIELDS <= answer.keys()
+    assert isinstance(answer["abstained"], bool)
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer["answer"])}
+    numbers = [c["n"] for c in answer["citations"]]
+    assert numbers == list(range(1, len(numbers) + 1))
+    assert markers == set(numbers)
+    for citation in answer["citations"]:
+        assert CITATION_FIELDS <= citation.keys()
+        article = assistant.article(citation["article_id"])
+        assert article is not None and article["title"] == citation["title"]
+        text = article["text"]
+        assert text[citation["start"]:citation["end"]] == citation["text"]
+        assert text[citation["passage_start"]:citation["passage_end"]] == citation["passage"]
+        assert citation["passage_start"] <= citation["start"] < citation["end"] <= citation["passage_end"]
+    for sentence in answer["sentences"]:
+        assert {"text", "citations", "support"} <= sentence.keys()
+        assert set(sentence["citations"]) <= set(numbers)
+
+
+def test_ask_json_fields_and_verbatim_citations(cli_store: Path) -> None:
+    answer = ask_json(cli_store, QUESTION)
+    assert answer["question"] == QUESTION
+    assert not answer["abstained"] and answer["citations"]
+    assert "22" in answer["answer"]
+    assert answer["backend"] == "extractive"
+    assert answer["timings_ms"]["total"] > 0
+    check_answer(answer, Assistant(store=cli_store))
+
+
+def test_ask_plain_text_prints_answer_and_sources(cli_store: Path) -> None:
+    result = run_cli("ask", QUESTION, "--store", str(cli_store))
+    assert result.returncode == 0, result.stderr
+    assert "[1]" in result.stdout.splitlines()[0]
+    assert re.search(r"^\[1\] .+ \(.+, chars \d+-\d+\)$", result.stdout, re.MULTILINE)
+
+
+def test_batch_answers_good_lines_and_reports_bad_ones(cli_store: Path, tmp_path: Path) -> None:
+    batch = tmp_path / "questions.jsonl"
+    batch.write_text("\n".join([
+        json.dumps({"id": "stops", "question": QUESTION}),
+        '{"id": "broken", "question": ',
+        json.dumps({"id": "blank", "question": "   "}),
+        "",
+        json.dumps({"id": 7, "question": "Who painted the Mona Lisa?"}),
+        json.dumps(["not", "an", "object"]),
+    ]) + "\n", encoding="utf-8")
+    result = run_cli("ask", "--batch", str(batch), "--store", str(cli_store), "--json")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r.get("id") for r in rows] == ["stops", None, "blank", 7, None]
+    stops, broken, blank, mona, array = rows
+    assert not stops["abstained"] and "22" in stops["answer"]
+    assistant = Assistant(store=cli_store)
+    check_answer(stops, assistant)
+    check_answer(mona, assistant)
+    assert mona["abstained"] and mona["citations"] == []
+    assert broken["line"] == 2 and "malformed JSON" in broken["error"]
+    assert blank["line"] == 3 and "empty" in blank["error"]
+    assert array["line"] == 6 and "object" in array["error"]
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 3
+    assert all(e.startswith(f"error: {batch}:") for e in errors)
+
+
+@pytest.mark.parametrize("question", ["", "   "])
+def test_empty_question_exits_1_with_one_line(cli_store: Path, question: str) -> None:
+    result = run_cli("ask", question, "--store", str(cli_store))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.strip() == "error: the question is empty"
+
+
+def test_no_question_and_missing_batch_file_exit_1(cli_store: Path, tmp_path: Path) -> None:
+    result = run_cli("ask", "--store", str(cli_store))
+    assert result.returncode == 1 and result.stderr.startswith("error: no question given")
+    result = run_cli("ask", "--batch", str(tmp_path / "none.jsonl"), "--store", str(cli_store))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"error: {tmp_path / 'none.jsonl'}: no such file"
+
+
+def test_empty_store_exits_1(tmp_path: Path) -> None:
+    result = run_cli("ask", QUESTION, "--store", str(tmp_path / "empty"))
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "empty" in result.stderr
+    assert "ingest" in result.stderr  # it says what to do
+
+
+def test_missing_path_exits_1(tmp_path: Path) -> None:
+    result = run_cli("ingest", str(tmp_path / "nowhere"), "--store", str(tmp_path / "store"))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1:] == [
+        f"error: {tmp_path / 'nowhere'}: no such file or directory"]
+    assert all(line.startswith("error:") for line in result.stderr.strip().splitlines())
