@@ -43,7 +43,10 @@ class ChromaStore:
         try:
             if url:
                 parsed = urlparse(url if "://" in url else f"http://{url}")
-                if not parsed.hostname:
+                # Checked here because chromadb would report "could not connect" for any
+                # malformed URL, which sends the user looking for a server problem.
+                if (parsed.scheme not in ("http", "https") or not parsed.hostname
+                        or any(c.isspace() for c in url)):
                     raise VectorStoreError(f"bad Chroma URL {url!r}; expected http://HOST:PORT")
                 self._client = chromadb.HttpClient(
                     host=parsed.hostname, port=parsed.port or 8000,
@@ -99,6 +102,15 @@ class ChromaStore:
 
     def ids_of_article(self, article_id: str) -> list[str]:
         return list(self._collection.get(where={"document_id": article_id}, include=[])["ids"])
+
+    def ids_of_articles(self, article_ids: list[str]) -> list[str]:
+        """Vector ids of many articles in one round trip per 500 articles."""
+        ids: list[str] = []
+        for begin in range(0, len(article_ids), 500):
+            batch = article_ids[begin:begin + 500]
+            where = {"document_id": {"$in": batch}} if len(batch) > 1 else {"document_id": batch[0]}
+            ids.extend(self._collection.get(where=where, include=[])["ids"])
+        return ids
 
     def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         """Nearest chunks as (chunk_id, cosine similarity), best first."""
