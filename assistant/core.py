@@ -52,7 +52,7 @@ class Assistant:
             updates["store"] = Path(store)
         if chroma_url is not None:
             updates["chroma_url"] = chroma_url
-        self.settings = base.model_copy(update=updates) if updates else base
+        self.settings = _validated(base, updates) if updates else base
         self._embedder = embedder
         self._lock = threading.Lock()
         self._catalog: Catalog | None = None
@@ -260,6 +260,22 @@ def citation_for(n: int, cand: Candidate, score: float | None = None) -> Citatio
         url=article.url, date=article.date, text=cand.text, start=cand.sentence.start,
         end=cand.sentence.end, score=round(cand.score if score is None else score, 4),
         passage=chunk.text, passage_start=chunk.start, passage_end=chunk.end)
+
+
+def _validated(base: Settings, updates: dict[str, Any]) -> Settings:
+    """Settings with keyword overrides applied and checked: model_copy alone would accept
+    top_k=0 or a misspelt name silently."""
+    from pydantic import ValidationError
+
+    unknown = sorted(set(updates) - set(type(base).model_fields))
+    if unknown:
+        raise AssistantError(f"unknown setting {', '.join(unknown)}; see assistant.Settings")
+    try:
+        return type(base).model_validate({**base.model_dump(), **updates})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = ".".join(str(part) for part in error["loc"])
+        raise AssistantError(f"bad setting {name}: {error['msg']}") from None
 
 
 def _ms(since: float) -> float:

@@ -1,0 +1,102 @@
+"""The Python API as the README documents it: Assistant(store=...), .ingest(paths), .ask(q)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLES
+
+import assistant as package
+from assistant import (
+    Answer,
+    Assistant,
+    AssistantError,
+    Citation,
+    EmptyQuestionError,
+    EmptyStoreError,
+    IngestSummary,
+    Settings,
+    Source,
+)
+
+TRAM = "How many stops does the Riverside Line have?"
+HEAT = "Which power plant had a unit trip offline during the Eastmoor heatwave?"
+
+
+def test_public_names() -> None:
+    for name in ("Assistant", "Answer", "Citation", "Settings", "AssistantError"):
+        assert name in package.__all__
+
+
+def test_construction_is_free_and_settings_are_checked(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    assistant = Assistant(store=store, top_k=3)
+    assert not store.exists()
+    assert assistant.settings.store == store and assistant.settings.top_k == 3
+    assert Assistant(settings=Settings(store=store, top_k=4)).settings.top_k == 4
+    with pytest.raises(AssistantError, match="top_k"):
+        Assistant(store=store, top_k=0)
+    with pytest.raises(AssistantError, match="topk"):
+        Assistant(store=store, topk=3)
+
+
+def test_ingest_and_ask_as_documented(tmp_path: Path) -> None:
+    assistant = Assistant(store=tmp_path / "store")
+    with pytest.raises(EmptyStoreError):
+        assistant.ask(TRAM)
+    report = assistant.ingest([str(SAMPLES)])
+    assert isinstance(report, IngestSummary)
+    assert (report.added, report.failed) == (7, [])
+    assert assistant.ingest(SAMPLES).unchanged == 7  # one path works too
+
+    answer = assistant.ask(TRAM)
+    assert isinstance(answer, Answer)
+    assert not answer.abstained and "22" in answer.answer
+    assert answer.citations and all(isinstance(c, Citation) for c in answer.citations)
+    citation = answer.citations[0]
+    assert assistant.article(citation.article_id)["text"][citation.start:citation.end] == citation.text
+    assert Answer.model_validate_json(answer.model_dump_json()) == answer
+
+    sources = assistant.sources()
+    assert len(sources) == 7 and all(isinstance(s, Source) for s in sources)
+    passages = assistant.retrieve(TRAM, top_k=3)
+    assert 0 < len(passages) <= 3
+
+    for bad in ("", "  \n"):
+        with pytest.raises(EmptyQuestionError):
+            assistant.ask(bad)
+    with pytest.raises(ValueError):  # EmptyQuestionError is a ValueError too
+        assistant.ask("")
+
+
+def test_two_assistants_on_different_stores_do_not_interfere(tmp_path: Path) -> None:
+    tram_dir, heat_dir = tmp_path / "tram", tmp_path / "heat"
+    tram_dir.mkdir()
+    heat_dir.mkdir()
+    shutil.copy(SAMPLES / "port-alder-tram-opening.txt", tram_dir)
+    shutil.copy(SAMPLES / "eastmoor-heatwave-grid.txt", heat_dir)
+    tram = Assistant(store=tmp_path / "store-a")
+    heat = Assistant(store=tmp_path / "store-b")
+    assert tram.ingest([tram_dir]).added == 1
+    assert heat.ingest([heat_dir]).added == 1
+
+    tram_ids = {s.article_id for s in tram.sources()}
+    heat_ids = {s.article_id for s in heat.sources()}
+    assert len(tram_ids) == len(heat_ids) == 1 and not tram_ids & heat_ids
+    assert tram.vectors.count() == tram.catalog.chunk_count()
+    assert heat.vectors.count() == heat.catalog.chunk_count()
+
+    for assistant, question, ids in ((tram, TRAM, tram_ids), (heat, HEAT, heat_ids)):
+        answer = assistant.ask(question)
+        assert not answer.abstained
+        assert {c.article_id for c in answer.citations} <= ids
+    # Each answers only from its own articles.
+    assert heat.ask(TRAM).abstained
+    assert tram.ask(HEAT).abstained
+
+    assert tram.remove(next(iter(tram_ids)))
+    assert tram.sources() == [] and tram.vectors.count() == 0
+    assert {s.article_id for s in heat.sources()} == heat_ids
+    assert not heat.ask(HEAT).abstained
