@@ -179,29 +179,52 @@ def _split_markdown(raw: str, first_line_title: bool = True) -> tuple[str, str]:
 
 
 class _ArticleHTMLParser(HTMLParser):
-    """Collects readable blocks of a news page, skipping navigation, scripts and footers."""
+    """Collects readable blocks of a news page, skipping navigation, scripts, footers and the
+    share bars, teasers and comment boxes that pages mark with a class or id."""
 
     _SKIP = frozenset({"script", "style", "nav", "header", "footer", "aside", "form", "noscript",
              "svg", "button", "iframe", "template", "menu"})
     _BLOCK = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "div", "section",
               "article", "br", "tr", "figcaption", "pre", "main"})
+    # Only containers that pages reliably close: a skipped <p> or <li> left open would swallow
+    # the rest of the article.
+    _CLASS_SKIPPABLE = frozenset({"div", "section", "ul", "ol", "span", "figure", "table"})
+    _BOILERPLATE_CLASS = re.compile(
+        r"(^|[-_\s])(share|sharing|social|related|newsletter|subscribe|comments?|promo|advert|ads?|"
+        r"breadcrumbs?|recommended|most-read|trending|sidebar|cookie|paywall)([-_\s]|$)", re.IGNORECASE)
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.skip_depth = 0
+        # The outermost skipped element, and how deeply tags of its name nest inside it.
+        self.skip_tag: str | None = None
+        self.skip_nesting = 0
+        self.in_article = 0
         self.in_title = False
         self.title = ""
         self.h1 = ""
         self.in_h1 = False
+        self.h1_done = False
         self.blocks: list[str] = []
         self.current: list[str] = []
         self.meta: dict[str, str] = {}
 
+    def _starts_skip(self, tag: str, attributes: dict[str, str]) -> bool:
+        if tag == "header" and self.in_article:
+            return False  # an article's own header holds its headline
+        if tag in self._SKIP:
+            return True
+        marks = f"{attributes.get('class', '')} {attributes.get('id', '')}"
+        return tag in self._CLASS_SKIPPABLE and bool(self._BOILERPLATE_CLASS.search(marks))
+
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = {k: v or "" for k, v in attrs}
-        if tag in self._SKIP:
-            self.skip_depth += 1
-        elif tag == "title":
+        if self.skip_tag:
+            self.skip_nesting += tag == self.skip_tag
+        elif self._starts_skip(tag, attributes):
+            self.skip_tag, self.skip_nesting = tag, 1
+        if tag in ("article", "main"):
+            self.in_article += 1
+        if tag == "title":
             self.in_title = True
         elif tag == "meta":
             name = (attributes.get("property") or attributes.get("name") or "").lower()
@@ -218,16 +241,21 @@ class _ArticleHTMLParser(HTMLParser):
             self.meta.setdefault("date", attributes["datetime"])
         if tag in self._BLOCK:
             self._flush()
-        if tag == "h1":
+        if tag == "h1" and not self.h1_done and not self.skip_tag:
             self.in_h1 = True
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP and self.skip_depth:
-            self.skip_depth -= 1
-        elif tag == "title":
+        if self.skip_tag and tag == self.skip_tag:
+            self.skip_nesting -= 1
+            if self.skip_nesting == 0:
+                self.skip_tag = None
+        if tag in ("article", "main") and self.in_article:
+            self.in_article -= 1
+        if tag == "title":
             self.in_title = False
-        if tag == "h1":
+        if tag == "h1" and self.in_h1:
             self.in_h1 = False
+            self.h1_done = bool(self.h1.strip())
         if tag in self._BLOCK:
             self._flush()
 
@@ -235,7 +263,7 @@ class _ArticleHTMLParser(HTMLParser):
         if self.in_title:
             self.title += data
             return
-        if self.skip_depth:
+        if self.skip_tag:
             return
         if self.in_h1:
             self.h1 += data

@@ -159,24 +159,28 @@ def test_idempotent_update_prune_and_remove(tmp_path: Path, embedder: CountingEm
 def test_cli_reports_bad_file_sources_remove_and_prune(tmp_path: Path) -> None:
     corpus = make_corpus(tmp_path / "corpus")
     (corpus / "broken.txt").write_bytes(b"\x00\x01binary\xff" * 20)
+    (corpus / "extra.jsonl").write_text(json.dumps({"title": "Mill Reopens", "text": "The Osk mill "
+                                        "reopened on Friday."}) + '\n{"title": "cut off', encoding="utf-8")
     store = str(tmp_path / "store")
 
     result = run_cli("ingest", str(corpus), "--store", store, "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert (report["added"], report["updated"], report["unchanged"], report["removed"]) == (4, 0, 0, 0)
-    assert len(report["failed"]) == 1 and "broken.txt" in report["failed"][0]
+    assert (report["added"], report["updated"], report["unchanged"], report["removed"]) == (5, 0, 0, 0)
+    assert len(report["failed"]) == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "broken.txt" in errors[0] and "binary" in errors[0]
+    assert len(errors) == 2
+    assert any("broken.txt" in e and "binary" in e for e in errors)
+    assert any(f"{corpus / 'extra.jsonl'}:2: malformed JSON" in e for e in errors)
 
     result = run_cli("ingest", str(corpus), "--store", store)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("added 0, updated 0, unchanged 4, removed 0, failed 1")
+    assert result.stdout.startswith("added 0, updated 0, unchanged 5, removed 0, failed 2")
 
     listed = run_cli("sources", "--store", store, "--json")
     assert listed.returncode == 0, listed.stderr
     sources = json.loads(listed.stdout)
-    assert len(sources) == 4 and all(s["chunks"] > 0 for s in sources)
+    assert len(sources) == 5 and all(s["chunks"] > 0 for s in sources)
     table = run_cli("sources", "--store", store)
     assert all(s["article_id"] in table.stdout for s in sources)
 
@@ -189,11 +193,12 @@ def test_cli_reports_bad_file_sources_remove_and_prune(tmp_path: Path) -> None:
 
     (corpus / "harbour.txt").unlink()
     (corpus / "broken.txt").unlink()
+    (corpus / "extra.jsonl").unlink()
     result = run_cli("ingest", str(corpus), "--store", store, "--prune", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    # library.md comes back (it was removed, not deleted); harbour.txt is pruned.
-    assert (report["added"], report["unchanged"], report["removed"], report["failed"]) == (1, 2, 1, [])
+    # library.md comes back (it was removed, not deleted); harbour.txt and extra.jsonl are pruned.
+    assert (report["added"], report["unchanged"], report["removed"], report["failed"]) == (1, 2, 2, [])
     titles = {s["title"] for s in json.loads(run_cli("sources", "--store", store, "--json").stdout)}
     assert titles == {"Library Opens in Carrow", "Orchard Harvest Falls", "Ferry Timetable Changes"}
 

@@ -133,6 +133,29 @@ def test_html_keeps_reporting_and_metadata_only(tmp_path: Path) -> None:
     assert article.publisher == "Example News"
 
 
+HTML_MARKED_UP = """<html><head><title>Site | Dam</title></head><body>
+<header class="site"><h1 class="logo">Valley Times</h1></header>
+<main><article>
+<header><h1>Dam Opens in Carrow</h1><time datetime="2025-02-01">Feb 1</time></header>
+<div class="social-share"><a href="#">f</a><span>Share</span></div>
+<p>The Carrow dam opened on Saturday after six years of work.</p>
+<div class="article-body"><div><p>It holds 40 million cubic metres of water.</p></div></div>
+<ul class="related-stories"><li><a href="/x">Floods return to the lower valley</a></li>
+<li><a href="/y">Minister visits the new reservoir</a></li></ul>
+<section id="comments"><h2>3 responses</h2><div><p>Great news for farmers!</p></div></section>
+<h1>Timeline</h1><p>Work began in 2019.</p>
+</article></main></body></html>"""
+
+
+def test_html_article_header_and_class_marked_boilerplate(tmp_path: Path) -> None:
+    [article] = load_file(write(tmp_path, "dam.html", HTML_MARKED_UP)).articles
+    assert article.title == "Dam Opens in Carrow"
+    assert article.date == "2025-02-01"
+    assert article.text == ("Feb 1\n\nThe Carrow dam opened on Saturday after six years of work.\n\n"
+                            "It holds 40 million cubic metres of water.\n\nTimeline\n\n"
+                            "Work began in 2019.")
+
+
 RECORD = {"title": "Snail Glows", "text": "A snail that glows was found.\n\nLeave a Comment",
           "url": "https://sci.example/snail", "date": "2025-04-10", "source": "ScienceWire"}
 
