@@ -157,8 +157,12 @@ class SupportScorer:
         passage_stems = {stem(w) for w in words(passage)}
         precision = (sum(1 for w in content if w in passage_stems) / len(content)) if content else 0.0
         sentence_keys = _number_values(_key_tokens(sentence))
-        passage_keys = _number_values(_key_tokens(passage)) | {stem(w) for w in words(passage)} \
-            | set(words(passage))
+        # Names, numbers and dates must appear in the window that matched, not just anywhere in
+        # the passage: "Trump visited America ..." against "Putin visited America ... Trump's
+        # meeting ..." swaps a name that the passage does hold, one sentence further on.
+        region = passage[best_span[0]:best_span[1]] or passage
+        passage_keys = _number_values(_key_tokens(region)) | {stem(w) for w in words(region)} \
+            | set(words(region))
         vetoed = sorted(k for k in sentence_keys if k not in passage_keys)
         # Negation is compared with the one passage sentence closest to the claim: a two-sentence
         # window often pairs the matching sentence with an unrelated negated one.
