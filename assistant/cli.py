@@ -22,14 +22,52 @@ def _fail(message: str) -> None:
     sys.exit(1)
 
 
-def _assistant(ctx: click.Context, store: str | None, chroma_url: str | None) -> Assistant:
+def _assistant(ctx: click.Context, store: str | None, chroma_url: str | None,
+               **overrides: Any) -> Assistant:
     obj = ctx.ensure_object(dict)
-    return Assistant(store=store or obj.get("store"), chroma_url=chroma_url or obj.get("chroma_url"))
+    try:
+        return Assistant(store=store or obj.get("store"),
+                         chroma_url=chroma_url or obj.get("chroma_url"), **overrides)
+    except AssistantError as exc:
+        _fail(str(exc))
+        raise  # unreachable: _fail exits
+
+
+def _llm_overrides(llm: str | None, llm_url: str | None, llm_model: str | None) -> dict[str, Any]:
+    """Settings from --llm/--llm-url/--llm-model. The API key is deliberately not an option
+    (command lines show up in `ps` and shell history): it comes from OPENAI_API_KEY."""
+    overrides: dict[str, Any] = {}
+    if llm_url:
+        if not llm_url.startswith(("http://", "https://")):
+            _fail(f"--llm-url must be an http:// or https:// URL, not {llm_url!r}")
+        overrides["openai_base_url"] = llm_url
+        overrides["llm"] = "openai"
+    if llm:
+        overrides["llm"] = llm
+    if llm_model:
+        overrides["llm_model"] = llm_model
+        overrides.setdefault("llm", "openai")
+    return overrides
 
 
 store_option = click.option("--store", type=click.Path(file_okay=False),
                             help="Store directory (default: $ASSISTANT_STORE or .assistant).")
 chroma_option = click.option("--chroma-url", help="Use a Chroma server, e.g. http://127.0.0.1:8000.")
+
+
+def llm_options(command: Any) -> Any:
+    command = click.option(
+        "--llm-model", metavar="NAME",
+        help="Model name for the LLM backend (default: $ASSISTANT_LLM_MODEL or gpt-4o-mini).")(command)
+    command = click.option(
+        "--llm-url", metavar="URL",
+        help="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1 (implies --llm openai; "
+             "default: $OPENAI_BASE_URL). The key comes from $OPENAI_API_KEY only.")(command)
+    return click.option(
+        "--llm", type=click.Choice(["extractive", "openai"]),
+        help="Answer backend: extractive (offline, the default) or openai (an OpenAI or "
+             "OpenAI-compatible server; every sentence checked by the grounding guard). "
+             "Default: $ASSISTANT_LLM.")(command)
 
 
 @click.group()
@@ -104,11 +142,13 @@ def _print_answer(answer: Answer) -> None:
 @click.option("--batch", type=click.Path(dir_okay=False),
               help='Answer {"id", "question"} lines of a JSONL file, one JSON line each.')
 @click.option("--top-k", type=int, help="How many passages to retrieve.")
+@llm_options
 @click.pass_context
 def ask(ctx: click.Context, question: str | None, store: str | None, chroma_url: str | None,
-        as_json: bool, batch: str | None, top_k: int | None) -> None:
+        as_json: bool, batch: str | None, top_k: int | None, llm: str | None,
+        llm_url: str | None, llm_model: str | None) -> None:
     """Answer QUESTION from the indexed articles."""
-    assistant = _assistant(ctx, store, chroma_url)
+    assistant = _assistant(ctx, store, chroma_url, **_llm_overrides(llm, llm_url, llm_model))
     if batch:
         _ask_batch(assistant, Path(batch), top_k)
         return
@@ -209,10 +249,13 @@ def remove(ctx: click.Context, article_ids: tuple[str, ...], store: str | None,
 @main.command()
 @store_option
 @chroma_option
+@llm_options
 @click.pass_context
-def chat(ctx: click.Context, store: str | None, chroma_url: str | None) -> None:
+def chat(ctx: click.Context, store: str | None, chroma_url: str | None, llm: str | None,
+         llm_url: str | None, llm_model: str | None) -> None:
     """A terminal chat: type questions, get cited answers. Ctrl-D to leave."""
-    assistant = _assistant(ctx, store, chroma_url)
+    assistant = _assistant(ctx, store, chroma_url, **_llm_overrides(llm, llm_url, llm_model))
+    history: list[dict[str, str]] = []
     click.echo("Ask about the indexed articles (Ctrl-D to quit).")
     while True:
         try:
@@ -223,6 +266,15 @@ def chat(ctx: click.Context, store: str | None, chroma_url: str | None) -> None:
         if not question.strip():
             continue
         try:
-            _print_answer(assistant.ask(question))
+            # The whole conversation goes in, so a follow-up ("and how long?") is understood.
+            answer = assistant.chat([*history, {"role": "user", "content": question}])
         except AssistantError as exc:
             click.echo(f"error: {exc}", err=True)
+            continue
+        _print_answer(answer)
+        for note in answer.notes:
+            if note.startswith(("llm:", "chat:")):
+                click.echo(f"({note})", err=True)
+        history += [{"role": "user", "content": question},
+                    {"role": "assistant", "content": answer.answer}]
+        del history[:-12]  # the last six exchanges are context enough

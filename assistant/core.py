@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.errors import AssistantError, EmptyQuestionError, EmptyStoreError, StoreMismatchError
 from assistant.extractive import ExtractiveAnswerer, Selection
@@ -30,6 +30,10 @@ from index.catalog import Catalog
 from index.embedding import Embedder, EmbeddingError, LocalMiniLM, OpenAIEmbedder
 from index.pipeline import Indexer, IngestReport
 from index.vectorstore import ChromaStore, VectorStoreError
+
+if TYPE_CHECKING:
+    from assistant.chat import ChatMessages
+    from assistant.generative import GenerativeAnswerer
 
 ABSTAIN_TEXT = "The articles don't say."
 
@@ -60,6 +64,7 @@ class Assistant:
         self._retriever: Retriever | None = None
         self._answerer: ExtractiveAnswerer | None = None
         self._scorer: SupportScorer | None = None
+        self._generative: GenerativeAnswerer | None = None
 
     # --- wiring (lazy, so constructing an Assistant is free) ----------------------------------
 
@@ -129,6 +134,18 @@ class Assistant:
             self._scorer = SupportScorer(self.embedder)
         return self._scorer
 
+    @property
+    def generative(self) -> GenerativeAnswerer:
+        """The LLM backend (settings.llm="openai"). Imported on first use: the offline path
+        never loads the openai SDK."""
+        if self._generative is None:
+            with self._lock:
+                if self._generative is None:
+                    from assistant.generative import GenerativeAnswerer
+
+                    self._generative = GenerativeAnswerer(self.settings, self.scorer)
+        return self._generative
+
     def _check_embedder(self) -> None:
         recorded = self.catalog.get_meta("embedder")
         name = self.embedder.name
@@ -188,26 +205,96 @@ class Assistant:
         """Answer one question from the indexed articles, with cited, checked sentences."""
         started = time.perf_counter()
         question = self._validate(question)
+        passages, selection, answer, timings = self._evidence(question, question, top_k)
+        if self.settings.llm != "extractive":
+            t0 = time.perf_counter()
+            answer = self.generative.answer(question, question, passages, selection, answer)
+            timings["answer"] += _ms(t0)
+        timings["total"] = _ms(started)
+        answer.timings_ms = {**answer.timings_ms, **timings}
+        return answer
+
+    def chat(self, messages: ChatMessages, *, top_k: int | None = None) -> Answer:
+        """Answer the last user message of a conversation ([{"role", "content"}, ...]). A
+        follow-up ("and how long did they talk there?") is first rewritten into a standalone
+        question for retrieval: by the LLM when one is configured, else deterministically. The
+        Answer's `query` holds the rewrite."""
+        started = time.perf_counter()
+        question, query, note = self._condense(messages)
+        passages, selection, answer, timings = self._evidence(question, query, top_k)
+        if self.settings.llm != "extractive":
+            t0 = time.perf_counter()
+            answer = self.generative.answer(question, query, passages, selection, answer)
+            timings["answer"] += _ms(t0)
+        if note:
+            answer.notes = [note, *answer.notes]
+        answer.query = query if query != question else ""
+        timings["total"] = _ms(started)
+        answer.timings_ms = {**answer.timings_ms, **timings}
+        return answer
+
+    def stream(self, question_or_messages: str | ChatMessages, *, top_k: int | None = None
+               ) -> Iterator[str | Answer]:
+        """Yield the answer's text as it is produced (str deltas), then the checked Answer as
+        the last item. The guard may change the text, so show the deltas while they come and
+        then replace them with the final Answer's `answer`. Errors in the question raise before
+        the first item; a failing LLM ends the stream with the extractive Answer and a note."""
+        started = time.perf_counter()
+        if isinstance(question_or_messages, str):
+            question = self._validate(question_or_messages)
+            query, note = question, ""
+        else:
+            question, query, note = self._condense(question_or_messages)
+        passages, selection, answer, timings = self._evidence(question, query, top_k)
+        if self.settings.llm == "extractive":
+            items: Iterator[str | Answer] = _pieces_then(answer)
+        else:
+            items = self.generative.stream(question, query, passages, selection, answer)
+        for item in items:
+            if isinstance(item, Answer):
+                if note:
+                    item.notes = [note, *item.notes]
+                item.query = query if query != question else ""
+                timings["total"] = _ms(started)
+                item.timings_ms = {**item.timings_ms, **timings}
+            yield item
+
+    def _condense(self, messages: ChatMessages) -> tuple[str, str, str]:
+        """(question as asked, standalone query, note about the rewrite)."""
+        from assistant.chat import is_follow_up, normalise_messages, standalone_offline
+
+        turns = normalise_messages(messages)
+        question = self._validate(turns[-1].content)
+        history = turns[:-1]
+        if not any(m.role == "user" for m in history) or not is_follow_up(question):
+            return question, question, ""
+        if self.settings.llm != "extractive":
+            query, note = self.generative.condense(history, question)
+        else:
+            query, note = standalone_offline(history, question), "chat: follow-up rewritten offline"
+        return question, query, f"{note}: {query}"
+
+    def _evidence(self, question: str, query: str, top_k: int | None
+                  ) -> tuple[list[Passage], Selection, Answer, dict[str, float]]:
+        """Retrieve for `query`, select extractively, and build the extractive Answer."""
         if self.catalog.count_articles() == 0:
             raise EmptyStoreError(
                 f"the store {self.settings.store} is empty; run `assistant ingest PATH` first")
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        vector = self.embedder.embed([question])[0]
+        vector = self.embedder.embed([query])[0]
         timings["embed"] = _ms(t0)
         t0 = time.perf_counter()
         try:
-            passages = self.retriever.retrieve(question, vector, top_k or self.settings.top_k)
+            passages = self.retriever.retrieve(query, vector, top_k or self.settings.top_k)
         except VectorStoreError as exc:
             raise AssistantError(str(exc)) from None
         timings["retrieve"] = _ms(t0)
         t0 = time.perf_counter()
-        selection = self.answerer.select(question, vector, passages)
+        selection = self.answerer.select(query, vector, passages)
         answer = self._extractive_answer(question, selection)
         timings["answer"] = _ms(t0)
-        timings["total"] = _ms(started)
-        answer.timings_ms = timings
-        return answer
+        return passages, selection, answer, timings
 
     @staticmethod
     def _validate(question: str) -> str:
@@ -276,6 +363,14 @@ def _validated(base: Settings, updates: dict[str, Any]) -> Settings:
         error = exc.errors()[0]
         name = ".".join(str(part) for part in error["loc"])
         raise AssistantError(f"bad setting {name}: {error['msg']}") from None
+
+
+def _pieces_then(answer: Answer, words_per_piece: int = 4) -> Iterator[str | Answer]:
+    """The offline answer streamed like a generated one: a few words at a time, then itself."""
+    tokens = answer.answer.split(" ")
+    for i in range(0, len(tokens), words_per_piece):
+        yield (" " if i else "") + " ".join(tokens[i:i + words_per_piece])
+    yield answer
 
 
 def _ms(since: float) -> float:

@@ -3,6 +3,8 @@ Answer serialises to the same JSON in the CLI, the web API and the evaluation re
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -42,6 +44,40 @@ class Conflict(BaseModel):
     sides: list[ConflictSide]
 
 
+class GuardCheck(BaseModel):
+    """What the grounding guard found for one sentence of a generated answer."""
+
+    text: str = Field(description="the generated sentence, citation markers removed")
+    cited: list[int] = Field(default_factory=list,
+                             description="passage numbers the model cited for it")
+    support_cited: float = Field(description="0..1, support by the passages it cited")
+    support: float = Field(description="0..1, support by the best retrieved passage")
+    action: Literal["kept", "repaired", "trimmed", "removed", "dropped"] = Field(
+        description="kept as written; repaired (citations re-pointed or added); trimmed "
+        "(unsupported clauses cut); removed (no passage supports it); dropped (not a claim, "
+        "e.g. the model saying the articles don't say)")
+    kept_text: str = Field(default="", description="what of it reached the answer")
+    citations: list[int] = Field(default_factory=list,
+                                 description="its [n] markers in the final answer")
+    reason: str = ""
+
+
+class GuardReport(BaseModel):
+    """What the grounding guard did to a generated answer before it reached the reader."""
+
+    model: str = ""
+    generated: str = Field(description="the model's raw reply")
+    outcome: Literal["generated", "fallback_extractive", "abstained"]
+    checks: list[GuardCheck] = Field(default_factory=list)
+    supported_before: float = Field(
+        default=0.0, description="share of generated sentences some retrieved passage supports")
+    cited_supported_before: float = Field(
+        default=0.0, description="share of generated sentences supported by the passage they cite")
+    supported_after: float = Field(default=0.0,
+                                   description="share of final sentences their citations support")
+    changes: list[str] = Field(default_factory=list)
+
+
 class Answer(BaseModel):
     question: str
     answer: str
@@ -53,6 +89,10 @@ class Answer(BaseModel):
     confidence: float = 0.0
     notes: list[str] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    query: str = Field(default="", description="the standalone question retrieval used, when a "
+                       "chat follow-up was rewritten")
+    guard: GuardReport | None = Field(default=None,
+                                      description="the grounding guard's report (LLM answers)")
 
     def to_json(self) -> str:
         return self.model_dump_json()

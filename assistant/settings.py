@@ -47,3 +47,6 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(default=30.0, gt=0)
     llm_max_retries: int = Field(default=1, ge=0, le=5)
     llm_temperature: float = 0.0
+    llm_max_tokens: int = Field(default=200, ge=16, le=4096, description="reply length limit")
+    llm_max_passages: int = Field(default=4, ge=1, le=20,
+                                  description="passages put in the prompt (the guard checks all)")
