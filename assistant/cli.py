@@ -278,3 +278,9 @@ def chat(ctx: click.Context, store: str | None, chroma_url: str | None, llm: str
         history += [{"role": "user", "content": question},
                     {"role": "assistant", "content": answer.answer}]
         del history[:-12]  # the last six exchanges are context enough
+
+
+# `assistant eval`: the grounding evaluation suite (evals/); it uses only the public API above.
+from evals.command import eval_command  # noqa: E402
+
+main.add_command(eval_command)

@@ -55,7 +55,8 @@ def main(argv=None):
     for n, line in enumerate(open(os.path.join(args.dataset, "questions.jsonl"), encoding="utf-8"), 1):
         q = json.loads(line)
         where = f"line {n} ({q.get('id')})"
-        for key, typ in (("id", str), ("question", str), ("answers", list), ("evidence", list), ("tags", list)):
+        for key, typ in (("id", str), ("question", str), ("answers", list), ("evidence", list),
+                         ("tags", list)):
             if not isinstance(q.get(key), typ):
                 errors.append(f"{where}: bad or missing {key}")
         if q["id"] in ids:

@@ -1,0 +1,127 @@
+"""`python -m assistant eval`: run a gold question set, write reports, gate on regressions.
+
+Exit status: 0 when the gate passes, 1 when a threshold is missed or a metric regressed beyond
+tolerance against the baseline, 2 when the evaluation could not run (bad dataset, no articles,
+backend error).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from assistant import Settings
+from evals.dataset import DatasetError, load_dataset
+from evals.gate import (
+    DEFAULT_THRESHOLDS,
+    GateError,
+    baseline_entry,
+    evaluate_gate,
+    load_baseline,
+    load_thresholds,
+    write_baseline,
+)
+from evals.judge import DEFAULT_CACHE, LLMJudge, configured
+from evals.metrics import QuestionResult
+from evals.report import run_to_dict, summary_text, write_reports
+from evals.runner import EvalError, assistant_for, run_eval
+
+EXIT_GATE_FAILED = 1
+EXIT_ERROR = 2
+
+
+def _error(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+@click.command("eval")
+@click.option("--dataset", "dataset_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder with questions.jsonl (and articles/ unless --articles).")
+@click.option("--articles", type=click.Path(exists=True),
+              help="Articles kept outside the dataset (default: DATASET/articles).")
+@click.option("--backend", type=click.Choice(["extractive", "openai"]),
+              help="Answering backend (default: $ASSISTANT_LLM or extractive).")
+@click.option("--store", type=click.Path(file_okay=False),
+              help="Index into this store and keep it (default: a fresh temporary store).")
+@click.option("--top-k", type=click.IntRange(1, 50), help="Passages to retrieve (default: settings).")
+@click.option("--json", "as_json", is_flag=True, help="Print the full results as JSON.")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False),
+              help="Write NAME.json, NAME.junit.xml, NAME.md and NAME.html here.")
+@click.option("--baseline", type=click.Path(dir_okay=False),
+              help="Compare with this baseline file (e.g. evals/baseline.json); regressions fail.")
+@click.option("--update-baseline", is_flag=True,
+              help="Record this run as the dataset's entry in --baseline instead of comparing.")
+@click.option("--thresholds", type=click.Path(dir_okay=False),
+              help="Absolute thresholds file (default: evals/thresholds.json); 'none' to skip.")
+@click.option("--name", help="Dataset name in reports and baseline (default: the folder name).")
+@click.option("--judge/--no-judge", default=None,
+              help="LLM second opinion on each cited sentence (default: on when OPENAI_* is set). "
+                   "Reported only, never gates.")
+@click.option("--judge-cache", type=click.Path(dir_okay=False), default=str(DEFAULT_CACHE),
+              show_default=True, help="Where the judge's verdicts are cached.")
+@click.pass_context
+def eval_command(ctx: click.Context, dataset_dir: str, articles: str | None, backend: str | None,
+                 store: str | None, top_k: int | None, as_json: bool, report_dir: str | None,
+                 baseline: str | None, update_baseline: bool, thresholds: str | None, name: str | None,
+                 judge: bool | None, judge_cache: str) -> None:
+    """Evaluate answers on a gold question set; exit 1 when quality regresses."""
+    obj = ctx.find_root().obj or {}
+    store = store or obj.get("store")
+    if update_baseline and not baseline:
+        _error("--update-baseline needs --baseline FILE")
+    thresholds_path = None if (thresholds or "").lower() == "none" else Path(thresholds or DEFAULT_THRESHOLDS)
+    baseline_path = Path(baseline) if baseline else None
+    try:
+        dataset = load_dataset(dataset_dir, articles, name)
+        # Malformed gate files fail before the (slower) run, not after it.
+        load_thresholds(thresholds_path, dataset.name)
+        if baseline_path is not None and not update_baseline:
+            load_baseline(baseline_path)
+    except (DatasetError, GateError) as exc:
+        _error(str(exc))
+        return
+    settings = Settings()
+    backend = backend or settings.llm
+    use_judge = configured(settings) if judge is None else judge
+    llm_judge = LLMJudge.from_settings(settings, cache=Path(judge_cache)) if use_judge else None
+
+    def progress(done: int, total: int, result: QuestionResult) -> None:
+        if sys.stderr.isatty():
+            click.echo(f"\r{dataset.name}: {done}/{total}", err=True, nl=done == total)
+
+    try:
+        with assistant_for(dataset, store=store, backend=backend, chroma_url=obj.get("chroma_url"),
+                           log=lambda m: click.echo(m, err=True)) as assistant:
+            run = run_eval(dataset, assistant, top_k=top_k, judge=llm_judge, progress=progress)
+    except EvalError as exc:
+        _error(str(exc))
+        return
+    if llm_judge is not None and run.judge is not None:
+        run.judge.update(llm_judge.stats())
+
+    try:
+        if update_baseline and baseline_path is not None:
+            write_baseline(baseline_path, dataset.name, baseline_entry(
+                run.metrics, backend=run.backend, top_k=run.top_k, questions=run.counts["questions"]))
+            click.echo(f"recorded {dataset.name!r} in {baseline_path}", err=True)
+            baseline_path = None
+        gate = evaluate_gate(run.metrics, dataset.name, thresholds=thresholds_path,
+                             baseline=baseline_path, backend=run.backend, top_k=run.top_k,
+                             questions=run.counts["questions"])
+    except GateError as exc:
+        _error(str(exc))
+        return
+
+    if report_dir:
+        for path in write_reports(run, gate, Path(report_dir)):
+            click.echo(f"wrote {path}", err=True)
+    if as_json:
+        click.echo(json.dumps(run_to_dict(run, gate), ensure_ascii=False))
+    else:
+        click.echo(summary_text(run, gate))
+    if not gate.passed:
+        sys.exit(EXIT_GATE_FAILED)
