@@ -7,6 +7,7 @@ must point at the exact span of the article it quotes.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 # Abbreviations whose trailing period does not end a sentence.
@@ -85,14 +86,23 @@ STOPWORDS = frozenset(
     said say says did does done get got many much one ones us may might must shall also yet""".split()
 )
 
-_WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
+# Letters of any script: an ASCII-only pattern cut "Tomás" into "tom" and "s", which then
+# matched nothing in the FTS5 index (its tokenizer keeps the word whole).
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
+
+
+def _fold(token: str) -> str:
+    """Drop accents, as FTS5's unicode61 tokenizer does, so "Fecamp" matches "Fécamp"."""
+    if token.isascii():
+        return token
+    return "".join(c for c in unicodedata.normalize("NFKD", token) if not unicodedata.combining(c))
 
 
 def words(text: str) -> list[str]:
-    """Lower-cased word tokens, possessives dropped."""
+    """Lower-cased word tokens, accents and possessives dropped."""
     out = []
     for token in _WORD.findall(text):
-        token = token.lower().replace("’", "'")
+        token = _fold(token.lower()).replace("’", "'")
         if token.endswith("'s"):
             token = token[:-2]
         out.append(token)

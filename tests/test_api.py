@@ -63,6 +63,11 @@ def test_ingest_and_ask_as_documented(tmp_path: Path) -> None:
     assert len(sources) == 7 and all(isinstance(s, Source) for s in sources)
     passages = assistant.retrieve(TRAM, top_k=3)
     assert 0 < len(passages) <= 3
+    # Accented names are found with or without their accents.
+    for name in ("Tomás", "Tomas"):
+        terms = assistant.retriever.question_terms(f"Who is {name}?")
+        hits = assistant.catalog.chunks_by_id(c for c, _ in assistant.catalog.lexical_search(terms, 3))
+        assert any("Tomás Ferreira" in chunk.text for chunk in hits.values())
 
     for bad in ("", "  \n"):
         with pytest.raises(EmptyQuestionError):

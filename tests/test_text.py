@@ -7,7 +7,7 @@ from itertools import pairwise
 import pytest
 
 from index.chunking import chunk_article, chunk_sentences
-from index.text import split_sentences
+from index.text import split_sentences, words
 
 TEXT = (
     "Mr. Smith flew to the U.S. Capitol on Jan. 5 with Dr. Jones. "
@@ -88,3 +88,9 @@ def test_long_sentence_gets_its_own_chunk_and_progress_is_made() -> None:
         range(len(sentences)))
     assert any(c.first_sentence == c.last_sentence == 1 for c in chunks)
     assert len(chunks) <= len(sentences)
+
+
+def test_words_keep_accented_names_whole_and_fold_accents() -> None:
+    assert words("Tomás Ferreira’s goal at Fécamp, don’t stop") == [
+        "tomas", "ferreira", "goal", "at", "fecamp", "don't", "stop"]
+    assert words("Tomas") == words("Tomás")
