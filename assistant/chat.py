@@ -5,9 +5,9 @@ people nor the place. Before retrieval the follow-up is rewritten using the conv
 
 - with an LLM configured, the model rewrites it, and the rewrite is used only if it keeps the
   follow-up's own content words (a small model sometimes answers instead of rewriting);
-- otherwise, deterministically: the key words of the previous (already standalone) question
-  that the follow-up lacks are carried over, e.g.
-  "how long did they talk there? (Trump Putin meet Alaska)".
+- otherwise, deterministically: the names in the previous (already standalone) question that
+  the follow-up lacks are carried over (its content words when it names nothing), e.g.
+  "How long did they talk there? (Trump Putin)".
 
 A question that already stands alone is used as it is, at no cost.
 """
@@ -79,17 +79,27 @@ def is_follow_up(question: str) -> bool:
         or len(content) <= 1
 
 
-def offline_condense(previous: str, follow_up: str) -> str:
-    """The follow-up plus the previous question's key words that it lacks."""
+def strip_lead(follow_up: str) -> str:
+    """"and how long did they talk?" -> "How long did they talk?"."""
     body = _LEAD.sub("", follow_up).strip() or follow_up.strip()
-    body = body[0].upper() + body[1:]
+    return body[0].upper() + body[1:]
+
+
+def offline_condense(previous: str, follow_up: str) -> str:
+    """The follow-up plus the names of the previous question that it lacks."""
+    body = strip_lead(follow_up)
     have = {stem(w) for w in words(body)}
+    tokens = [t[:-2] if t.lower().endswith(("'s", "’s")) else t
+              for t in re.findall(r"[A-Za-z0-9][A-Za-z0-9'’-]*", previous)]
+    candidates = [t for t in tokens if t.lower() not in STOPWORDS
+                  and t.lower() not in _QUESTION_WORDS and t.lower() not in _ANAPHORA]
+    # Names carry the subject ("Trump", "Port Alder"); the previous question's other words
+    # ("open", "meet") would pull retrieval back to the previous answer. Without names, the
+    # content words are all there is.
+    names = [t for t in candidates if t[0].isupper() or t[0].isdigit()]
     extra: list[str] = []
-    for token in re.findall(r"[A-Za-z0-9][A-Za-z0-9'’-]*", previous):
+    for token in names or candidates:
         low = token.lower().replace("’", "'")
-        low = low[:-2] if low.endswith("'s") else low
-        if low in STOPWORDS or low in _QUESTION_WORDS or low in _ANAPHORA:
-            continue
         if stem(low) in have or any(stem(low) == stem(e.lower()) for e in extra):
             continue
         extra.append(token)

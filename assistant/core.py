@@ -220,8 +220,8 @@ class Assistant:
         question for retrieval: by the LLM when one is configured, else deterministically. The
         Answer's `query` holds the rewrite."""
         started = time.perf_counter()
-        question, query, note = self._condense(messages)
-        passages, selection, answer, timings = self._evidence(question, query, top_k)
+        question, query, focus, note = self._condense(messages)
+        passages, selection, answer, timings = self._evidence(question, query, top_k, focus)
         if self.settings.llm != "extractive":
             t0 = time.perf_counter()
             answer = self.generative.answer(question, query, passages, selection, answer)
@@ -242,10 +242,10 @@ class Assistant:
         started = time.perf_counter()
         if isinstance(question_or_messages, str):
             question = self._validate(question_or_messages)
-            query, note = question, ""
+            query, focus, note = question, question, ""
         else:
-            question, query, note = self._condense(question_or_messages)
-        passages, selection, answer, timings = self._evidence(question, query, top_k)
+            question, query, focus, note = self._condense(question_or_messages)
+        passages, selection, answer, timings = self._evidence(question, query, top_k, focus)
         if self.settings.llm == "extractive":
             items: Iterator[str | Answer] = _pieces_then(answer)
         else:
@@ -259,24 +259,31 @@ class Assistant:
                 item.timings_ms = {**item.timings_ms, **timings}
             yield item
 
-    def _condense(self, messages: ChatMessages) -> tuple[str, str, str]:
-        """(question as asked, standalone query, note about the rewrite)."""
-        from assistant.chat import is_follow_up, normalise_messages, standalone_offline
+    def _condense(self, messages: ChatMessages) -> tuple[str, str, str, str]:
+        """(question as asked, standalone query for retrieval, question the extractive answerer
+        picks sentences for, note about the rewrite)."""
+        from assistant.chat import is_follow_up, normalise_messages, standalone_offline, strip_lead
 
         turns = normalise_messages(messages)
         question = self._validate(turns[-1].content)
         history = turns[:-1]
         if not any(m.role == "user" for m in history) or not is_follow_up(question):
-            return question, question, ""
+            return question, question, question, ""
         if self.settings.llm != "extractive":
             query, note = self.generative.condense(history, question)
         else:
             query, note = standalone_offline(history, question), "chat: follow-up rewritten offline"
-        return question, query, f"{note}: {query}"
+        # An offline rewrite only appends the subject's names: they steer retrieval to the right
+        # article, but sentences are picked for what the follow-up asks, or the answer drifts
+        # back to whichever sentence repeats the names most.
+        focus = query if note.startswith("chat: follow-up rewritten by the model") \
+            else strip_lead(question)
+        return question, query, focus, f"{note}: {query}"
 
-    def _evidence(self, question: str, query: str, top_k: int | None
+    def _evidence(self, question: str, query: str, top_k: int | None, focus: str | None = None
                   ) -> tuple[list[Passage], Selection, Answer, dict[str, float]]:
-        """Retrieve for `query`, select extractively, and build the extractive Answer."""
+        """Retrieve for `query`, select extractively for `focus` (default: the query), and
+        build the extractive Answer."""
         if self.catalog.count_articles() == 0:
             raise EmptyStoreError(
                 f"the store {self.settings.store} is empty; run `assistant ingest PATH` first")
@@ -291,7 +298,8 @@ class Assistant:
             raise AssistantError(str(exc)) from None
         timings["retrieve"] = _ms(t0)
         t0 = time.perf_counter()
-        selection = self.answerer.select(query, vector, passages)
+        focus_vector = vector if focus in (None, query) else self.embedder.embed([focus])[0]
+        selection = self.answerer.select(focus or query, focus_vector, passages)
         answer = self._extractive_answer(question, selection)
         timings["answer"] = _ms(t0)
         return passages, selection, answer, timings
