@@ -31,6 +31,7 @@ _NEGATIONS = {"not", "no", "never", "none", "nobody", "nothing", "neither", "nor
               "didn't", "doesn't", "don't", "wasn't", "weren't", "isn't", "aren't", "won't",
               "cannot", "can't", "couldn't", "hasn't", "haven't", "hadn't", "failed", "refused"}
 _MONTH_SET = set(MONTHS.split("|"))
+_PRONOUN = re.compile(r"\b(he|she|they|him|her|them|his|hers|their)\b", re.IGNORECASE)
 
 
 @dataclass
@@ -157,10 +158,22 @@ class SupportScorer:
         passage_stems = {stem(w) for w in words(passage)}
         precision = (sum(1 for w in content if w in passage_stems) / len(content)) if content else 0.0
         sentence_keys = _number_values(_key_tokens(sentence))
+        # A sentence's first word is capitalised anyway, so _key_tokens skips it; it is a name
+        # when the passage capitalises it mid-sentence ("Trump visited ..." is a claim about
+        # Trump).
+        first = re.match(r"\s*([A-Z][A-Za-z'’-]*)", sentence)
+        if first:
+            for part in first.group(1).lower().rstrip("'’s").split("-"):
+                if part and part not in STOPWORDS and part in _key_tokens(passage):
+                    sentence_keys.add(part)
         # Names, numbers and dates must appear in the window that matched, not just anywhere in
         # the passage: "Trump visited America ..." against "Putin visited America ... Trump's
         # meeting ..." swaps a name that the passage does hold, one sentence further on.
         region = passage[best_span[0]:best_span[1]] or passage
+        if _PRONOUN.search(region):
+            # "He later took it back": the name is in the sentence before the window.
+            before = split_sentences(passage[:best_span[0]])
+            region = (before[-1].text + " " + region) if before else region
         passage_keys = _number_values(_key_tokens(region)) | {stem(w) for w in words(region)} \
             | set(words(region))
         vetoed = sorted(k for k in sentence_keys if k not in passage_keys)
