@@ -116,6 +116,10 @@ def load_file(path: Path) -> LoadResult:
         title = meta.get("title") or title
     else:
         title, body = _split_first_line(raw)
+        if not clean_text(body):
+            # A file of one line (or one line plus boilerplate) is the article itself, not a
+            # title with nothing under it.
+            title, body = "", raw
         meta = {}
     text = clean_text(body)
     if not text:

@@ -84,6 +84,13 @@ def test_txt_first_non_empty_line_is_the_title(tmp_path: Path) -> None:
     assert article.path == str(path)
 
 
+def test_txt_of_one_line_is_the_text_not_the_title(tmp_path: Path) -> None:
+    path = write(tmp_path, "note.txt", "\nThe Tamsin bridge opened on Monday, two years late.\n"
+                 "Leave a Comment\n")
+    [article] = load_file(path).articles
+    assert (article.title, article.text) == ("note", "The Tamsin bridge opened on Monday, two years late.")
+
+
 def test_markdown_heading_title_and_syntax_stripped(tmp_path: Path) -> None:
     path = write(tmp_path, "dam.md", "# Dam Opens\n\n*Sunday* and **bold** news.\n\n"
                  "## Details\n\n- The dam holds [40 million](http://x.example) cubic metres.\n"
@@ -197,7 +204,7 @@ def test_jsonl_malformed_line_names_file_and_line_and_others_load(tmp_path: Path
     ("blank.md", "  \n\n \n", "empty"),
     ("image.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "binary"),
     ("latin1.txt", "Caf\u00e9 Opens\n\nThe caf\u00e9 opened.".encode("latin-1"), "UTF-8"),
-    ("only-boilerplate.txt", "Title\n\nLeave a Comment\nShare this article\n", "boilerplate"),
+    ("only-boilerplate.txt", "Leave a Comment\n\nShare this article\n", "boilerplate"),
     ("bad.json", '{"title": "x", ', "malformed JSON"),
     ("nothing.json", "[1, 2]", "JSON object"),
 ])
