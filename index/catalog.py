@@ -252,6 +252,9 @@ class Catalog:
         ).fetchall()
         return [(r[0], float(r[1])) for r in rows]
 
+    def all_chunk_ids(self) -> set[str]:
+        return {r[0] for r in self.read().execute("SELECT chunk_id FROM chunks")}
+
     def chunk_count(self) -> int:
         return self.read().execute("SELECT count(*) FROM chunks").fetchone()[0]
 

@@ -118,6 +118,11 @@ class Indexer:
                 if record.path and not Path(record.path).exists():
                     self.remove(record.article_id)
                     report.removed += 1
+            # Vectors an interrupted ingest wrote for articles it never committed are invisible
+            # but still crowd the nearest-neighbour pool; pruning is the moment to drop them.
+            if self.vectors.count() != self.catalog.chunk_count():
+                live = self.catalog.all_chunk_ids()
+                self.vectors.delete([i for i in self.vectors.all_ids() if i not in live])
         report.seconds = time.perf_counter() - started
         return report
 

@@ -129,3 +129,11 @@ class ChromaStore:
 
     def count(self) -> int:
         return self._collection.count()
+
+    def all_ids(self, page: int = 5000) -> list[str]:
+        ids: list[str] = []
+        while True:
+            batch = self._collection.get(include=[], limit=page, offset=len(ids))["ids"]
+            ids.extend(batch)
+            if len(batch) < page:
+                return ids

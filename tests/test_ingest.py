@@ -19,6 +19,7 @@ from conftest import ROOT, SAMPLES, run_cli
 
 from assistant import Assistant
 from index.embedding import LocalMiniLM
+from index.vectorstore import NodeToStore
 
 ZEPPELIN = "The council said a zeppelin would carry visitors over the harbour every Sunday."
 HOVERCRAFT = "The council said a hovercraft would carry visitors across the harbour every Sunday."
@@ -131,10 +132,15 @@ def test_idempotent_update_prune_and_remove(tmp_path: Path, embedder: CountingEm
     assert "Orchard Harvest Falls" not in {s.title for s in assistant.sources()}
     consistent(assistant)
 
-    # A deleted file stays indexed until --prune.
+    # A deleted file stays indexed until --prune, and so do the vectors of an article an
+    # interrupted ingest wrote but never committed.
     (corpus / "library.md").unlink()
     kept = assistant.ingest([corpus])
     assert (kept.unchanged, kept.removed, len(assistant.sources())) == (2, 0, 3)
+    stray = NodeToStore("feedfacefeedface-0123456789-0", "feedfacefeedface", "Stray chunk.", 0, 12,
+                        embedder.embed(["Stray chunk."])[0], {"title": "Stray"})
+    assistant.vectors.add([stray])
+    assert assistant.vectors.count() == assistant.catalog.chunk_count() + 1
     pruned = assistant.ingest([corpus], prune=True)
     assert (pruned.unchanged, pruned.removed) == (2, 1)
     assert sorted(s.title for s in assistant.sources()) == [
