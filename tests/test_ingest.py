@@ -268,6 +268,7 @@ def test_killed_ingest_leaves_previous_index_intact(tmp_path: Path) -> None:
     process.wait(timeout=30)
     log.close()
     assert process.returncode == -signal.SIGKILL
+    assert "/30 [" in (tmp_path / "ingest.log").read_text()  # a long run shows a progress bar
 
     after_sources = json.loads(run_cli("sources", "--store", str(store), "--json").stdout)
     by_id = {s["article_id"]: s for s in after_sources}
