@@ -125,7 +125,7 @@ class Assistant:
         if self._answerer is None:
             self._answerer = ExtractiveAnswerer(
                 self.retriever, max_sentences=self.settings.max_answer_sentences,
-                abstain_threshold=self.settings.abstain_threshold)
+                abstain_threshold=self.settings.abstain_threshold, embedder=self.embedder)
         return self._answerer
 
     @property

@@ -32,11 +32,15 @@ class ScoringWeights:
     # that no article uses, and whether a typed question ("how many", "when") finds no value of
     # that type. Fitted on the SQuAD 2.0 "Normans" set plus our two gold sets, each weighted
     # equally; lexical overlap was left out because SQuAD's unanswerable questions copy the
-    # passage's words on purpose, which taught the fit to distrust overlap.
-    conf_bias: float = -2.0
-    conf_dense: float = 5.25
-    conf_missing: float = -1.0
-    conf_type_missing: float = -1.4
+    # passage's words on purpose, which taught the fit to distrust overlap. The alignment gap
+    # is how much worse the question's worst-matched word fares than its second-worst, in
+    # token-level similarity to the best two sentences: one word that nothing in the passage
+    # matches, while the rest match well, is the mark of a swapped name or detail.
+    conf_bias: float = -1.7
+    conf_dense: float = 5.5
+    conf_missing: float = -1.05
+    conf_type_missing: float = -1.5
+    conf_alignment_gap: float = -2.3
     # A second sentence joins the answer when it scores at least this share of the best one.
     second_sentence_ratio: float = 0.7
     conflict_ratio: float = 0.8
@@ -55,8 +59,11 @@ class Selection:
 
 class ExtractiveAnswerer:
     def __init__(self, retriever: Retriever, weights: ScoringWeights | None = None,
-                 max_sentences: int = 2, abstain_threshold: float = 0.45) -> None:
+                 max_sentences: int = 2, abstain_threshold: float = 0.4,
+                 embedder: object | None = None) -> None:
         self.retriever = retriever
+        # Token-level vectors need the local model; other embedders skip that signal.
+        self.token_vectors = getattr(embedder, "token_vectors", None)
         self.weights = weights or ScoringWeights()
         self.max_sentences = max_sentences
         self.abstain_threshold = abstain_threshold
@@ -115,8 +122,10 @@ class ExtractiveAnswerer:
         if not candidates:
             return Selection([], 0.0, True, reason="nothing retrieved")
         best = candidates[0]
+        facts["alignment_gap"] = self.alignment_gap(question, [c.text for c in candidates[:2]])
         z = (w.conf_bias + w.conf_dense * best.dense + w.conf_missing * facts["missing"]
-             + w.conf_type_missing * facts["type_missing"])
+             + w.conf_type_missing * facts["type_missing"]
+             + w.conf_alignment_gap * facts["alignment_gap"])
         confidence = 1.0 / (1.0 + math.exp(-z))
         if confidence < self.abstain_threshold:
             return Selection([], confidence, True, reason="evidence too weak")
@@ -134,6 +143,21 @@ class ExtractiveAnswerer:
             _, first, second, _, _ = conflict
             chosen = [first, second]
         return Selection(chosen, confidence, False, conflict)
+
+    def alignment_gap(self, question: str, sentences: list[str]) -> float:
+        """The gap between the worst- and second-worst-matched question word, where a word's
+        match is its best token cosine against the sentences."""
+        if self.token_vectors is None or not sentences:
+            return 0.0
+        encoded = self.token_vectors([question, *sentences])
+        q_tokens, q_vectors = encoded[0]
+        keep = [i for i, t in enumerate(q_tokens)
+                if t.isalnum() and not t.startswith("##") and t.lower() not in STOPWORDS]
+        if len(keep) < 2:
+            return 0.0
+        passage = np.concatenate([vectors for _, vectors in encoded[1:]])
+        matches = np.sort((q_vectors[keep] @ passage.T).max(axis=1))
+        return float(matches[1] - matches[0])
 
     def _probe_conflict(self, question: str, query_vector: np.ndarray, passages: list[Passage],
                         best: Candidate) -> tuple[str, Candidate, Candidate, str, str] | None:

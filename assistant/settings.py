@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     # Retrieval and answering.
     top_k: int = Field(default=6, ge=1, le=50)
     max_answer_sentences: int = Field(default=2, ge=1, le=6)
-    abstain_threshold: float = Field(default=0.45, ge=0, le=1,
+    abstain_threshold: float = Field(default=0.4, ge=0, le=1,
                                      description="abstain below this answer confidence")
 
     # Generative backend (off by default: the offline extractive answerer needs no key).

@@ -97,6 +97,29 @@ class LocalMiniLM:
         return normalise(out)
 
 
+    def token_vectors(self, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
+        """Each text's word pieces and their unit-length contextual vectors ([CLS]/[SEP]
+        dropped). Used to see which words of a question a passage matches at all."""
+        if not texts:
+            return []
+        encodings = self._tokenizer.encode_batch(list(texts))
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(texts), width), dtype=np.int64)
+        mask = np.zeros((len(texts), width), dtype=np.int64)
+        for row, e in enumerate(encodings):
+            ids[row, :len(e.ids)] = e.ids
+            mask[row, :len(e.ids)] = 1
+        hidden = self._session.run(
+            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        )[0]
+        out = []
+        for row, e in enumerate(encodings):
+            n = len(e.ids)
+            vectors = hidden[row, 1:n - 1]
+            out.append((e.tokens[1:n - 1], normalise(vectors)))
+        return out
+
+
 class OpenAIEmbedder:
     """Embeddings from OpenAI or any OpenAI-compatible endpoint (vLLM, Ollama, LM Studio...)."""
 
