@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 # A local server ignores the key, but the SDK refuses to start without one.
 PLACEHOLDER_KEY = "no-key-needed"
 MAX_BACKOFF_S = 2.0
+# A small model that starts echoing the prompt's markup goes on for hundreds of tokens; the
+# guard would discard it all anyway, so generation stops there.
+STOP_SEQUENCES = ("<passage", "</passage>", "\nPassages:", "\nQuestion:")
 
 
 class LLMError(AssistantError):
@@ -93,7 +96,7 @@ class ChatClient:
         return self._sdk().chat.completions.create(
             model=self.model, messages=[{"role": m.role, "content": m.content} for m in messages],
             temperature=self.temperature, max_tokens=self.max_tokens, stream=stream,
-            timeout=timeout)
+            stop=list(STOP_SEQUENCES), timeout=timeout)
 
     def _with_retries(self, messages: Sequence[Message], stream: bool) -> Any:
         deadline = time.monotonic() + self.timeout
