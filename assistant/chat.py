@@ -127,6 +127,10 @@ def usable_rewrite(rewrite: str, follow_up: str) -> str | None:
                   flags=re.IGNORECASE).strip().strip("\"'“”")
     if not 3 <= len(words(line)) <= 40:
         return None
+    # A rewrite is a question; a statement means the model answered instead.
+    if not line.endswith("?") and words(line)[0] not in _QUESTION_WORDS | {"can", "could",
+                                                                           "will", "would"}:
+        return None
     needed = {stem(w) for w in words(_LEAD.sub("", follow_up))
               if w not in STOPWORDS and w not in _ANAPHORA}
     got = {stem(w) for w in words(line)}
