@@ -246,6 +246,53 @@ def remove(ctx: click.Context, article_ids: tuple[str, ...], store: str | None,
         sys.exit(1)
 
 
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@main.command()
+@store_option
+@chroma_option
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind. Anything but loopback requires --auth.")
+@click.option("--port", type=click.IntRange(1, 65535), default=7860, show_default=True)
+@click.option("--auth", envvar="ASSISTANT_AUTH", metavar="USER:PASSWORD",
+              help="Require this login (or set $ASSISTANT_AUTH, which keeps it out of `ps`).")
+@click.pass_context
+def serve(ctx: click.Context, store: str | None, chroma_url: str | None, host: str, port: int,
+          auth: str | None) -> None:
+    """Serve the web chat (default http://127.0.0.1:7860)."""
+    credentials: tuple[str, str] | None = None
+    if auth:
+        user, sep, password = auth.partition(":")
+        if not (sep and user and password):
+            _fail("--auth must be USER:PASSWORD, both non-empty")
+        credentials = (user, password)
+    if not _is_loopback(host) and credentials is None:
+        _fail(f"binding {host} exposes the chat beyond this machine; "
+              "add --auth USER:PASSWORD (or set ASSISTANT_AUTH)")
+    assistant = _assistant(ctx, store, chroma_url)
+    try:
+        # Imported here: gradio is heavy, and the other commands do not need it.
+        from ui.app import serve as serve_app
+    except ImportError as exc:
+        _fail(f"the web chat is not available ({exc})")
+        return
+    try:
+        serve_app(assistant, host=host, port=port, auth=credentials)
+    except OSError as exc:
+        _fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}")
+    except AssistantError as exc:
+        _fail(str(exc))
+
+
 @main.command()
 @store_option
 @chroma_option

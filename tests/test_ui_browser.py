@@ -1,0 +1,358 @@
+"""The web chat in a real browser: Debian's Chromium, driven by Playwright, against
+`python -m assistant serve` started here on a free loopback port over a store of the user's
+articles. Screenshots go to artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ROOT, free_port, require, run_cli
+
+from assistant import ABSTAIN_TEXT
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+SHOTS = ROOT / "artifacts" / "screenshots"
+TIMEOUT_MS = 30_000
+
+# Records every distinct state of the newest assistant message, to see an answer stream in.
+WATCH_JS = """() => {
+  window.__frames = [];
+  const chat = document.querySelector('#chat');
+  new MutationObserver(() => {
+    const last = [...chat.querySelectorAll('[data-testid="bot"]')].pop();
+    if (!last) return;
+    const streaming = !!last.querySelector('.aa-streaming:not(.aa-thinking)');
+    const text = last.innerText.trim();
+    const prev = window.__frames[window.__frames.length - 1];
+    if (!prev || prev.text !== text || prev.streaming !== streaming) window.__frames.push({streaming, text});
+  }).observe(chat, {subtree: true, childList: true, characterData: true});
+}"""
+
+FINISHED = '#chat [data-testid="bot"]:has(.aa-final, .aa-error)'
+LLM_KEY = "ui-test-key-7f3a91"
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, user_articles: Path) -> Iterator[str]:
+    """`assistant serve` over a fresh store of the user's articles; yields its URL."""
+    require(CHROMIUM.exists(), f"Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+    store = tmp_path_factory.mktemp("ui-store")
+    result = run_cli("ingest", str(user_articles), "--store", str(store))
+    assert result.returncode == 0, result.stderr
+    port = free_port()
+    log_path = store / "serve.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "assistant", "serve", "--store", str(store), "--port", str(port)],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"serve did not start: {log_path.read_text()[-800:]}")
+            time.sleep(0.3)
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log_text = log_path.read_text()
+    assert "Traceback" not in log_text, log_text[-2000:]
+    assert LLM_KEY not in log_text, "the API key reached the server log"
+
+
+@pytest.fixture(scope="module")
+def browser(server: str) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Session:
+    """One page on the app, recording dialogs, page errors and requests that leave loopback."""
+
+    def __init__(self, browser: Any, url: str) -> None:
+        self.context = browser.new_context(viewport={"width": 1400, "height": 900})
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(TIMEOUT_MS)
+        self.dialogs: list[str] = []
+        self.external: list[str] = []
+        self.errors: list[str] = []
+        self.page.on("dialog", self._dialog)
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.on("request", self._request)
+        self.page.goto(url)
+        self.page.wait_for_selector("#chat")
+        # The header's corpus line is filled on load: then the page is wired up.
+        self.page.wait_for_function(
+            "/^[1-9]\\d* articles? /.test(document.querySelector('#aa-corpus')?.textContent || '')")
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def _request(self, request: Any) -> None:
+        host = re.match(r"[a-z]+://([^/:]+)", request.url)
+        if host and host.group(1) not in ("127.0.0.1", "localhost"):
+            self.external.append(request.url)
+
+    def ask(self, question: str) -> Any:
+        """Type a question, press Enter, wait for its answer; returns the answer's element."""
+        page = self.page
+        before = page.locator(FINISHED).count()
+        index = page.locator('#chat [data-testid="bot"]').count()
+        page.fill("#question textarea", question)
+        page.press("#question textarea", "Enter")
+        page.wait_for_function(
+            f"document.querySelectorAll('{FINISHED}').length > {before}")
+        # By position, not `.last`: a locator is re-resolved on use, and later answers come.
+        return page.locator('#chat [data-testid="bot"]').nth(index)
+
+    def tab(self, name: str) -> None:
+        self.page.click(f"#tab-{name}-button")
+
+    def shot(self, name: str) -> None:
+        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture()
+def session(browser: Any, server: str) -> Iterator[Session]:
+    s = Session(browser, server)
+    yield s
+    try:
+        assert not s.errors, f"page errors: {s.errors}"
+        assert not s.external, f"the page reached beyond this machine: {s.external[:5]}"
+    finally:
+        s.close()
+
+
+def _user_article_texts(user_articles: Path) -> dict[str, str]:
+    """Title (first non-empty line, as the loader takes it) -> whitespace-normalised text."""
+    texts = {}
+    for path in sorted(user_articles.glob("*.txt")):
+        raw = path.read_text(encoding="utf-8")
+        title = next(line.strip() for line in raw.splitlines() if line.strip())
+        texts[title] = _norm(raw)
+    return texts
+
+
+def test_answer_streams_in_and_footnotes_open_the_quoted_passage(session: Session,
+                                                                   user_articles: Path) -> None:
+    page = session.page
+    examples = page.locator("button.aa-example:visible")
+    assert examples.count() >= 1, "a first-time user sees example questions"
+    session.shot("01-empty-chat")
+
+    page.evaluate(WATCH_JS)
+    answer = session.ask("How long did the talks last?")
+    assert answer.locator(".aa-final").count() == 1, answer.inner_text()
+
+    frames = page.evaluate("window.__frames")
+    streamed = [f["text"] for f in frames if f["streaming"]]
+    assert len(set(streamed)) >= 2, f"the answer did not stream in: {frames}"
+    lengths = [len(t) for t in streamed]
+    assert lengths == sorted(lengths), "streamed text only grows"
+    assert not frames[-1]["streaming"], "the final answer replaces the stream"
+
+    # The user's two reports disagree on how long the talks lasted: shown as a conflict.
+    conflict = answer.locator(".aa-conflict")
+    assert conflict.count() == 1 and conflict.locator("li").count() >= 2, answer.inner_text()
+
+    footnotes = answer.locator(".aa-text a.aa-cite")
+    assert footnotes.count() >= 1
+    texts = _user_article_texts(user_articles)
+    footnotes.first.click()
+    viewer = page.locator("#source-viewer")
+    mark = viewer.locator("blockquote mark.aa-quote")
+    mark.wait_for()
+    quote = _norm(mark.inner_text())
+    title = _norm(viewer.locator(".aa-viewer-title").inner_text())
+    assert title in texts, f"viewer title {title!r} is not one of the user's articles"
+    assert len(quote) > 20 and quote in texts[title], "the highlight is a verbatim quote of the cited article"
+    meta = viewer.locator(".aa-viewer-meta").inner_text()
+    for label in ("Date", "Source", "URL"):
+        assert label in meta
+    assert "answer 1" in (viewer.locator(".aa-viewer-nav").text_content() or "")
+    session.shot("02-answer-with-source")
+
+    # A follow-up in the same conversation; each answer's footnotes open that answer's sources.
+    second = session.ask("Where did the talks take place?")
+    assert second.locator(".aa-final").count() == 1, second.inner_text()
+    second.locator("a.aa-cite").first.click()
+    page.wait_for_function(
+        "document.querySelector('#source-viewer .aa-viewer-nav')?.textContent.includes('answer 2')")
+    quote2 = _norm(viewer.locator("blockquote mark.aa-quote").inner_text())
+    title2 = _norm(viewer.locator(".aa-viewer-title").inner_text())
+    assert quote2 in texts[title2]
+    answer.locator(".aa-sources a.aa-cite").last.click()
+    page.wait_for_function(
+        "document.querySelector('#source-viewer .aa-viewer-nav')?.textContent.includes('answer 1')")
+    session.shot("03-follow-up")
+
+
+def test_abstention_is_shown_as_one(session: Session) -> None:
+    answer = session.ask("What is the boiling point of tungsten?")
+    callout = answer.locator(".aa-callout.aa-abstain")
+    assert callout.count() == 1, answer.inner_text()
+    assert ABSTAIN_TEXT in callout.inner_text()
+    assert answer.locator("a.aa-cite").count() == 0, "an abstention cites nothing"
+    answer.screenshot(path=str(SHOTS / "04-abstention.png"))
+
+
+def _upload(session: Session, path: Path) -> str:
+    page = session.page
+    session.tab("articles")
+    previous = page.locator("#upload-status").inner_text()
+    page.set_input_files("#upload input[type=file]", str(path))
+    page.wait_for_function(
+        "(prev) => { const s = document.querySelector('#upload-status .aa-status');"
+        " return s && s.innerText !== prev; }", arg=previous)
+    return page.locator("#upload-status").inner_text()
+
+
+def test_upload_an_article_then_ask_about_it(session: Session, tmp_path: Path) -> None:
+    title = "Harbourview Library Reopens With a Rooftop Reading Garden"
+    article = tmp_path / "harbourview-library.md"
+    article.write_text(
+        f"# {title}\n\nThe Harbourview public library reopened on Monday after an eighteen-month "
+        "renovation costing 9.6 million dollars.\n\nThe new rooftop reading garden has 112 seats "
+        "and is open from 8 a.m. until sunset, head librarian Odile Varga said.\n\nThe building "
+        "also gained a children's wing named after the poet Ines Marrow.\n", encoding="utf-8")
+    page = session.page
+    rows = page.locator("#articles-table tbody tr")
+
+    status = _upload(session, article)
+    assert "1 article added" in status, status
+    assert page.locator("#articles-table").get_by_text(title).count() == 1
+    count = rows.count()
+    session.shot("05-articles-after-upload")
+
+    again = _upload(session, article)
+    assert "1 article unchanged" in again, again
+    assert rows.count() == count, "re-uploading the same file changes nothing"
+
+    session.tab("chat")
+    answer = session.ask("How many seats does the rooftop reading garden have?")
+    assert "112" in answer.locator(".aa-text").inner_text(), answer.inner_text()
+    assert title in answer.locator(".aa-sources").inner_text()
+    session.shot("06-answer-from-upload")
+
+    # Remove it again through the panel.
+    session.tab("articles")
+    page.click("#remove-choice input")
+    page.keyboard.type("Harbourview")
+    page.get_by_role("option", name=re.compile("Harbourview")).first.click()
+    page.keyboard.press("Escape")
+    page.click("#remove")
+    page.locator("#remove-status").get_by_text("Removed").wait_for()
+    assert page.locator("#articles-table").get_by_text(title).count() == 0
+    assert rows.count() == count - 1
+
+
+XSS_FLAG = "__aaXss"
+
+
+def test_article_with_script_and_onerror_renders_inert(session: Session, tmp_path: Path) -> None:
+    payload = (f'<script>window.{XSS_FLAG}=1;alert(1)</script>'
+               f'<img src=x onerror="window.{XSS_FLAG}=2;alert(2)">')
+    record = {
+        "title": f'Dredging budget <img src=x onerror="window.{XSS_FLAG}=3;alert(3)">',
+        "url": f"javascript:window.{XSS_FLAG}=4",
+        "date": "2025-09-01",
+        "text": (f"The Port Tarrow council approved a dredging budget of 4.2 million crowns on "
+                 f"Monday {payload}.\n\nCouncillor Maren Holt said the work starts in October "
+                 f"<a href=\"javascript:window.{XSS_FLAG}=5\">details</a> ${{window.{XSS_FLAG}=6}} "
+                 "{{constructor.constructor('alert(7)')()}}.\n"),
+    }
+    path = tmp_path / "xss-article.json"
+    path.write_text(json.dumps(record), encoding="utf-8")
+    page = session.page
+    status = _upload(session, path)
+    assert "1 article added" in status, status
+
+    session.tab("chat")
+    answer = session.ask("How large is the Port Tarrow dredging budget?")
+    assert answer.locator(".aa-final").count() == 1, answer.inner_text()
+    answer.locator("a.aa-cite").first.click()
+    viewer = page.locator("#source-viewer")
+    viewer.locator("blockquote mark.aa-quote").wait_for()
+    viewer.locator("details.aa-full summary").click()
+    session.tab("articles")
+    session.tab("chat")
+    page.wait_for_timeout(500)  # give any injected handler time to fire
+
+    assert page.evaluate(f"window.{XSS_FLAG}") is None, "article markup ran in the page"
+    assert session.dialogs == []
+    assert page.locator('img[src="x"]').count() == 0
+    assert page.locator('a[href^="javascript:"]').count() == 0
+    # Rendered as text: the markup is visible, literally, where the article is shown.
+    assert "<script>" in viewer.inner_text()
+    assert "<img src=x" in viewer.locator(".aa-viewer-title").inner_text()
+    session.shot("07-xss-article-inert")
+
+
+@pytest.mark.llm
+def test_settings_switch_to_an_openai_compatible_endpoint(session: Session) -> None:
+    """The Settings panel points this session at a real local OpenAI-compatible server
+    (llama.cpp + SmolLM2): the key field empties and the key never reaches the page, and
+    the next answer streams in from the generative backend."""
+    from evals.llm_server import SMOLLM2_MODEL_ALIAS, llama_server_unavailable_reason, running_llama_server
+
+    reason = llama_server_unavailable_reason()
+    require(reason is None, reason or "")
+    page = session.page
+    with running_llama_server(api_key=LLM_KEY) as url:
+        session.tab("settings")
+        page.get_by_label("An OpenAI-compatible endpoint").check()
+        page.fill("#base-url textarea, #base-url input", url)
+        page.fill("#model textarea, #model input", SMOLLM2_MODEL_ALIAS)
+        page.fill("#api-key input", LLM_KEY)
+        page.click("#apply-settings")
+        page.locator("#settings-status .aa-status-ok").wait_for()
+        status = page.locator("#settings-status").inner_text()
+        assert "API key set" in status and url in status, status
+        assert page.input_value("#api-key input") == "", "the key is never shown again"
+        assert LLM_KEY not in page.content()
+        session.shot("08-settings-endpoint")
+
+        session.tab("chat")
+        page.evaluate(WATCH_JS)
+        page.set_default_timeout(180_000)  # a small model on two shared cores
+        answer = session.ask("Where did the talks take place?")
+        assert answer.locator(".aa-error").count() == 0, answer.inner_text()
+        assert answer.locator(".aa-meta").last.inner_text().startswith("openai"), answer.inner_text()
+        streamed = {f["text"] for f in page.evaluate("window.__frames") if f["streaming"]}
+        assert len(streamed) >= 2, "the generated answer streams in"
+        assert LLM_KEY not in page.content()
+        session.shot("09-answer-from-endpoint")

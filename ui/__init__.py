@@ -1,0 +1,1 @@
+"""The web chat: a Gradio app over the public `assistant` API (see ui/README.md)."""

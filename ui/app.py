@@ -1,0 +1,549 @@
+"""The web chat: `build_app(assistant)` returns a Gradio Blocks app; `serve` launches it.
+
+It uses only the public `assistant` API, as any other app would. Everything it shows passes
+through ui.render, which escapes article text and model output.
+
+    from assistant import Assistant
+    from ui.app import build_app, page_options
+    build_app(Assistant(store=".assistant")).launch(**page_options())
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import shutil
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Before gradio is imported: it reads this at import time. The app must never phone home.
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+
+import gradio as gr
+from pydantic import SecretStr
+
+from assistant import Answer, Assistant, AssistantError, EmptyStoreError, Source
+from ui import render
+
+log = logging.getLogger("assistant.ui")
+
+# What `assistant ingest` accepts. Listed here because ui/ sees only the public API; a file of
+# another type is still passed to ingest, which reports it in one line.
+UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"]
+MAX_UPLOAD = "20mb"
+N_EXAMPLES = 3
+# Text that arrives in a burst (the offline backend produces its whole answer at once) is
+# revealed at one chat update per STREAM_UPDATE_SECONDS, so the reader sees it arrive; the
+# pacing never adds more than REVEAL_SECONDS to an answer. A model slower than that is shown
+# as fast as it writes.
+STREAM_UPDATE_SECONDS = 0.04
+REVEAL_SECONDS = 0.8
+SESSION_CACHE = 16
+
+# Installed by the source viewer when it mounts: a click on any footnote (in the chat, the
+# viewer's own navigation or the sources strip) sends its "#cite-TURN-N" target to the server,
+# which answers with the viewer's new HTML. Delegated on the document, because chat messages
+# are re-rendered as they stream.
+CITE_JS = """
+if (window.__aaCiteHandler) document.removeEventListener('click', window.__aaCiteHandler, true);
+window.__aaCiteHandler = (event) => {
+  const link = event.target instanceof Element ? event.target.closest('a.aa-cite') : null;
+  const href = link ? (link.getAttribute('href') || '') : '';
+  if (!href.startsWith('#cite-')) return;
+  event.preventDefault();
+  trigger('click', {cite: href});
+};
+document.addEventListener('click', window.__aaCiteHandler, true);
+watch('value', () => {
+  const mark = element.querySelector('blockquote mark.aa-quote');
+  if (mark) mark.scrollIntoView({block: 'nearest'});
+});
+"""
+
+# System font stacks only: the default theme pulls Google Fonts, which an offline machine
+# cannot reach.
+SANS = ["Inter", "ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto",
+        "Helvetica Neue", "Arial", "sans-serif"]
+MONO = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "Liberation Mono", "monospace"]
+
+CSS = (Path(__file__).with_name("style.css")).read_text(encoding="utf-8")
+
+
+def page_options() -> dict[str, Any]:
+    """The look of the app: pass to `launch(**page_options())` or
+    `gr.mount_gradio_app(..., **page_options())` (Gradio 6 takes theme and CSS there)."""
+    theme = gr.themes.Base(
+        primary_hue=gr.themes.colors.indigo, secondary_hue=gr.themes.colors.slate,
+        neutral_hue=gr.themes.colors.slate, font=SANS, font_mono=MONO,
+        radius_size=gr.themes.sizes.radius_md, spacing_size=gr.themes.sizes.spacing_md,
+    ).set(
+        body_background_fill="#f6f7fb",
+        body_background_fill_dark="#0f172a",
+        block_border_width="1px",
+        block_shadow="0 1px 2px rgba(15, 23, 42, 0.04)",
+        button_primary_background_fill="*primary_600",
+        button_primary_background_fill_hover="*primary_700",
+        button_primary_text_color="white",
+        button_cancel_background_fill="#fef2f2",
+        button_cancel_background_fill_hover="#fee2e2",
+        button_cancel_text_color="#b91c1c",
+        button_cancel_border_color="#fecaca",
+    )
+    return {"theme": theme, "css": CSS}
+
+
+# --- per-session backend settings ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """What the Settings tab chose for one browser session. The key stays on the server."""
+
+    llm: str
+    base_url: str
+    model: str
+    api_key: SecretStr | None
+    top_k: int
+
+    def describe(self) -> str:
+        if self.llm != "openai":
+            return f"Offline answers (quoted from the articles), top-k {self.top_k}."
+        key = "API key set" if self.api_key else "no API key"
+        return (f"OpenAI-compatible endpoint {self.base_url or '(default)'}, model {self.model}, "
+                f"{key}, top-k {self.top_k}.")
+
+
+class _Assistants:
+    """Assistants for the settings sessions chose, sharing the base one's store and embedder
+    (so a new backend costs no model load). Cached by settings, keys by digest only."""
+
+    def __init__(self, base: Assistant) -> None:
+        self.base = base
+        self._cache: OrderedDict[tuple[str, ...], Assistant] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def defaults(self) -> SessionSettings:
+        s = self.base.settings
+        return SessionSettings(llm=s.llm, base_url=s.openai_base_url or "", model=s.llm_model,
+                               api_key=None, top_k=s.top_k)
+
+    def get(self, chosen: SessionSettings | None) -> Assistant:
+        """The Assistant for these settings; raises AssistantError for settings it rejects."""
+        if chosen is None or chosen == self.defaults():
+            return self.base
+        secret = chosen.api_key.get_secret_value() if chosen.api_key else ""
+        key = (chosen.llm, chosen.base_url, chosen.model, str(chosen.top_k),
+               hashlib.sha256(secret.encode()).hexdigest())
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+            update: dict[str, Any] = {"llm": chosen.llm, "top_k": chosen.top_k}
+            if chosen.llm == "openai":
+                update.update(llm_model=chosen.model, openai_base_url=chosen.base_url or None)
+                if chosen.api_key:
+                    update["openai_api_key"] = chosen.api_key
+            assistant = Assistant(settings=self.base.settings, embedder=self.base.embedder, **update)
+            self._cache[key] = assistant
+            while len(self._cache) > SESSION_CACHE:
+                self._cache.popitem(last=False)
+            return assistant
+
+
+# --- answering -------------------------------------------------------------------------------------
+
+
+def _plain_history(history: list[dict[str, str]], question: str) -> list[dict[str, str]]:
+    return [*history, {"role": "user", "content": question}]
+
+
+def answer_stream(assistant: Assistant, question: str,
+                  history: list[dict[str, str]]) -> Iterator[str | Answer]:
+    """Text deltas, then the final Answer. Uses the assistant's own streaming and multi-turn
+    chat where it has them (follow-ups are rewritten there); otherwise asks and yields the
+    finished answer a few words at a time."""
+    messages = _plain_history(history, question)
+    stream = getattr(assistant, "stream", None)
+    if callable(stream):
+        yield from stream(messages if history else question)
+        return
+    chat = getattr(assistant, "chat", None)
+    answer = chat(messages) if history and callable(chat) else assistant.ask(question)
+    if not answer.abstained:
+        yield from re.findall(r"\S+(?:\s+\S+){0,3}\s*", answer.answer)
+    yield answer
+
+
+def _error_message(exc: Exception) -> str:
+    if isinstance(exc, EmptyStoreError):
+        return "No articles are indexed yet. Add some in the Articles tab, then ask again."
+    if isinstance(exc, AssistantError):
+        return str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+    # Unexpected: the details go to the server log, the reader gets one line.
+    log.exception("answering failed")
+    return f"Something went wrong while answering ({exc.__class__.__name__}). The server log has details."
+
+
+# --- the app -----------------------------------------------------------------------------------------
+
+
+def build_app(assistant: Assistant) -> gr.Blocks:
+    """The chat, articles and settings panels over one Assistant, plus the named API endpoints
+    /ask, /chat and /sources (see ui/README.md)."""
+    assistants = _Assistants(assistant)
+    store = Path(assistant.settings.store)
+    uploads = store / "uploads"
+
+    def current_sources() -> list[Source]:
+        try:
+            return assistant.sources()
+        except AssistantError as exc:
+            log.warning("cannot list articles: %s", exc)
+            return []
+
+    def refreshed() -> tuple[Any, ...]:
+        """Header, article table, removal choices and example buttons for the current corpus."""
+        sources = current_sources()
+        examples = render.example_questions(sources, N_EXAMPLES)
+        buttons = [gr.Button(value=examples[i], visible=True) if i < len(examples)
+                   else gr.Button(value="", visible=False) for i in range(N_EXAMPLES)]
+        choices = [(f"{s.title} ({s.article_id})", s.article_id) for s in sources]
+        return (render.header_html(sources), render.articles_html(sources),
+                gr.Dropdown(choices=choices, value=[]), *buttons)
+
+    with gr.Blocks(title="Article Assistant", analytics_enabled=False) as demo:
+        turns = gr.State([])  # the Answer of each assistant turn (None for a failed turn)
+        history = gr.State([])  # plain {"role", "content"} messages for follow-up questions
+        session = gr.State(None)  # SessionSettings chosen in the Settings tab
+
+        header = gr.HTML(render.header_html([]), elem_id="aa-header")
+        with gr.Tabs(elem_id="aa-tabs"):
+            with gr.Tab("Chat", id="chat", elem_id="tab-chat"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3, min_width=380):
+                        chatbot = gr.Chatbot(
+                            elem_id="chat", show_label=False, height="58vh", min_height=420,
+                            render_markdown=False, sanitize_html=True, latex_delimiters=[],
+                            feedback_options=None, buttons=[], group_consecutive_messages=False,
+                            placeholder=("<div class='aa-empty'><h3>Ask about your articles</h3>"
+                                         "<p>Answers quote the articles word for word. Click a "
+                                         "footnote to see the passage behind each sentence.</p></div>"))
+                        with gr.Row(elem_id="aa-ask-row"):
+                            question = gr.Textbox(
+                                elem_id="question", show_label=False, scale=8, lines=1, max_lines=4,
+                                placeholder="Ask a question about the articles…", autofocus=True,
+                                submit_btn=False)
+                            send = gr.Button("Ask", variant="primary", scale=1, min_width=90,
+                                             elem_id="ask")
+                        with gr.Row(elem_id="aa-examples"):
+                            gr.HTML('<span class="aa-label">Try</span>', elem_classes="aa-examples-label")
+                            example_buttons = [
+                                gr.Button("", visible=False, size="sm", variant="secondary",
+                                          elem_classes="aa-example", elem_id=f"example-{i}")
+                                for i in range(N_EXAMPLES)]
+                            new_chat = gr.Button("New conversation", size="sm", variant="secondary",
+                                                 elem_id="new-chat", elem_classes="aa-new-chat")
+                    with gr.Column(scale=2, min_width=320, elem_id="aa-viewer-col"):
+                        viewer = gr.HTML(render.viewer_placeholder_html(), elem_id="source-viewer",
+                                         js_on_load=CITE_JS)
+
+            with gr.Tab("Articles", id="articles", elem_id="tab-articles"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3):
+                        articles = gr.HTML(render.articles_html([]), elem_id="articles-table")
+                    with gr.Column(scale=2, min_width=300):
+                        upload = gr.File(label="Add articles", file_count="multiple",
+                                         file_types=UPLOAD_TYPES, elem_id="upload", height=170)
+                        gr.HTML('<p class="aa-muted aa-small aa-help">.txt, .md, .html, .json or .jsonl. '
+                                "Uploading the same file again changes nothing; a changed file "
+                                "replaces its earlier version.</p>")
+                        upload_status = gr.HTML("", elem_id="upload-status")
+                        with gr.Group(elem_classes="aa-panel"):
+                            remove_choice = gr.Dropdown(label="Remove articles", multiselect=True,
+                                                        choices=[], elem_id="remove-choice")
+                            remove_btn = gr.Button("Remove selected", variant="stop", size="sm",
+                                                   elem_id="remove")
+                        remove_status = gr.HTML("", elem_id="remove-status")
+
+            with gr.Tab("Settings", id="settings", elem_id="tab-settings"):
+                defaults = assistants.defaults()
+                with gr.Column(elem_id="aa-settings"):
+                    gr.HTML('<p class="aa-muted aa-help">These settings apply to this browser '
+                            "session only. An API key stays on the server and is never shown "
+                            "again.</p>")
+                    backend = gr.Radio(
+                        label="Answer with",
+                        choices=[("Offline: quote the articles (no network, no key)", "extractive"),
+                                 ("An OpenAI-compatible endpoint", "openai")],
+                        value=defaults.llm, elem_id="backend")
+                    with gr.Group(visible=defaults.llm == "openai") as endpoint_group:
+                        base_url = gr.Textbox(label="Base URL", value=defaults.base_url,
+                                              placeholder="https://api.openai.com/v1 or http://127.0.0.1:8080/v1",
+                                              elem_id="base-url")
+                        model = gr.Textbox(label="Model", value=defaults.model, elem_id="model")
+                        api_key = gr.Textbox(
+                            label="API key", type="password", value="", elem_id="api-key",
+                            placeholder=("leave empty to use the server's key"
+                                         if assistant.settings.openai_api_key else "sk-…"))
+                    top_k = gr.Slider(label="Passages to retrieve (top-k)", minimum=1, maximum=20,
+                                      step=1, value=min(defaults.top_k, 20), elem_id="top-k")
+                    with gr.Row(equal_height=False, elem_id="aa-apply-row"):
+                        apply = gr.Button("Apply", variant="primary", elem_id="apply-settings",
+                                          scale=0, min_width=140)
+                        settings_status = gr.HTML(render.status_html("info", [defaults.describe()]),
+                                                  elem_id="settings-status")
+
+        # --- chat ---------------------------------------------------------------------------------
+
+        def respond(text: str, chat: list[dict[str, Any]], answers: list[Answer | None],
+                    plain: list[dict[str, str]], chosen: SessionSettings | None
+                    ) -> Iterator[tuple[Any, ...]]:
+            text = (text or "").strip()
+            if not text:
+                yield "", chat, answers, plain
+                return
+            turn = len(answers)
+            chat = [*chat, {"role": "user", "content": render.user_html(text)},
+                    {"role": "assistant", "content": render.thinking_html()}]
+            yield "", chat, answers, plain
+            final: Answer | None = None
+            partial, last, paced = "", 0.0, 0.0
+            try:
+                for item in answer_stream(assistants.get(chosen), text, plain):
+                    if isinstance(item, Answer):
+                        final = item
+                        continue
+                    partial += str(item)
+                    wait = STREAM_UPDATE_SECONDS - (time.monotonic() - last)
+                    if 0 < wait and paced + wait <= REVEAL_SECONDS:
+                        time.sleep(wait)
+                        paced += wait
+                    if time.monotonic() - last >= STREAM_UPDATE_SECONDS:
+                        last = time.monotonic()
+                        chat[-1] = {"role": "assistant", "content": render.streaming_html(partial)}
+                        yield "", chat, answers, plain
+                if final is None:
+                    raise AssistantError("the answer stream ended without an answer")
+            except Exception as exc:  # every failure becomes a readable line in the chat
+                chat[-1] = {"role": "assistant", "content": render.error_html(_error_message(exc))}
+                yield "", chat, [*answers, None], plain
+                return
+            chat[-1] = {"role": "assistant", "content": render.answer_html(final, turn)}
+            plain = [*plain, {"role": "user", "content": text},
+                     {"role": "assistant", "content": final.answer}]
+            yield "", chat, [*answers, final], plain
+
+        chat_io = {"inputs": [question, chatbot, turns, history, session],
+                   "outputs": [question, chatbot, turns, history]}
+        question.submit(respond, **chat_io, api_visibility="private", concurrency_limit=4,
+                        show_progress="hidden")
+        send.click(respond, **chat_io, api_visibility="private", concurrency_limit=4,
+                   show_progress="hidden")
+        for button in example_buttons:
+            button.click(respond, inputs=[button, chatbot, turns, history, session],
+                         outputs=chat_io["outputs"], api_visibility="private", concurrency_limit=4,
+                         show_progress="hidden")
+
+        def reset() -> tuple[Any, ...]:
+            return [], [], [], render.viewer_placeholder_html(), ""
+
+        new_chat.click(reset, outputs=[chatbot, turns, history, viewer, question],
+                       api_visibility="private", show_progress="hidden")
+        # The chat's own clear icon empties the messages; the conversation state must follow.
+        chatbot.clear(reset, outputs=[chatbot, turns, history, viewer, question],
+                      api_visibility="private", show_progress="hidden")
+
+        def show_citation(answers: list[Answer | None], evt: gr.EventData) -> str:
+            target = render.parse_cite_href(str(getattr(evt, "cite", "") or ""))
+            if target is None:
+                return gr.skip()
+            turn, n = target
+            if turn >= len(answers) or answers[turn] is None:
+                return render.viewer_message_html("That answer is no longer in this conversation.")
+            answer = answers[turn]
+            assert answer is not None
+            cited = next((c for c in answer.citations if c.n == n), None)
+            try:
+                article = assistant.article(cited.article_id) if cited else None
+            except AssistantError:
+                article = None
+            return render.citation_html(answer, n, turn, article)
+
+        viewer.click(show_citation, inputs=[turns], outputs=[viewer], api_visibility="private",
+                     show_progress="hidden", concurrency_limit=None)
+
+        # --- articles -------------------------------------------------------------------------------
+
+        refresh_outputs = [header, articles, remove_choice, *example_buttons]
+        demo.load(refreshed, outputs=refresh_outputs, api_visibility="private", show_progress="hidden")
+
+        def add_files(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+            if not files:
+                return (gr.skip(), *(gr.skip() for _ in refresh_outputs), gr.skip())
+            uploads.mkdir(parents=True, exist_ok=True)
+            copies: list[Path] = []
+            for temp in files:
+                # A stable path per file name: the article's identity in the index is its path,
+                # so the same file uploaded again is recognised as unchanged.
+                target = uploads / _safe_name(Path(temp).name)
+                shutil.copyfile(temp, target)
+                copies.append(target)
+
+            def step(done: int, total: int, path: str) -> None:
+                progress((done, total), desc=f"Indexing {Path(path).name}", unit="files")
+
+            progress((0, len(copies)), desc="Indexing", unit="files")
+            try:
+                summary = assistant.ingest(copies, progress=step)
+            except AssistantError as exc:
+                status = render.status_html("error", [str(exc).replace(f"{uploads}/", "")])
+                return (status, *refreshed(), None)
+            except Exception as exc:
+                log.exception("upload failed")
+                status = render.status_html(
+                    "error", [f"Could not index the upload ({exc.__class__.__name__})."])
+                return (status, *refreshed(), None)
+            lines = [_ingest_line(summary.added, summary.updated, summary.unchanged, summary.chunks)]
+            lines += [msg.replace(f"{uploads.resolve()}/", "").replace(f"{uploads}/", "")
+                      for msg in summary.failed]
+            kind = "error" if summary.failed and not (summary.added + summary.updated + summary.unchanged) \
+                else "warn" if summary.failed else "ok"
+            return (render.status_html(kind, lines), *refreshed(), None)
+
+        upload.upload(add_files, inputs=[upload], outputs=[upload_status, *refresh_outputs, upload],
+                      api_visibility="private", concurrency_limit=1, show_progress="full",
+                      show_progress_on=[upload_status])
+
+        def remove_selected(ids: list[str] | None) -> tuple[Any, ...]:
+            if not ids:
+                return (render.status_html("info", ["Choose the articles to remove first."]),
+                        *refreshed())
+            titles = {s.article_id: s.title for s in current_sources()}
+            lines, kind = [], "ok"
+            for article_id in ids:
+                try:
+                    removed = assistant.remove(article_id)
+                except AssistantError as exc:
+                    removed, kind = False, "error"
+                    lines.append(f"{article_id}: {exc}")
+                    continue
+                if removed:
+                    lines.append(f"Removed “{titles.get(article_id, article_id)}”.")
+                else:
+                    kind = "warn"
+                    lines.append(f"{article_id}: no such article (already removed?).")
+            return (render.status_html(kind, lines), *refreshed())
+
+        remove_btn.click(remove_selected, inputs=[remove_choice],
+                         outputs=[remove_status, *refresh_outputs], api_visibility="private",
+                         concurrency_limit=1)
+
+        # --- settings -------------------------------------------------------------------------------
+
+        backend.change(lambda choice: gr.Group(visible=choice == "openai"), inputs=[backend],
+                       outputs=[endpoint_group], api_visibility="private", show_progress="hidden")
+
+        def apply_settings(choice: str, url: str, name: str, key: str, k: float,
+                           current: SessionSettings | None) -> tuple[Any, ...]:
+            url, name, key = (url or "").strip(), (name or "").strip(), (key or "").strip()
+            if choice == "openai":
+                if url and not re.match(r"https?://[^\s/]+", url):
+                    return (render.status_html("error", ["The base URL must start with http:// or https://."]),
+                            current, "")
+                if not name:
+                    return render.status_html("error", ["Name the model to use."]), current, ""
+            # An empty key field keeps the key this session already gave; the field itself is
+            # always cleared, so the key is never shown again.
+            secret = SecretStr(key) if key else (current.api_key if current else None)
+            chosen = SessionSettings(llm=choice if choice in ("extractive", "openai") else "extractive",
+                                     base_url=url, model=name or defaults.model,
+                                     api_key=secret if choice == "openai" else None,
+                                     top_k=int(k))
+            try:
+                assistants.get(chosen)  # the core validates the settings here
+            except AssistantError as exc:
+                return render.status_html("error", [str(exc)]), current, ""
+            cleared = gr.Textbox(value="", placeholder=(
+                "set for this session; type a new key to replace it" if chosen.api_key else "sk-…"))
+            return render.status_html("ok", ["Applied. " + chosen.describe()]), chosen, cleared
+
+        apply.click(apply_settings, inputs=[backend, base_url, model, api_key, top_k, session],
+                    outputs=[settings_status, session, api_key], api_visibility="private",
+                    show_progress="hidden")
+
+        # --- the API for other apps (see ui/README.md) ---------------------------------------------
+
+        def ask(question: str, top_k: int | None = None) -> dict[str, Any]:
+            """Answer one question from the indexed articles; returns the Answer as JSON."""
+            try:
+                return assistant.ask(question, top_k=int(top_k) if top_k else None).model_dump()
+            except Exception as exc:
+                raise gr.Error(_error_message(exc), print_exception=False) from None
+
+        def chat(messages: list[dict[str, str]]) -> dict[str, Any]:
+            """Answer the last user message of a conversation ([{"role", "content"}, ...])."""
+            try:
+                if not isinstance(messages, list) or not messages:
+                    raise AssistantError("messages must be a non-empty list of {role, content}")
+                turns_in = [m for m in messages if isinstance(m, dict)]
+                last = turns_in[-1] if turns_in else {}
+                if last.get("role") != "user":
+                    raise AssistantError("the last message must have role 'user'")
+                method = getattr(assistant, "chat", None)
+                if callable(method):
+                    return method(turns_in).model_dump()
+                return assistant.ask(str(last.get("content") or "")).model_dump()
+            except Exception as exc:
+                raise gr.Error(_error_message(exc), print_exception=False) from None
+
+        def sources() -> list[dict[str, Any]]:
+            """The indexed articles: article_id, title, source, url, date, chunks."""
+            return [s.model_dump() for s in current_sources()]
+
+        gr.api(ask, api_name="ask")
+        gr.api(chat, api_name="chat")
+        gr.api(sources, api_name="sources")
+
+    demo.queue(default_concurrency_limit=4)
+    return demo
+
+
+def _ingest_line(added: int, updated: int, unchanged: int, chunks: int) -> str:
+    def count(n: int, what: str) -> str:
+        return f"{n} article{'s' if n != 1 else ''} {what}"
+
+    parts = [count(n, what) for n, what in ((added, "added"), (updated, "updated"),
+                                              (unchanged, "unchanged")) if n]
+    if not parts:
+        return "Nothing was indexed."
+    tail = f" ({chunks} passage{'s' if chunks != 1 else ''} indexed)" if chunks else ""
+    return ", ".join(parts).capitalize() + tail + "."
+
+
+def _safe_name(name: str) -> str:
+    cleaned = re.sub(r"[^\w.\- ]+", "_", name).strip(" .")
+    return cleaned or "upload.txt"
+
+
+def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860,
+          auth: tuple[str, str] | None = None) -> None:
+    """Serve the chat until interrupted. The caller checks that a public host has auth."""
+    demo = build_app(assistant)
+    demo.launch(server_name=host, server_port=port, auth=auth, share=False, inbrowser=False,
+                show_error=False, ssr_mode=False, footer_links=["api"], max_file_size=MAX_UPLOAD,
+                auth_message="Article Assistant: sign in with the user and password it was started with.",
+                quiet=True, prevent_thread_lock=True, **page_options())
+    shown = f"[{host}]" if ":" in host else host
+    print(f"Article Assistant on http://{shown}:{port} (store {assistant.settings.store}); "
+          "Ctrl-C to stop.", flush=True)
+    try:
+        demo.block_thread()
+    finally:
+        demo.close()

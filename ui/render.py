@@ -1,0 +1,338 @@
+"""HTML for the web chat, built from escaped text only.
+
+Article text, titles, URLs and model output are data, never markup: every value that reaches the
+page passes through `esc` (or `safe_url`) here, and the only tags in the output are the ones these
+functions write themselves. The chat and the source viewer render these strings as HTML, so this
+module is the one place that decides what the browser interprets.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import PurePath
+from urllib.parse import urlparse
+
+from assistant import Answer, Citation, Source
+
+# [1], [2, 3] or [1; 2] in answer text; LLM backends write the combined forms.
+_MARKERS = re.compile(r"\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]")
+# Title separators that end a headline's main clause ("A; B", "A: B", "A | Site", "A/Reuters").
+_TITLE_CLAUSE = re.compile(r"\s*(?:[;:|/]|\s,|\s[-–—]\s)\s*")
+EXAMPLE_TOPIC_WORDS = 9
+
+
+def esc(value: object) -> str:
+    """Text to HTML text: escapes <, >, &, and both quotes (safe in attributes too)."""
+    return html.escape(str(value), quote=True)
+
+
+def safe_url(url: str) -> str | None:
+    """The URL if it is an absolute http(s) URL, else None: a `javascript:` or `data:` URL from
+    an article's metadata must never become a link."""
+    url = (url or "").strip()
+    try:
+        parsed = urlparse(url)
+    except ValueError:
+        return None
+    if parsed.scheme in ("http", "https") and parsed.netloc:
+        return url
+    return None
+
+
+def cite_href(turn: int, n: int) -> str:
+    """The footnote target the page's click handler decodes (see app.CITE_JS)."""
+    return f"#cite-{turn}-{n}"
+
+
+def parse_cite_href(href: str) -> tuple[int, int] | None:
+    match = re.fullmatch(r"#cite-(\d{1,6})-(\d{1,3})", (href or "").strip())
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def _cite_link(turn: int, n: int, title: str, active: bool = False) -> str:
+    cls = "aa-cite aa-active" if active else "aa-cite"
+    return (f'<a class="{cls}" href="{cite_href(turn, n)}" title="{esc(title)}" '
+            f'aria-label="Source {n}: {esc(title)}">{n}</a>')
+
+
+def _link_markers(escaped: str, turn: int, citations: dict[int, Citation]) -> str:
+    """Turn [n] markers in already-escaped text into footnote links; unknown numbers stay text."""
+
+    def replace(match: re.Match[str]) -> str:
+        numbers = [int(x) for x in re.split(r"\s*[,;]\s*", match.group(1))]
+        if not all(n in citations for n in numbers):
+            return match.group(0)
+        return "".join(_cite_link(turn, n, citations[n].title) for n in numbers)
+
+    return _MARKERS.sub(replace, escaped)
+
+
+def _paragraphs(escaped: str) -> str:
+    parts = [p.strip() for p in re.split(r"\n\s*\n", escaped) if p.strip()]
+    return "".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in parts)
+
+
+# --- chat messages --------------------------------------------------------------------------------
+
+
+def user_html(question: str) -> str:
+    return f'<div class="aa-question">{esc(question)}</div>'
+
+
+def thinking_html() -> str:
+    return ('<div class="aa-answer aa-streaming aa-thinking"><span class="aa-dots" aria-live="polite">'
+            "Searching the articles</span></div>")
+
+
+def streaming_html(partial: str) -> str:
+    """An answer while it streams in: plain escaped text, markers not yet linked (the citations
+    arrive with the final Answer)."""
+    return (f'<div class="aa-answer aa-streaming"><div class="aa-text">{_paragraphs(esc(partial))}'
+            '<span class="aa-caret" aria-hidden="true"></span></div></div>')
+
+
+def error_html(message: str) -> str:
+    return ('<div class="aa-callout aa-error" role="alert"><div class="aa-callout-title">'
+            f"Couldn't answer</div><p>{esc(message)}</p></div>")
+
+
+def answer_html(answer: Answer, turn: int) -> str:
+    """The final answer: abstention and conflicts as callouts, footnotes linked to the viewer."""
+    if answer.abstained:
+        return _abstention_html(answer)
+    citations = {c.n: c for c in answer.citations}
+    parts = ['<div class="aa-answer aa-final">']
+    if answer.conflicts:
+        parts.append(_conflicts_html(answer, turn, citations))
+    parts.append(f'<div class="aa-text">{_answer_text_html(answer, turn, citations)}</div>')
+    if answer.citations:
+        parts.append(_sources_strip(answer, turn))
+    parts.append(_meta_html(answer))
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _abstention_html(answer: Answer) -> str:
+    detail = ("No passage in the indexed articles supports an answer strongly enough. "
+              "Try naming the people, places or events involved, or add articles that cover it.")
+    return ('<div class="aa-answer aa-final"><div class="aa-callout aa-abstain" role="note">'
+            '<div class="aa-callout-title">Not in the articles</div>'
+            f'<p class="aa-abstain-text">{esc(answer.answer)}</p>'
+            f'<p class="aa-muted">{esc(detail)}</p></div>{_meta_html(answer)}</div>')
+
+
+def _conflicts_html(answer: Answer, turn: int, citations: dict[int, Citation]) -> str:
+    rows = []
+    for conflict in answer.conflicts:
+        for side in conflict.sides:
+            link = _cite_link(turn, side.citation, side.title) if side.citation in citations else ""
+            rows.append(f'<li>{link}<strong class="aa-value">{esc(side.value)}</strong>'
+                        f'<span class="aa-muted"> — {esc(side.title)}</span></li>')
+    topics = ", ".join(dict.fromkeys(c.topic for c in answer.conflicts if c.topic))
+    topic = f' <span class="aa-chip">{esc(topics)}</span>' if topics else ""
+    return ('<div class="aa-callout aa-conflict" role="note"><div class="aa-callout-title">'
+            f'The sources disagree{topic}</div><ul>{"".join(rows)}</ul></div>')
+
+
+def _answer_text_html(answer: Answer, turn: int, citations: dict[int, Citation]) -> str:
+    text = answer.answer
+    if answer.conflicts:
+        # The conflict summary sentence says what the callout above already shows.
+        for sentence in answer.sentences:
+            if sentence.note == "conflict summary" and sentence.text in text:
+                text = text.replace(sentence.text, "", 1)
+    text = text.strip()
+    # Sentences the checker could not tie to their passages are marked, not hidden.
+    spans: list[tuple[int, int]] = []
+    for sentence in answer.sentences:
+        if sentence.supported or not sentence.text:
+            continue
+        at = text.find(sentence.text)
+        if at >= 0 and not any(s < at + len(sentence.text) and at < e for s, e in spans):
+            spans.append((at, at + len(sentence.text)))
+    out, pos = [], 0
+    for start, end in sorted(spans):
+        out.append(_link_markers(esc(text[pos:start]), turn, citations))
+        out.append('<span class="aa-unsupported" title="Not fully supported by the cited passages">'
+                   f"{_link_markers(esc(text[start:end]), turn, citations)}</span>")
+        pos = end
+    out.append(_link_markers(esc(text[pos:]), turn, citations))
+    return _paragraphs("".join(out))
+
+
+def _sources_strip(answer: Answer, turn: int) -> str:
+    items = []
+    for c in answer.citations:
+        date = f'<span class="aa-source-date">{esc(c.date)}</span>' if c.date else ""
+        items.append(f'<a class="aa-cite aa-source" href="{cite_href(turn, c.n)}" '
+                     f'title="{esc(c.title)}"><span class="aa-n">{c.n}</span>'
+                     f'<span class="aa-source-title">{esc(c.title)}</span>{date}</a>')
+    return f'<div class="aa-sources"><span class="aa-label">Sources</span>{"".join(items)}</div>'
+
+
+def _meta_html(answer: Answer) -> str:
+    # A follow-up is answered from a standalone rewrite; showing it lets the reader check it.
+    query = str(getattr(answer, "query", "") or "")
+    rewrite = (f'<div class="aa-meta aa-rewrite">Read as: “{esc(query)}”</div>'
+               if query and query != answer.question else "")
+    bits = [esc(answer.backend)]
+    if not answer.abstained:
+        bits.append(f"confidence {answer.confidence:.0%}")
+    total = answer.timings_ms.get("total")
+    if total is not None:
+        bits.append(f"{total:.0f} ms")
+    return f'{rewrite}<div class="aa-meta">{" · ".join(bits)}</div>'
+
+
+# --- the source viewer -----------------------------------------------------------------------------
+
+
+def viewer_placeholder_html() -> str:
+    return ('<div class="aa-viewer aa-viewer-empty"><div class="aa-viewer-kicker">Source viewer</div>'
+            '<p>Click a footnote such as <span class="aa-cite aa-demo">1</span> in an answer to read '
+            "the passage it quotes, with the quoted sentence highlighted.</p></div>")
+
+
+def viewer_message_html(message: str) -> str:
+    return (f'<div class="aa-viewer aa-viewer-empty"><div class="aa-viewer-kicker">Source viewer</div>'
+            f"<p>{esc(message)}</p></div>")
+
+
+def _highlight(text: str, start: int, end: int, quote: str) -> str:
+    """`text` escaped, with text[start:end] in a <mark>; falls back to finding the quote."""
+    if not (0 <= start < end <= len(text)) or text[start:end] != quote:
+        found = text.find(quote) if quote else -1
+        if found < 0:
+            return esc(text)
+        start, end = found, found + len(quote)
+    return (f'{esc(text[:start])}<mark class="aa-quote">{esc(text[start:end])}</mark>'
+            f"{esc(text[end:])}")
+
+
+def _source_label(source: str) -> str:
+    """A local path shows as its file name (the full path is in the tooltip); URLs as they are."""
+    if safe_url(source):
+        return source
+    return PurePath(source).name or source
+
+
+def citation_html(answer: Answer, n: int, turn: int, article: dict[str, object] | None) -> str:
+    """The viewer for footnote n of an answer: metadata, the passage with the quote highlighted,
+    and the full article (when it is still indexed) behind a disclosure."""
+    citation = next((c for c in answer.citations if c.n == n), None)
+    if citation is None:
+        return viewer_message_html(f"Answer {turn + 1} has no source [{n}].")
+    nav = "".join(_cite_link(turn, c.n, c.title, active=c.n == n) for c in answer.citations)
+    url = safe_url(citation.url)
+    if url:
+        url_html = (f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">'
+                    f"{esc(url)}</a>")
+    else:
+        url_html = esc(citation.url) if citation.url else '<span class="aa-muted">not given</span>'
+    date_html = esc(citation.date) if citation.date else '<span class="aa-muted">not given</span>'
+    source_html = f'<span title="{esc(citation.source)}">{esc(_source_label(citation.source))}</span>'
+    passage = citation.passage or citation.text
+    rel_start, rel_end = citation.start - citation.passage_start, citation.end - citation.passage_start
+    text = article.get("text") if article else None
+    lead = "… " if citation.passage_start > 0 else ""
+    tail = " …" if isinstance(text, str) and citation.passage_end < len(text.rstrip()) else ""
+    parts = [
+        '<div class="aa-viewer">',
+        f'<div class="aa-viewer-nav"><span class="aa-label">Sources of answer {turn + 1}</span>{nav}</div>',
+        f'<div class="aa-viewer-kicker">Source {n} of {len(answer.citations)}</div>',
+        f'<h3 class="aa-viewer-title">{esc(citation.title)}</h3>',
+        '<dl class="aa-viewer-meta">',
+        f"<dt>Date</dt><dd>{date_html}</dd>",
+        f"<dt>Source</dt><dd>{source_html}</dd>",
+        f"<dt>URL</dt><dd>{url_html}</dd>",
+        "</dl>",
+        f'<blockquote class="aa-passage">{esc(lead)}'
+        f"{_highlight(passage, rel_start, rel_end, citation.text)}{esc(tail)}</blockquote>",
+        f'<div class="aa-muted aa-small">Quoted sentence: characters {citation.start}–{citation.end} '
+        f"of the article · match score {citation.score:.2f}</div>",
+    ]
+    if isinstance(text, str):
+        full = _highlight(text, citation.start, citation.end, citation.text)
+        parts.append('<details class="aa-full"><summary>Read the full article</summary>'
+                     f'<div class="aa-article">{full}</div></details>')
+    else:
+        parts.append('<p class="aa-muted aa-small">This article is no longer indexed.</p>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+# --- articles panel --------------------------------------------------------------------------------
+
+
+def articles_html(sources: Sequence[Source]) -> str:
+    if not sources:
+        return ('<div class="aa-callout aa-info"><div class="aa-callout-title">No articles yet</div>'
+                "<p>Upload .txt, .md, .html, .json or .jsonl files below to start asking questions."
+                "</p></div>")
+    rows = []
+    for s in sources:
+        rows.append(
+            f'<tr><td class="aa-col-title">{esc(s.title)}</td>'
+            f'<td class="aa-col-date">{esc(s.date) if s.date else "—"}</td>'
+            f'<td class="aa-col-num">{s.chunks}</td>'
+            f'<td class="aa-col-source" title="{esc(s.source)}">{esc(_source_label(s.source))}</td>'
+            f'<td class="aa-col-id"><code>{esc(s.article_id)}</code></td></tr>')
+    return ('<div class="aa-table-wrap"><table class="aa-articles"><thead><tr><th>Title</th>'
+            '<th>Date</th><th class="aa-col-num">Chunks</th><th>Source</th><th>ID</th></tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')
+
+
+def corpus_summary(sources: Sequence[Source]) -> str:
+    articles = len(sources)
+    chunks = sum(s.chunks for s in sources)
+    return (f"{articles} article{'s' if articles != 1 else ''} · "
+            f"{chunks} passage{'s' if chunks != 1 else ''} indexed")
+
+
+def header_html(sources: Sequence[Source]) -> str:
+    return ('<div class="aa-header"><div class="aa-brand"><span class="aa-logo" aria-hidden="true">❝</span>'
+            '<div><h1>Article Assistant</h1><p>Short answers quoted from your news articles, '
+            'every sentence with its source.</p></div></div>'
+            f'<div class="aa-corpus" id="aa-corpus">{esc(corpus_summary(sources))}</div></div>')
+
+
+def status_html(kind: str, lines: Iterable[str]) -> str:
+    """A status callout: kind is ok, warn, error or info."""
+    items = [esc(line) for line in lines if line]
+    if not items:
+        return ""
+    body = items[0] if len(items) == 1 else "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
+    return f'<div class="aa-status aa-status-{esc(kind)}" role="status">{body}</div>'
+
+
+# --- example questions -----------------------------------------------------------------------------
+
+
+def example_questions(sources: Sequence[Source], limit: int = 3) -> list[str]:
+    """Questions a first-time user can click, built from the headlines of the newest articles,
+    so they fit whatever corpus is loaded. A headline's main clause names its story well enough
+    for retrieval to find it ("What do the articles say about “Port Alder Opens …”?")."""
+    ordered = sorted(sources, key=lambda s: s.date or "", reverse=True)
+    questions: list[str] = []
+    seen: set[str] = set()
+    for s in ordered:
+        topic = _headline_topic(s.title)
+        # A story ingested twice (a file and its wire copy) must not make two identical chips.
+        if not topic or topic.casefold() in seen:
+            continue
+        seen.add(topic.casefold())
+        questions.append(f"What do the articles say about “{topic}”?")
+        if len(questions) == limit:
+            break
+    return questions
+
+
+def _headline_topic(title: str) -> str:
+    title = re.sub(r"\s+", " ", title or "").strip()
+    clause = _TITLE_CLAUSE.split(title, maxsplit=1)[0].strip(" ,.-–—") or title
+    words = clause.split()
+    if len(words) > EXAMPLE_TOPIC_WORDS:
+        clause = " ".join(words[:EXAMPLE_TOPIC_WORDS]) + "…"
+    return clause
