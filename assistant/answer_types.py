@@ -34,17 +34,33 @@ _DATE_RE = re.compile(
 _DURATION_RE = re.compile(rf"\b({_NUMBER}|several|few|many)[\s-]+(?:{TIME_UNITS})\b", re.IGNORECASE)
 _NUMBER_RE = re.compile(rf"\b{_NUMBER}\b|\d", re.IGNORECASE)
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z'’-]+")
+# A place is named after a locative preposition: "at Joint Base ...", "in Alaska".
+_PLACE_RE = re.compile(r"\b(?:in|at|near|outside|inside|from|to|on|across|around)\s+(?:the\s+)?"
+                       r"([A-Z][a-zA-Z'’.-]+(?:\s+[A-Z][a-zA-Z'’.-]+)*)")
+# A calendar date names a month and a day, or is written numerically.
+_CALENDAR_RE = re.compile(rf"\b(?:(?:{MONTHS})\.?\s+\d{{1,2}}\b|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?"
+                          rf"(?:{MONTHS})\b|\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}/\d{{1,2}}/\d{{2,4}})",
+                          re.IGNORECASE)
+_LENGTH_UNITS = (r"(?:kilomet(?:er|re)s?|km|miles?|met(?:er|re)s?|m|feet|foot|ft|yards?|inches|"
+                 r"centimet(?:er|re)s?|cm)")
+_LENGTH_RE = re.compile(rf"\b{_NUMBER}[\s-]*{_LENGTH_UNITS}\b", re.IGNORECASE)
 
 
 _TYPE_PATTERNS = [
-    ("duration", r"\bhow long\b|\bfor how many (hours|days|minutes|weeks|months|years)\b"),
-    ("date", r"\b(when|what year|which year|what (exact |precise )?date|what day|what month|"
+    # "How long is the line?" asks for a length; "how long did they talk?" for a duration.
+    ("length", r"\bhow long (is|are|was|were)\b(?!.*\b(since|ago|take|taken|last|lasted|open|stay|"
+               r"stayed|been|wait|going|gone)\b)|\bhow (far|tall|wide|deep)\b|"
+               r"\bwhat (is|was) the (length|distance|height|width|depth)\b"),
+    ("duration", r"\bhow long\b|\bfor how many (hours|days|minutes|weeks|months|years)\b|"
+                 r"\bwhat (is|was) the duration\b|\bhow much time\b"),
+    ("calendar", r"\b(what|which) (exact |precise |calendar )?date\b|\bcalendar date\b"),
+    ("date", r"\b(when|what year|which year|what day|what month|"
              r"what century|which century|(what|which) (exact |precise )?time|what decade|"
              r"what period|how old|what calendar date)\b"),
     ("number", r"\b(how many|how much|what percentage|what number|what proportion|how large|"
-               r"how big|how far|how high|how deep|how fast|what (was|is) the (score|size|"
+               r"how big|how high|how fast|what (was|is) the (score|size|"
                r"population|price|cost|total))\b"),
-    ("person", r"\b(who|whom|whose)\b"),
+    ("person", r"\b(who|whom|whose)\b|\bwhat (is|are|was|were) the names?\b"),
     ("place", r"\b(where|what country|which country|what city|which city|what region|"
               r"which region|what place|what location|which state|what state)\b"),
 ]
@@ -87,6 +103,12 @@ def offers_type(sentence: str, kind: str | None, question: str) -> float:
         found = [m.group(0) for m in _DURATION_RE.finditer(sentence)]
     elif kind == "date":
         found = [m.group(0) for m in _DATE_RE.finditer(sentence)]
+    elif kind == "calendar":
+        found = [m.group(0) for m in _CALENDAR_RE.finditer(sentence)]
+    elif kind == "length":
+        found = [m.group(0) for m in _LENGTH_RE.finditer(sentence)]
+    elif kind == "place":
+        found = [m.group(1) for m in _PLACE_RE.finditer(sentence)]
     elif kind == "number":
         found = [m.group(0) for m in _NUMBER_RE.finditer(sentence)]
         counted = _counted_noun(q_lower)

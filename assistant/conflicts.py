@@ -9,6 +9,7 @@ same unit.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from assistant.answer_types import NUMBER_WORDS
@@ -74,10 +75,35 @@ def quantities(sentence: str) -> list[Quantity]:
     return found
 
 
-def disagreement(first: str, second: str) -> tuple[str, Quantity, Quantity] | None:
+_TIME_UNITS = {"second", "minute", "hour", "day", "week", "month", "year", "decade", "century"}
+_LENGTH_UNITS = {"kilometre", "kilometer", "km", "mile", "metre", "meter", "m", "feet", "foot",
+                 "ft", "yard", "inche", "centimetre", "centimeter", "cm"}
+
+
+def unit_answers(kind: str | None, unit: str, question: str) -> bool:
+    """Could an amount in this unit answer the question? Only figures of the asked-for kind
+    can conflict: "how long did the talks last" compares hours, not the years in a background
+    sentence, and "how many people" compares people, not stops."""
+    if kind == "duration":
+        return unit in _TIME_UNITS
+    if kind == "length":
+        return unit in _LENGTH_UNITS
+    if kind == "number":
+        counted = re.search(r"\bhow many ([a-z]+)", question.lower())
+        if counted and counted.group(1) not in ("of", "more", "times", "other"):
+            return unit.startswith(counted.group(1)[:4]) or counted.group(1).startswith(unit[:4])
+        return unit not in _TIME_UNITS
+    return False
+
+
+def disagreement(first: str, second: str, unit_filter: Callable[[str], bool] | None = None
+                 ) -> tuple[str, Quantity, Quantity] | None:
     """The unit and the two differing quantities, when the sentences state different amounts
     of the same unit and never the same amount of it."""
     a_list, b_list = quantities(first), quantities(second)
+    if unit_filter is not None:
+        a_list = [q for q in a_list if unit_filter(q.unit)]
+        b_list = [q for q in b_list if unit_filter(q.unit)]
     for a in a_list:
         for b in b_list:
             if a.unit != b.unit:

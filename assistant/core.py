@@ -64,6 +64,7 @@ class Assistant:
         self._retriever: Retriever | None = None
         self._answerer: ExtractiveAnswerer | None = None
         self._scorer: SupportScorer | None = None
+        self._queryable = False  # set once the store is known to exist, hold articles and match
         self._generative: GenerativeAnswerer | None = None
 
     # --- wiring (lazy, so constructing an Assistant is free) ----------------------------------
@@ -96,10 +97,13 @@ class Assistant:
         if self._catalog is None:
             with self._lock:
                 if self._catalog is None:
-                    name = "catalog.sqlite" if self.settings.collection == "articles" \
-                        else f"catalog-{self.settings.collection}.sqlite"
-                    self._catalog = Catalog(Path(self.settings.store) / name)
+                    self._catalog = Catalog(Path(self.settings.store) / self._catalog_name())
         return self._catalog
+
+    def _catalog_name(self) -> str:
+        if self.settings.collection == "articles":
+            return "catalog.sqlite"
+        return f"catalog-{self.settings.collection}.sqlite"
 
     @property
     def vectors(self) -> ChromaStore:
@@ -145,6 +149,26 @@ class Assistant:
 
                     self._generative = GenerativeAnswerer(self.settings, self.scorer)
         return self._generative
+
+    def _check_queryable(self) -> None:
+        """Fail with one line, before touching anything, when asking cannot work: a store that
+        does not exist (asking must not create one), an empty store, or a store built with
+        another embedding model (its vectors would be compared in the wrong space)."""
+        store = Path(self.settings.store)
+        if self._catalog is None and not (store / self._catalog_name()).exists():
+            raise EmptyStoreError(
+                f"no index at {store}; run `assistant ingest PATH --store {store}` first")
+        if self.catalog.count_articles() == 0:
+            raise EmptyStoreError(
+                f"the store {store} is empty; run `assistant ingest PATH` first")
+        if self._queryable:
+            return
+        recorded = self.catalog.get_meta("embedder")
+        if recorded is not None and recorded != self.embedder.name:
+            raise StoreMismatchError(
+                f"store {store} was built with embedder {recorded!r}, not {self.embedder.name!r}; "
+                "use the same embedding settings or a new --store")
+        self._queryable = True
 
     def _check_embedder(self) -> None:
         recorded = self.catalog.get_meta("embedder")
@@ -284,9 +308,7 @@ class Assistant:
                   ) -> tuple[list[Passage], Selection, Answer, dict[str, float]]:
         """Retrieve for `query`, select extractively for `focus` (default: the query), and
         build the extractive Answer."""
-        if self.catalog.count_articles() == 0:
-            raise EmptyStoreError(
-                f"the store {self.settings.store} is empty; run `assistant ingest PATH` first")
+        self._check_queryable()
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         vector = self.embedder.embed([query])[0]
