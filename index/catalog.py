@@ -28,6 +28,9 @@ from index.text import Span
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY, raw_hash TEXT NOT NULL, n_articles INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS articles (
     article_id TEXT PRIMARY KEY, key TEXT UNIQUE NOT NULL, source TEXT NOT NULL,
     title TEXT NOT NULL, url TEXT NOT NULL, date TEXT NOT NULL, publisher TEXT NOT NULL,
@@ -159,6 +162,16 @@ class Catalog:
 
     def content_hashes(self) -> dict[str, str]:
         return dict(self.read().execute("SELECT article_id, content_hash FROM articles"))
+
+    def file_marks(self) -> dict[str, tuple[str, int]]:
+        """path -> (hash of the raw file, articles it held) as of its last complete ingest."""
+        return {r[0]: (r[1], r[2]) for r in self.read().execute(
+            "SELECT path, raw_hash, n_articles FROM files")}
+
+    def mark_files(self, marks: list[tuple[str, str, int]]) -> None:
+        if marks:
+            with self.write() as db:
+                db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?)", marks)
 
     def count_articles(self) -> int:
         return self.read().execute("SELECT count(*) FROM articles").fetchone()[0]
