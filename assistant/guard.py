@@ -51,7 +51,8 @@ _ABSTENTION = re.compile(
     r"determined)\b|\bunable\s+to\s+(answer|determine)\b|\bdon['’]?t\s+(know|say)\b",
     re.IGNORECASE)
 _META_PREFIX = re.compile(
-    r"^(?:answer\s*:\s*|(?:according\s+to|based\s+on|as\s+(?:stated|mentioned|reported)\s+in|per|"
+    r"^(?:answer\s*:\s*|the\s+(?:passages?|articles?)(?:\s*\d+)?\s*(?:says?|states?|mentions?)?"
+    r"\s*:\s*|(?:according\s+to|based\s+on|as\s+(?:stated|mentioned|reported)\s+in|per|"
     r"in)\s+(?:the\s+)?(?:passages?|articles?|sources?|texts?|reports?)(?:\s*\d+)?\s*,?\s*)",
     re.IGNORECASE)
 _CLAUSE_BREAK = re.compile(
@@ -127,6 +128,7 @@ def parse_reply(reply: str, passage_count: int) -> list[_Claim]:
     text = re.sub(r"</?[A-Za-z][^>]{0,200}>", "\n", reply)
     text = re.sub(r"\*\*|__|`", "", text)
     text = re.sub(r"(?m)^\s*(?:[-*•]|\d+[.)])\s+", "", text)
+    text = re.sub(r"\s+\d{1,2}[.)]\s+(?=[A-Z])", "\n", text)  # "are: 1. Putin 2. Lavrov" -> items
     claims: list[_Claim] = []
     for span in split_sentences(text):
         cited: list[int] = []
@@ -188,6 +190,12 @@ class GroundingGuard:
         verdicts: list[_Verdict] = []
         model_abstained = False
         for claim in claims:
+            if claim.text.rstrip().endswith(":"):
+                # "The names of the ministers are:" introduces a claim; alone it answers nothing.
+                verdicts.append(_Verdict(GuardCheck(
+                    text=claim.text, cited=claim.cited, support_cited=0.0, support=0.0,
+                    action="dropped", reason="a lead-in, not a claim")))
+                continue
             if _ABSTENTION.search(claim.text):
                 model_abstained = True
                 verdicts.append(_Verdict(GuardCheck(

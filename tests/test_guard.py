@@ -154,3 +154,13 @@ def test_reply_parsing_reads_marker_styles_and_drops_markup() -> None:
     assert claims[1].text == "It is 85 metres long."
     assert split_clauses("The talks were held in Alaska, which Biden chose as the venue.") == [
         "The talks were held in Alaska", ", which Biden chose as the venue."]
+    listed = parse_reply("The passage: The ministers were: [1] 1. Vladimir Putin 2. Donald Trump",
+                         passage_count=4)
+    assert [c.text for c in listed] == ["The ministers were:", "Vladimir Putin", "Donald Trump"]
+
+
+def test_a_lead_in_alone_is_not_an_answer(user_assistant: Assistant) -> None:
+    answer = guarded(user_assistant, "Who were the foreign ministers at the talks?",
+                     "The foreign ministers who joined the negotiations were: [1]")
+    assert answer.guard is not None and answer.guard.checks[0].action == "dropped"
+    assert "joined the negotiations were" not in answer.answer
