@@ -42,6 +42,20 @@ llm-server: install
 test: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
+# The grounding evaluation on both gold sets, gated by evals/thresholds.json and the committed
+# evals/baseline.json; reports (HTML, Markdown, JSON, JUnit) go to reports/. Both sets run even
+# when the first fails, so both reports exist. Record an intended change with
+# `make eval EVAL_FLAGS=--update-baseline`.
+USER_ARTICLES ?= ../shared/articles
+EVAL_FLAGS ?=
+eval: install
+	@status=0; \
+	$(BIN)/python -m assistant eval --dataset evals/datasets/sample --baseline evals/baseline.json \
+		--report reports $(EVAL_FLAGS) || status=1; \
+	$(BIN)/python -m assistant eval --dataset evals/datasets/user-articles --articles $(USER_ARTICLES) \
+		--baseline evals/baseline.json --report reports $(EVAL_FLAGS) || status=1; \
+	exit $$status
+
 lint: install
 	$(BIN)/ruff check .
 

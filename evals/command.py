@@ -45,6 +45,9 @@ def _error(message: str) -> None:
               help="Articles kept outside the dataset (default: DATASET/articles).")
 @click.option("--backend", type=click.Choice(["extractive", "openai"]),
               help="Answering backend (default: $ASSISTANT_LLM or extractive).")
+@click.option("--llm-url", metavar="URL",
+              help="OpenAI-compatible server for --backend openai (default: $OPENAI_BASE_URL).")
+@click.option("--llm-model", metavar="NAME", help="Model for --backend openai (default: settings).")
 @click.option("--store", type=click.Path(file_okay=False),
               help="Index into this store and keep it (default: a fresh temporary store).")
 @click.option("--top-k", type=click.IntRange(1, 50), help="Passages to retrieve (default: settings).")
@@ -65,9 +68,10 @@ def _error(message: str) -> None:
               show_default=True, help="Where the judge's verdicts are cached.")
 @click.pass_context
 def eval_command(ctx: click.Context, dataset_dir: str, articles: str | None, backend: str | None,
-                 store: str | None, top_k: int | None, as_json: bool, report_dir: str | None,
-                 baseline: str | None, update_baseline: bool, thresholds: str | None, name: str | None,
-                 judge: bool | None, judge_cache: str) -> None:
+                 llm_url: str | None, llm_model: str | None, store: str | None, top_k: int | None,
+                 as_json: bool, report_dir: str | None, baseline: str | None, update_baseline: bool,
+                 thresholds: str | None, name: str | None, judge: bool | None,
+                 judge_cache: str) -> None:
     """Evaluate answers on a gold question set; exit 1 when quality regresses."""
     obj = ctx.find_root().obj or {}
     store = store or obj.get("store")
@@ -85,9 +89,16 @@ def eval_command(ctx: click.Context, dataset_dir: str, articles: str | None, bac
         _error(str(exc))
         return
     settings = Settings()
-    backend = backend or settings.llm
-    use_judge = configured(settings) if judge is None else judge
-    llm_judge = LLMJudge.from_settings(settings, cache=Path(judge_cache)) if use_judge else None
+    overrides: dict[str, str] = {}
+    if llm_url:
+        overrides["openai_base_url"] = llm_url
+    if llm_model:
+        overrides["llm_model"] = llm_model
+    backend = backend or ("openai" if overrides else settings.llm)
+    # The judge talks to the same server and model as the backend unless told otherwise.
+    judge_settings = settings.model_copy(update=overrides) if overrides else settings
+    use_judge = configured(judge_settings) if judge is None else judge
+    llm_judge = LLMJudge.from_settings(judge_settings, cache=Path(judge_cache)) if use_judge else None
 
     def progress(done: int, total: int, result: QuestionResult) -> None:
         if sys.stderr.isatty():
@@ -95,7 +106,7 @@ def eval_command(ctx: click.Context, dataset_dir: str, articles: str | None, bac
 
     try:
         with assistant_for(dataset, store=store, backend=backend, chroma_url=obj.get("chroma_url"),
-                           log=lambda m: click.echo(m, err=True)) as assistant:
+                           log=lambda m: click.echo(m, err=True), **overrides) as assistant:
             run = run_eval(dataset, assistant, top_k=top_k, judge=llm_judge, progress=progress)
     except EvalError as exc:
         _error(str(exc))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -21,6 +22,7 @@ DEFAULT_CACHE = Path("reports") / "judge-cache.json"
 _SYSTEM = ("You check whether a claim is fully supported by a passage. Judge only from the passage; "
            "a claim that adds, changes or contradicts any detail (a number, date, name or negation) "
            "is not supported. Reply with exactly one word: yes or no.")
+_VERDICT = re.compile(r"\b(yes|no)\b")
 
 
 def configured(settings: Settings | None = None) -> bool:
@@ -40,14 +42,16 @@ class LLMJudge:
         self._client = openai.OpenAI(base_url=base_url, api_key=api_key or "unused", timeout=timeout,
                                      max_retries=1)
         self._error_types: tuple[type[Exception], ...] = (openai.OpenAIError,)
-        self._cache: dict[str, bool] = {}
+        # A verdict, or None for a reply that was neither yes nor no (at temperature 0 asking
+        # again would get the same reply, so that is cached too).
+        self._cache: dict[str, bool | None] = {}
         if cache.exists():
             try:
                 loaded = json.loads(cache.read_text(encoding="utf-8"))
-                self._cache = {k: v for k, v in loaded.items() if isinstance(v, bool)}
-            except (OSError, ValueError):
+                self._cache = {k: v for k, v in loaded.items() if v is None or isinstance(v, bool)}
+            except (OSError, ValueError, AttributeError):
                 self._cache = {}  # a damaged cache is only lost work; start afresh
-        self.calls = self.hits = self.errors = 0
+        self.calls = self.hits = self.errors = self.unclear = 0
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, *, cache: Path = DEFAULT_CACHE,
@@ -69,18 +73,18 @@ class LLMJudge:
         self.calls += 1
         try:
             response = self._client.chat.completions.create(
-                model=self.model, temperature=0.0, max_tokens=4,
+                model=self.model, temperature=0.0, max_tokens=6,
                 messages=[{"role": "system", "content": _SYSTEM},
                           {"role": "user", "content": f"Passage:\n{passage}\n\nClaim:\n{sentence}\n\n"
                                                       "Is the claim fully supported by the passage?"}])
             reply = (response.choices[0].message.content or "").strip().lower()
         except self._error_types:
-            self.errors += 1
+            self.errors += 1  # not cached: a network error says nothing about the pair
             return None
-        verdict = True if reply.startswith("yes") else False if reply.startswith("no") else None
+        found = _VERDICT.search(reply)
+        verdict = None if found is None else found.group(1) == "yes"
         if verdict is None:
-            self.errors += 1
-            return None
+            self.unclear += 1
         self._cache[key] = verdict
         self._save()
         return verdict
@@ -95,7 +99,7 @@ class LLMJudge:
 
     def stats(self) -> dict[str, object]:
         return {"model": self.model, "calls": self.calls, "cache_hits": self.hits, "errors": self.errors,
-                "cache": str(self.cache_path)}
+                "unclear": self.unclear, "cache": str(self.cache_path)}
 
 
 def cohen_kappa(a: list[bool], b: list[bool]) -> float | None:

@@ -101,7 +101,8 @@ def summary_text(run: EvalRun, gate: GateResult) -> str:
         lines.append(f"  note: {note}")
     if run.judge:
         lines.append(f"  LLM judge: agreement with the offline scorer {fmt(run.judge.get('agreement'))} "
-                     f"on {run.judge['judged']} of {run.judge['pairs']} (sentence, citations) pairs")
+                     f"on {run.judge['judged']} of {run.judge['pairs']} (sentence, citations) pairs"
+                     + (f"; {run.judge['errors']} request errors" if run.judge.get("errors") else ""))
     if gate.passed:
         lines.append("gate: PASS")
     else:

@@ -73,13 +73,14 @@ class EvalRun:
 
 @contextmanager
 def assistant_for(dataset: Dataset, *, store: str | Path | None = None, backend: str = "extractive",
-                  chroma_url: str | None = None, log: Callable[[str], None] = print
-                  ) -> Iterator[Assistant]:
+                  chroma_url: str | None = None, log: Callable[[str], None] = print,
+                  **overrides: Any) -> Iterator[Assistant]:
     """An Assistant over the dataset's articles: in `store` when given (ingest skips unchanged
-    articles, so a kept store makes reruns fast), else in a temporary store removed afterwards."""
+    articles, so a kept store makes reruns fast), else in a temporary store removed afterwards.
+    `overrides` are Settings fields (openai_base_url, llm_model, ...)."""
     with tempfile.TemporaryDirectory(prefix="assistant-eval-") as tmp:
-        assistant = Assistant(store=store or tmp, chroma_url=chroma_url, llm=backend)
         try:
+            assistant = Assistant(store=store or tmp, chroma_url=chroma_url, llm=backend, **overrides)
             summary = assistant.ingest([dataset.articles])
         except AssistantError as exc:
             raise EvalError(str(exc)) from None
