@@ -26,6 +26,14 @@ from index.chunking import Chunk
 from index.loaders import Article
 from index.text import Span
 
+# The join to chunk ids runs after the LIMIT, on the top rows only: joining every match before
+# sorting made a BM25 query twice as slow at 10,000 articles (35,000 chunks).
+_BM25_TOP = (
+    "SELECT c.chunk_id, top.score FROM (SELECT rowid, -bm25(chunk_fts) AS score FROM chunk_fts "
+    "WHERE chunk_fts MATCH ? ORDER BY bm25(chunk_fts) LIMIT ?) top "
+    "JOIN chunks c ON c.rowid = top.rowid ORDER BY top.score DESC"
+)
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
@@ -244,11 +252,7 @@ class Catalog:
         if not terms:
             return []
         query = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
-        rows = self.read().execute(
-            "SELECT c.chunk_id, -bm25(chunk_fts) AS score FROM chunk_fts "
-            "JOIN chunks c ON c.rowid = chunk_fts.rowid WHERE chunk_fts MATCH ? "
-            "ORDER BY bm25(chunk_fts) LIMIT ?", (query, limit)
-        ).fetchall()
+        rows = self.read().execute(_BM25_TOP, (query, limit)).fetchall()
         return [(r[0], float(r[1])) for r in rows]
 
     def lexical_search_with(self, required: str, terms: list[str], limit: int
@@ -258,11 +262,7 @@ class Catalog:
             return []
         optional = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
         query = f'"{required.replace(chr(34), "")}" AND ({optional})'
-        rows = self.read().execute(
-            "SELECT c.chunk_id, -bm25(chunk_fts) AS score FROM chunk_fts "
-            "JOIN chunks c ON c.rowid = chunk_fts.rowid WHERE chunk_fts MATCH ? "
-            "ORDER BY bm25(chunk_fts) LIMIT ?", (query, limit)
-        ).fetchall()
+        rows = self.read().execute(_BM25_TOP, (query, limit)).fetchall()
         return [(r[0], float(r[1])) for r in rows]
 
     def all_chunk_ids(self) -> set[str]:
