@@ -288,6 +288,8 @@ def serve(ctx: click.Context, store: str | None, chroma_url: str | None, host: s
     try:
         serve_app(assistant, host=host, port=port, auth=credentials)
     except OSError as exc:
+        if "empty port" in str(exc):  # gradio's words for a port that is taken
+            _fail(f"port {port} on {host} is in use; choose another with --port")
         _fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}")
     except AssistantError as exc:
         _fail(str(exc))

@@ -175,7 +175,7 @@ def test_answer_streams_in_and_footnotes_open_the_quoted_passage(session: Sessio
     session.shot("01-empty-chat")
 
     page.evaluate(WATCH_JS)
-    answer = session.ask("How long did the talks last?")
+    answer = session.ask("Where did Trump and Putin meet?")
     assert answer.locator(".aa-final").count() == 1, answer.inner_text()
 
     frames = page.evaluate("window.__frames")
@@ -184,10 +184,6 @@ def test_answer_streams_in_and_footnotes_open_the_quoted_passage(session: Sessio
     lengths = [len(t) for t in streamed]
     assert lengths == sorted(lengths), "streamed text only grows"
     assert not frames[-1]["streaming"], "the final answer replaces the stream"
-
-    # The user's two reports disagree on how long the talks lasted: shown as a conflict.
-    conflict = answer.locator(".aa-conflict")
-    assert conflict.count() == 1 and conflict.locator("li").count() >= 2, answer.inner_text()
 
     footnotes = answer.locator(".aa-text a.aa-cite")
     assert footnotes.count() >= 1
@@ -206,19 +202,25 @@ def test_answer_streams_in_and_footnotes_open_the_quoted_passage(session: Sessio
     assert "answer 1" in (viewer.locator(".aa-viewer-nav").text_content() or "")
     session.shot("02-answer-with-source")
 
-    # A follow-up in the same conversation; each answer's footnotes open that answer's sources.
-    second = session.ask("Where did the talks take place?")
+    # A follow-up that only makes sense after the first question: the conversation goes to the
+    # assistant, which says how it read the follow-up.
+    second = session.ask("And how long did they talk there?")
     assert second.locator(".aa-final").count() == 1, second.inner_text()
-    second.locator("a.aa-cite").first.click()
+    assert second.locator(".aa-rewrite").count() == 1, "the follow-up was read in context"
+    # The user's two reports disagree on how long the talks lasted: shown as a conflict.
+    conflict = second.locator(".aa-conflict")
+    assert conflict.count() == 1 and conflict.locator("li").count() >= 2, second.inner_text()
+    second.locator(".aa-text a.aa-cite").first.click()
     page.wait_for_function(
         "document.querySelector('#source-viewer .aa-viewer-nav')?.textContent.includes('answer 2')")
     quote2 = _norm(viewer.locator("blockquote mark.aa-quote").inner_text())
     title2 = _norm(viewer.locator(".aa-viewer-title").inner_text())
     assert quote2 in texts[title2]
+    session.shot("03-follow-up-with-conflict")
+    # Each answer's footnotes keep opening that answer's own sources.
     answer.locator(".aa-sources a.aa-cite").last.click()
     page.wait_for_function(
         "document.querySelector('#source-viewer .aa-viewer-nav')?.textContent.includes('answer 1')")
-    session.shot("03-follow-up")
 
 
 def test_abstention_is_shown_as_one(session: Session) -> None:
@@ -230,10 +232,22 @@ def test_abstention_is_shown_as_one(session: Session) -> None:
     answer.screenshot(path=str(SHOTS / "04-abstention.png"))
 
 
+# Notes whether the upload box ever showed indexing progress ("Indexing NAME - 1/1 files").
+PROGRESS_JS = """() => {
+  window.__progress = false;
+  const box = document.querySelector('#upload');
+  new MutationObserver(() => {
+    if (/Indexing/.test(box.innerText)) window.__progress = true;
+  }).observe(box, {subtree: true, childList: true, characterData: true});
+}"""
+
+
 def _upload(session: Session, path: Path) -> str:
+    """Upload a file in the Articles panel; returns the status it reports."""
     page = session.page
     session.tab("articles")
     previous = page.locator("#upload-status").inner_text()
+    page.evaluate(PROGRESS_JS)
     page.set_input_files("#upload input[type=file]", str(path))
     page.wait_for_function(
         "(prev) => { const s = document.querySelector('#upload-status .aa-status');"
@@ -254,6 +268,7 @@ def test_upload_an_article_then_ask_about_it(session: Session, tmp_path: Path) -
 
     status = _upload(session, article)
     assert "1 article added" in status, status
+    assert page.evaluate("window.__progress"), "the upload showed indexing progress"
     assert page.locator("#articles-table").get_by_text(title).count() == 1
     count = rows.count()
     session.shot("05-articles-after-upload")

@@ -265,11 +265,10 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                                 "Uploading the same file again changes nothing; a changed file "
                                 "replaces its earlier version.</p>")
                         upload_status = gr.HTML("", elem_id="upload-status")
-                        with gr.Group(elem_classes="aa-panel"):
-                            remove_choice = gr.Dropdown(label="Remove articles", multiselect=True,
-                                                        choices=[], elem_id="remove-choice")
-                            remove_btn = gr.Button("Remove selected", variant="stop", size="sm",
-                                                   elem_id="remove")
+                        remove_choice = gr.Dropdown(label="Remove articles", multiselect=True,
+                                                    choices=[], elem_id="remove-choice")
+                        remove_btn = gr.Button("Remove selected", variant="stop", size="sm",
+                                               elem_id="remove")
                         remove_status = gr.HTML("", elem_id="remove-status")
 
             with gr.Tab("Settings", id="settings", elem_id="tab-settings"):
@@ -419,7 +418,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
         upload.upload(add_files, inputs=[upload], outputs=[upload_status, *refresh_outputs, upload],
                       api_visibility="private", concurrency_limit=1, show_progress="full",
-                      show_progress_on=[upload_status])
+                      show_progress_on=[upload])
 
         def remove_selected(ids: list[str] | None) -> tuple[Any, ...]:
             if not ids:

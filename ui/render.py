@@ -269,8 +269,8 @@ def citation_html(answer: Answer, n: int, turn: int, article: dict[str, object] 
 def articles_html(sources: Sequence[Source]) -> str:
     if not sources:
         return ('<div class="aa-callout aa-info"><div class="aa-callout-title">No articles yet</div>'
-                "<p>Upload .txt, .md, .html, .json or .jsonl files below to start asking questions."
-                "</p></div>")
+                "<p>Add .txt, .md, .html, .json or .jsonl files with “Add articles” to start asking "
+                "questions.</p></div>")
     rows = []
     for s in sources:
         rows.append(
