@@ -56,6 +56,12 @@ eval: install
 		--baseline evals/baseline.json --report reports $(EVAL_FLAGS) || status=1; \
 	exit $$status
 
+# Ours against plain LlamaIndex, and the scale series (1,000 and 10,000 articles; about 10
+# minutes on 2 cores). `make bench BENCH_FLAGS=--full` adds 100,000. See benchmarks/README.md.
+BENCH_FLAGS ?=
+bench: install
+	$(BIN)/python -m benchmarks.run $(BENCH_FLAGS)
+
 lint: install
 	$(BIN)/ruff check .
 

@@ -1,0 +1,380 @@
+"""`make bench`: Article Assistant against a plain LlamaIndex pipeline, side by side, and how its
+costs grow from 1,000 to 10,000 (or, with --full, 100,000) articles.
+
+    python -m benchmarks.run [--full] [--sizes 1000,10000] [--out benchmarks/results]
+
+Every figure comes from a subprocess of its own (benchmarks/worker.py), so each system's imports
+and peak RSS are its own. See benchmarks/README.md for what is measured and how.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from benchmarks import corpus as gen
+from benchmarks.report import write_reports
+
+ROOT = Path(__file__).resolve().parent.parent
+DATASET = (ROOT.parent / "shared" / "datasets" / "squad2-normans").resolve()
+CACHE = ROOT / "benchmarks" / ".cache"
+SYSTEMS = ("ours", "baseline")
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def worker(task: str, params: dict[str, Any], log_file: Path) -> dict[str, Any]:
+    """Run one measurement in a fresh interpreter; returns its JSON plus its wall time."""
+    started = time.perf_counter()
+    with open(log_file, "a") as err:
+        done = subprocess.run([sys.executable, "-m", "benchmarks.worker", task, "--json",
+                               json.dumps(params)], cwd=ROOT, stdout=subprocess.PIPE, stderr=err,
+                              text=True, env=_env())
+    if done.returncode != 0:
+        tail = log_file.read_text()[-2000:]
+        raise RuntimeError(f"worker {task} {params.get('system', '')} failed:\n{tail}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["process_wall_s"] = round(time.perf_counter() - started, 3)
+    return result
+
+
+def _env() -> dict[str, str]:
+    # Offline for certain: neither Chroma nor Hugging Face libraries may phone home mid-run.
+    return {**os.environ, "ANONYMIZED_TELEMETRY": "False", "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def dir_size_mb(path: Path) -> float:
+    total = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return round(total / 1e6, 2)
+
+
+def normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", text.lower()).strip()
+
+
+def write_questions(path: Path, items: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
+    return path
+
+
+def score(answers: list[dict[str, Any]], gold: list[dict[str, Any]], field: str = "answer"
+          ) -> dict[str, Any]:
+    """Answer holds a gold answer (answerable), abstains (unanswerable). Same normalisation as
+    benchmarks/core.py, so the figures agree with the core quality report."""
+    by_id = {g["id"]: g for g in gold}
+    answerable = [a for a in answers if by_id[a["id"]]["answers"]]
+    unanswerable = [a for a in answers if not by_id[a["id"]]["answers"]]
+    holds = sum(1 for a in answerable if not a["abstained"] and any(
+        normalise(g) in normalise(a[field]) for g in by_id[a["id"]]["answers"]))
+    return {
+        "answerable": len(answerable), "unanswerable": len(unanswerable),
+        "holds_gold": round(holds / max(len(answerable), 1), 4),
+        "false_abstain": round(sum(a["abstained"] for a in answerable) / max(len(answerable), 1), 4),
+        "abstain_unanswerable": round(sum(a["abstained"] for a in unanswerable)
+                                      / max(len(unanswerable), 1), 4),
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def chroma_server(path: Path, log_file: Path) -> Iterator[tuple[str, int]]:
+    """A real `chroma run` on loopback serving an existing store's Chroma folder."""
+    chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
+    port = free_port()
+    with open(log_file, "a") as out:
+        process = subprocess.Popen([chroma, "run", "--path", str(path), "--host", "127.0.0.1",
+                                    "--port", str(port)], stdout=out, stderr=subprocess.STDOUT,
+                                   env=_env())
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1)
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"chroma server did not start; see {log_file}") from None
+                time.sleep(0.3)
+        yield url, process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def server_peak_rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def cold_start(command: list[str], runs: int) -> dict[str, Any]:
+    """Wall time of a fresh process answering one question, and its peak RSS (via wait4)."""
+    walls, peaks, outputs = [], [], []
+    for _ in range(runs):
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, text=True, env=_env())
+        assert process.stdout is not None
+        output = process.stdout.read()
+        _, status, usage = os.wait4(process.pid, 0)
+        walls.append(time.perf_counter() - started)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            raise RuntimeError(f"cold start failed: {' '.join(command)}")
+        peaks.append(usage.ru_maxrss / 1024)
+        outputs.append(output.strip()[:200])
+    walls.sort()
+    return {"runs": runs, "median_s": round(walls[len(walls) // 2], 3),
+            "min_s": round(walls[0], 3), "max_s": round(walls[-1], 3),
+            "peak_rss_mb": round(max(peaks), 1), "answer": outputs[0]}
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in
+                   Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpus": os.cpu_count(), "cpu": cpu or platform.processor(),
+            "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+            "python": platform.python_version(), "load_avg_start": [round(x, 2) for x in os.getloadavg()],
+            "versions": {p: version(p) for p in ("chromadb", "llama-index-core",
+                                                 "llama-index-vector-stores-chroma", "onnxruntime")}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--full", action="store_true", help="add the 100,000-article size")
+    parser.add_argument("--sizes", help="comma-separated scale sizes (default 1000,10000)")
+    parser.add_argument("--h2h-articles", type=int, default=80,
+                        help="articles in the side-by-side corpus, embedded for real (default 80)")
+    parser.add_argument("--queries", type=int, default=100, help="retrieval queries per run")
+    parser.add_argument("--answers", type=int, default=40, help="full-answer queries per run")
+    parser.add_argument("--cold-runs", type=int, default=3)
+    parser.add_argument("--pool-articles", type=int, default=150,
+                        help="fresh articles whose sentences the scale corpora reuse")
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--no-baseline-scale", action="store_true",
+                        help="scale series for our system only")
+    parser.add_argument("--work", type=Path, help="working folder (default: a temporary one)")
+    parser.add_argument("--keep", action="store_true", help="keep the working folder")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [1000, 10000]
+    if args.full and 100000 not in sizes:
+        sizes.append(100000)
+    if not (DATASET / "questions.jsonl").exists():
+        parser.error(f"dataset not found: {DATASET}")
+
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    logs = work / "logs"
+    logs.mkdir(exist_ok=True)
+    started = time.perf_counter()
+    results: dict[str, Any] = {"meta": {**machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+                                        "args": {k: str(v) for k, v in vars(args).items()},
+                                        "sizes": sizes}}
+    try:
+        run_all(args, sizes, work, logs, results)
+    finally:
+        results["meta"]["wall_s"] = round(time.perf_counter() - started, 1)
+        results["meta"]["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
+        if not args.keep and args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+    paths = write_reports(results, args.out)
+    print((args.out / "latest.md").read_text())
+    log(f"done in {results['meta']['wall_s']:.0f} s; wrote {', '.join(str(p) for p in paths)}")
+    return 0
+
+
+def run_all(args: argparse.Namespace, sizes: list[int], work: Path, logs: Path,
+            results: dict[str, Any]) -> None:
+    seed = args.seed
+    log_file = logs / "workers.log"
+
+    # --- corpora -----------------------------------------------------------------------------
+    h2h_dir = work / "corpus-h2h"
+    h2h = gen.write_corpus(gen.fresh_corpus(args.h2h_articles, seed), h2h_dir)
+    h2h_questions = write_questions(work / "q-h2h.jsonl", [
+        {"id": f"h{i}", "question": f.question, "answers": [f.answer]}
+        for i, f in enumerate(gen.questions_for(h2h, args.queries, seed))])
+    normans_dir = work / "corpus-normans"
+    normans_dir.mkdir()
+    shutil.copy(DATASET / "articles" / "Normans.txt", normans_dir)
+    squad = [json.loads(line) for line in (DATASET / "questions.jsonl").read_text().splitlines()
+             if line.strip()]
+    squad_questions = write_questions(work / "q-squad.jsonl", squad)
+
+    # --- the embedding model alone: the ceiling ---------------------------------------------
+    log(f"embedding ceiling on {len(h2h)} fresh articles")
+    ceiling = worker("ceiling", {"corpus": str(h2h_dir)}, log_file)
+    results["ceiling"] = ceiling
+
+    # --- side by side on the fresh corpus, real embedding -------------------------------------
+    side: dict[str, Any] = {"corpus": {"articles": len(h2h), "sentences": ceiling["sentences"],
+                                       "tokens": ceiling["tokens"],
+                                       "words": sum(len(a.render().split()) for a in h2h)}}
+    for system in SYSTEMS:
+        store = work / f"store-h2h-{system}"
+        log(f"side by side: {system} ingest ({len(h2h)} articles, real embedding)")
+        first = worker("ingest", {"system": system, "corpus": str(h2h_dir), "store": str(store),
+                                  "embed": "real", "count_tokens": True}, log_file)
+        again = worker("ingest", {"system": system, "corpus": str(h2h_dir), "store": str(store),
+                                  "embed": "real", "again": True}, log_file)
+        log(f"side by side: {system} queries")
+        retrieve = worker("query", {"system": system, "store": str(store), "mode": "retrieve",
+                                    "questions": str(h2h_questions), "limit": args.queries}, log_file)
+        answer = worker("query", {"system": system, "store": str(store), "mode": "answer",
+                                  "questions": str(h2h_questions), "limit": args.answers,
+                                  "keep_answers": True}, log_file)
+        gold = [json.loads(line) for line in h2h_questions.read_text().splitlines()]
+        side[system] = {
+            "ingest": first, "reingest": again, "retrieve": retrieve,
+            "answer": {k: v for k, v in answer.items() if k != "answers"},
+            "generated_holds_gold": score(answer["answers"], gold)["holds_gold"],
+            "index_mb": dir_size_mb(store),
+            "articles_per_s": round(len(h2h) / first["seconds"], 2),
+            "tokens_per_s": round(ceiling["tokens"] / first["seconds"], 1),
+            "share_of_ceiling": round(ceiling["seconds"] / first["seconds"], 3),
+        }
+    results["side_by_side"] = side
+
+    # --- cold start: a fresh process answering one question ----------------------------------
+    question = json.loads(h2h_questions.read_text().splitlines()[0])["question"]
+    log("cold start")
+    results["cold_start"] = {
+        "question": question,
+        "ours": cold_start([sys.executable, "-m", "assistant", "ask", question, "--store",
+                            str(work / "store-h2h-ours")], args.cold_runs),
+        "baseline": cold_start([sys.executable, "-m", "benchmarks.baseline", "ask", "--store",
+                                str(work / "store-h2h-baseline"), question], args.cold_runs),
+    }
+
+    # --- answer quality on squad2-normans ----------------------------------------------------
+    quality: dict[str, Any] = {"dataset": str(DATASET.name), "questions": len(squad)}
+    for system in SYSTEMS:
+        store = work / f"store-normans-{system}"
+        log(f"quality: {system} on {DATASET.name} ({len(squad)} questions)")
+        worker("ingest", {"system": system, "corpus": str(normans_dir), "store": str(store),
+                          "embed": "real"}, log_file)
+        run = worker("query", {"system": system, "store": str(store), "mode": "answer",
+                               "questions": str(squad_questions), "keep_answers": True,
+                               "memo": system == "baseline"}, log_file)
+        quality[system] = score(run["answers"], squad)
+        if system == "baseline":
+            quality["baseline_lead2"] = score(run["answers"], squad, field="lead2")
+        else:
+            quality[system]["latency_ms"] = run["latency_ms"]
+    results["quality"] = quality
+
+    # --- scale series: pooled corpora, vectors precomputed -----------------------------------
+    pool = gen.make_pool(args.pool_articles, seed + 1)
+    sentences = gen.pool_sentences(pool)
+    cache = CACHE / f"pool-{args.pool_articles}-{seed + 1}.npz"
+    log(f"sentence pool: {len(set(sentences))} sentences ({'cached' if cache.exists() else 'embedding'})")
+    from benchmarks.embedders import load_or_build_table
+    from index.embedding import LocalMiniLM
+
+    _, pool_seconds = load_or_build_table(sentences, LocalMiniLM(), cache)
+    scale_questions = write_questions(work / "q-scale.jsonl", [
+        {"id": f"s{i}", "question": f.question, "answers": [f.answer]}
+        for i, f in enumerate(gen.questions_for(pool.articles, args.queries, seed + 2))])
+    results["pool"] = {"articles": args.pool_articles, "sentences": len(set(sentences)),
+                       "embed_seconds": round(pool_seconds, 2), "cache": str(cache.relative_to(ROOT))}
+    scale: list[dict[str, Any]] = []
+    results["scale"] = scale
+    systems = ("ours",) if args.no_baseline_scale else SYSTEMS
+    for size in sizes:
+        corpus_dir = work / f"corpus-{size}"
+        t0 = time.perf_counter()
+        gen.write_corpus(gen.pooled_corpus(pool, size, seed + size), corpus_dir)
+        log(f"scale {size:,}: corpus written in {time.perf_counter() - t0:.1f} s")
+        row: dict[str, Any] = {"articles": size}
+        for system in systems:
+            store = work / f"store-{size}-{system}"
+            log(f"scale {size:,}: {system} ingest")
+            first = worker("ingest", {"system": system, "corpus": str(corpus_dir),
+                                      "store": str(store), "embed": "pool",
+                                      "pool_cache": str(cache)}, log_file)
+            log(f"scale {size:,}: {system} re-ingest, queries")
+            again = worker("ingest", {"system": system, "corpus": str(corpus_dir),
+                                      "store": str(store), "embed": "pool",
+                                      "pool_cache": str(cache), "again": True}, log_file)
+            retrieve = worker("query", {"system": system, "store": str(store), "mode": "retrieve",
+                                        "questions": str(scale_questions), "limit": args.queries},
+                              log_file)
+            answer = worker("query", {"system": system, "store": str(store), "mode": "answer",
+                                      "questions": str(scale_questions), "limit": args.answers},
+                            log_file)
+            row[system] = {"ingest": first, "reingest": again, "retrieve": retrieve,
+                           "answer": answer, "index_mb": dir_size_mb(store),
+                           "reingest_share": round(again["seconds"] / first["seconds"], 4)}
+        scale.append(row)
+        shutil.rmtree(corpus_dir, ignore_errors=True)
+
+    # --- the same retrieval against a `chroma run` server ------------------------------------
+    size = max(s for s in sizes if s <= 10000) if any(s <= 10000 for s in sizes) else sizes[0]
+    server: dict[str, Any] = {"articles": size}
+    for system in systems:
+        store = work / f"store-{size}-{system}"
+        log(f"chroma server: {system} at {size:,} articles")
+        with chroma_server(store / "chroma", logs / f"chroma-{system}.log") as (url, pid):
+            retrieve = worker("query", {"system": system, "store": str(store), "mode": "retrieve",
+                                        "questions": str(scale_questions), "limit": args.queries,
+                                        "chroma_url": url}, log_file)
+            server[system] = {"retrieve": retrieve}
+            # Our full answer too (one Chroma query, the rest is the local catalog); the
+            # baseline's answer adds nothing Chroma-bound to its retrieval, so it is not repeated.
+            if system == "ours":
+                server[system]["answer"] = worker(
+                    "query", {"system": system, "store": str(store), "mode": "answer",
+                              "questions": str(scale_questions), "limit": args.answers,
+                              "chroma_url": url}, log_file)
+            server[system]["server_peak_rss_mb"] = server_peak_rss_mb(pid)
+        embedded = next(r for r in scale if r["articles"] == size)[system]
+        overhead = {f"retrieve_{p}": round(retrieve["latency_ms"][p]
+                                           - embedded["retrieve"]["latency_ms"][p], 2)
+                    for p in ("p50", "p95")}
+        if "answer" in server[system]:
+            overhead["answer_p50"] = round(server[system]["answer"]["latency_ms"]["p50"]
+                                           - embedded["answer"]["latency_ms"]["p50"], 2)
+        server[system]["overhead_ms"] = overhead
+    results["server"] = server
+
+
+if __name__ == "__main__":
+    sys.exit(main())

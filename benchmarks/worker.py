@@ -1,0 +1,203 @@
+"""One measurement in a process of its own, so its peak RSS and imports are its own.
+
+    python -m benchmarks.worker TASK --json '{...}'
+
+prints one JSON object on its last stdout line. `benchmarks.run` starts these; they are not meant
+to be run by hand, but can be, to reproduce one figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.embedding import Embedder, LocalMiniLM
+
+
+def peak_rss_mb() -> float:
+    # ru_maxrss is in KiB on Linux.
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def make_embedder(kind: str, pool_cache: str | None) -> Embedder:
+    model = LocalMiniLM()
+    if kind == "real":
+        return model
+    from benchmarks.embedders import PoolEmbedder
+
+    assert pool_cache, "a pooled embedder needs --pool-cache"
+    data = np.load(pool_cache)
+    table = {row.tobytes(): vector for row, vector in zip(data["keys"], data["vectors"], strict=True)}
+    return PoolEmbedder(model, table)
+
+
+class Recording:
+    """Passes texts through to an embedder and keeps them, so the tokens the baseline embeds can
+    be counted after the clock stops (counting inside would slow the baseline down)."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dimension = inner.dimension
+        self.texts: list[str] = []
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.texts.extend(texts)
+        return self.inner.embed(texts)
+
+
+class Memo:
+    """Caches vectors by text. Only for the quality run, where answers (not timings) count: the
+    baseline re-embeds the same few nodes' sentences for every question."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dimension = inner.dimension
+        self.cache: dict[str, np.ndarray] = {}
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in self.cache))
+        if missing:
+            self.cache.update(zip(missing, self.inner.embed(missing), strict=True))
+        return np.stack([self.cache[t] for t in texts]) if texts else self.inner.embed([])
+
+
+# --- tasks ---------------------------------------------------------------------------------------
+
+def task_ceiling(p: dict[str, Any]) -> dict[str, Any]:
+    """The embedding model alone on the sentences our pipeline embeds: the ingest ceiling."""
+    from index.chunking import chunk_article
+    from index.loaders import discover, load_file
+
+    files, _ = discover([p["corpus"]])
+    sentences = [s.text for f in files for a in load_file(f).articles
+                 for s in chunk_article(a.text)[0]]
+    model = LocalMiniLM()
+    model.embed(sentences[:64])  # warm-up: first runs of an ONNX session are slower
+    started = time.perf_counter()
+    for begin in range(0, len(sentences), 512):  # the pipeline's flush size
+        model.embed(sentences[begin:begin + 512])
+    seconds = time.perf_counter() - started
+    tokens = model.count_tokens(sentences)
+    return {"articles": len(files), "sentences": len(sentences), "tokens": tokens,
+            "seconds": round(seconds, 3), "sentences_per_s": round(len(sentences) / seconds, 1),
+            "tokens_per_s": round(tokens / seconds, 1)}
+
+
+def task_ingest(p: dict[str, Any]) -> dict[str, Any]:
+    embedder = make_embedder(p["embed"], p.get("pool_cache"))
+    embedder.embed(["warm-up sentence for the ONNX session."])
+    corpus, store = Path(p["corpus"]), Path(p["store"])
+    if p["system"] == "ours":
+        # Imported before the clock starts, as the baseline's imports are.
+        import llama_index.vector_stores.chroma  # noqa: F401
+
+        from assistant import Assistant
+
+        assistant = Assistant(store=store, embedder=embedder)
+        started = time.perf_counter()
+        report = assistant.ingest([corpus])
+        seconds = time.perf_counter() - started
+        out: dict[str, Any] = {
+            "articles": report.added + report.updated + report.unchanged,
+            "added": report.added + report.updated, "unchanged": report.unchanged,
+            "chunks": report.chunks, "tokens_embedded": report.tokens,
+            "failed": len(report.failed)}
+    else:
+        from benchmarks import baseline
+
+        recording = Recording(embedder) if p.get("count_tokens") else None
+        baseline.configure(recording or embedder)
+        started = time.perf_counter()
+        out = (baseline.reingest if p.get("again") else baseline.ingest)(corpus, store)
+        seconds = time.perf_counter() - started
+        if recording is not None:
+            model = embedder if isinstance(embedder, LocalMiniLM) else embedder.model  # type: ignore[attr-defined]
+            # The model reads at most 256 tokens of a text (count_tokens truncates the same way).
+            out["tokens_embedded"] = model.count_tokens(recording.texts)
+            out["texts_embedded"] = len(recording.texts)
+    out.update(seconds=round(seconds, 3), peak_rss_mb=peak_rss_mb())
+    if hasattr(embedder, "misses"):
+        out["pool"] = {"hits": embedder.hits, "composed": embedder.composed,  # type: ignore[attr-defined]
+                       "misses": embedder.misses}  # type: ignore[attr-defined]
+    return out
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    array = np.asarray(values)
+    return {"n": len(values), "p50": round(float(np.percentile(array, 50)), 2),
+            "p95": round(float(np.percentile(array, 95)), 2),
+            "mean": round(float(array.mean()), 2), "max": round(float(array.max()), 2)}
+
+
+def task_query(p: dict[str, Any]) -> dict[str, Any]:
+    """Latency (and, with keep_answers, the answers) for questions over a built store."""
+    questions = [json.loads(line) for line in Path(p["questions"]).read_text().splitlines()
+                 if line.strip()][:p.get("limit")]
+    embedder: Embedder = LocalMiniLM()
+    if p.get("memo"):
+        embedder = Memo(embedder)
+    store, mode, k = Path(p["store"]), p["mode"], p.get("k", 6)
+    url = p.get("chroma_url")
+    if p["system"] == "ours":
+        from assistant import Assistant
+
+        assistant = Assistant(store=store, chroma_url=url, embedder=embedder)
+
+        def one(question: str) -> dict[str, Any]:
+            if mode == "retrieve":
+                return {"passages": len(assistant.retrieve(question, top_k=k))}
+            answer = assistant.ask(question, top_k=k)
+            return {"answer": answer.answer, "abstained": answer.abstained}
+    else:
+        from benchmarks import baseline
+
+        qa = baseline.BaselineQA(store, baseline.configure(embedder), url, top_k=k)
+
+        def one(question: str) -> dict[str, Any]:
+            if mode == "retrieve":
+                return {"passages": len(qa.retrieve(question))}
+            return {**qa.answer(question), "abstained": False}
+
+    # Warm-up: first queries pay one-off costs (ONNX session, SQLite and HNSW pages).
+    for item in questions[:3]:
+        one(item["question"])
+    timings: list[float] = []
+    answers: list[dict[str, Any]] = []
+    for item in questions:
+        started = time.perf_counter()
+        result = one(item["question"])
+        timings.append((time.perf_counter() - started) * 1000)
+        if p.get("keep_answers"):
+            answers.append({"id": item.get("id"), **result})
+    out: dict[str, Any] = {"latency_ms": _percentiles(timings), "peak_rss_mb": peak_rss_mb()}
+    if p.get("keep_answers"):
+        out["answers"] = answers
+    return out
+
+
+TASKS = {"ceiling": task_ceiling, "ingest": task_ingest, "query": task_query}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.worker")
+    parser.add_argument("task", choices=sorted(TASKS))
+    parser.add_argument("--json", required=True, help="the task's parameters")
+    args = parser.parse_args()
+    result = TASKS[args.task](json.loads(args.json))
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
