@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 
@@ -166,3 +167,28 @@ def test_serve_with_auth_requires_the_login(user_assistant: Assistant) -> None:
         process.terminate()
         output, _ = process.communicate(timeout=15)
     assert b"s3cret-pass" not in output
+
+
+def test_render_escapes_text_and_links_only_real_footnotes() -> None:
+    """The HTML the chat shows, without a browser: markup in article fields is text, a
+    javascript: URL is no link, and only [n] markers with a citation become footnotes."""
+    from ui.render import answer_html, citation_html, parse_cite_href
+
+    evil = '<img src=x onerror="alert(1)">'
+    quote = f"The budget is 4 million {evil}."
+    text = f"Intro paragraph. {quote} More."
+    citation = {"n": 1, "article_id": "a1", "title": f"Title {evil}", "source": "x.json",
+                "url": "javascript:alert(2)", "date": "2025-01-01", "text": quote,
+                "start": 17, "end": 17 + len(quote), "score": 0.9, "passage": text,
+                "passage_start": 0, "passage_end": len(text)}
+    answer = Answer(question="q", answer=f"{quote} [1] See also [7].", abstained=False,
+                    citations=[citation])
+    html = answer_html(answer, turn=3)
+    assert "<img" not in html and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
+    assert html.count('href="#cite-3-1"') == 2  # the marker and the sources strip
+    assert "[7]" in html and "#cite-3-7" not in html
+    assert parse_cite_href("#cite-3-1") == (3, 1) and parse_cite_href("javascript:x") is None
+
+    viewer = citation_html(answer, 1, 3, {"text": text})
+    assert "<img" not in viewer and 'href="javascript' not in viewer
+    assert f'<mark class="aa-quote">{html_escape(quote)}</mark>' in viewer

@@ -62,7 +62,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, user_articles: Path) -> Ite
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "assistant", "serve", "--store", str(store), "--port", str(port)],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            # The offline backend and no login, whatever this shell has configured.
+            env={**os.environ, "ASSISTANT_LLM": "extractive", "ASSISTANT_AUTH": ""})
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 120
     while True:
