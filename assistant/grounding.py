@@ -10,6 +10,10 @@ guard on generated answers, and the evaluation suite. Three signals:
 - veto: a number, date or name in the sentence that the passage lacks sinks the score, since
   swapped figures and names read fluently and embed almost identically; so does a negation that
   one side has and the other does not.
+
+A sentence the passage holds word for word (case and punctuation aside, at least four words, not
+right after a negation the sentence lacks) is supported outright: a quote is backed by its
+source, however little of the window it covers.
 """
 
 from __future__ import annotations
@@ -82,6 +86,21 @@ def _number_values(keys: set[str]) -> set[str]:
 
 def _has_negation(text: str) -> bool:
     return any(w in _NEGATIONS or w.endswith("n't") for w in words(text.replace("’", "'")))
+
+
+def _verbatim(sentence: str, passage: str) -> bool:
+    """The passage holds the sentence word for word, and no negation right before it turns it
+    around ("no sign that a deal was reached" does not back "a deal was reached")."""
+    tokens = re.findall(r"\w+", sentence)
+    if len(tokens) < 4:
+        return False
+    pattern = r"(?<!\w)" + r"\W+".join(re.escape(t) for t in tokens) + r"(?!\w)"
+    match = re.search(pattern, passage, re.IGNORECASE)
+    if match is None:
+        return False
+    lead = words(passage[:match.start()].replace("’", "'"))[-3:]
+    negated = any(w in _NEGATIONS or w.endswith("n't") for w in lead)
+    return not negated or _has_negation(sentence)
 
 
 @dataclass(frozen=True)
@@ -186,4 +205,6 @@ class SupportScorer:
         score = 0.55 * similarity + 0.45 * precision
         if vetoed:
             score *= 0.4
+        if _verbatim(sentence, passage):
+            score, vetoed = 1.0, []
         return Support(round(score, 4), round(best_sim, 4), round(precision, 4), vetoed, best_span)
