@@ -1,0 +1,464 @@
+"""The evaluation suite: metric definitions on hand-made answers, the gate, the reports, the CLI
+end to end on the sample dataset, the support-scorer check and the pytest helper.
+
+Hand-made answers quote the real sample articles through the real store and scorer, so the
+citation checks run against what `Assistant.article` returns, not against a stand-in.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, require, run_cli
+
+from assistant import Answer, Assistant, Citation
+from assistant.models import Conflict, ConflictSide, SentenceSupport
+from assistant.testing import answer_claims, assert_grounded, citation_problems
+from evals.dataset import Question, load_dataset
+from evals.gate import baseline_entry, evaluate_gate, write_baseline
+from evals.metrics import (
+    METRICS,
+    PassageRef,
+    QuestionResult,
+    aggregate,
+    holds_answer,
+    locate_evidence,
+    normalize_answer,
+    percentile,
+    score_question,
+    token_f1,
+)
+from evals.report import write_reports
+from evals.runner import EvalRun, run_eval
+
+SAMPLE_DATASET = ROOT / "evals" / "datasets" / "sample"
+TRAM_FACT = "The Riverside Line is 14.2 kilometres long and has 22 stops."
+HEAT_FACT = "The previous record, 39.8 degrees, was set in August 2019."
+
+
+# --- hand-made answers over the real sample store ------------------------------------------------
+
+class Corpus:
+    """The sample articles as the store holds them, and helpers to cite them."""
+
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+        self.texts = {s.article_id: assistant.article(s.article_id)["text"] for s in assistant.sources()}
+        self.titles = {s.article_id: s.title for s in assistant.sources()}
+
+    def where(self, quote: str) -> tuple[str, int]:
+        for article_id, text in sorted(self.texts.items()):
+            if quote in text:
+                return article_id, text.index(quote)
+        raise AssertionError(f"not in the sample articles: {quote}")
+
+    def passage(self, quote: str) -> PassageRef:
+        """The paragraph around a quote, as a retrieved passage."""
+        article_id, start = self.where(quote)
+        text = self.texts[article_id]
+        p_start = text.rfind("\n\n", 0, start) + 2 if text.rfind("\n\n", 0, start) >= 0 else 0
+        p_end = text.find("\n\n", start)
+        p_end = len(text) if p_end < 0 else p_end
+        return PassageRef(article_id, p_start, p_end, text[p_start:p_end], self.titles[article_id])
+
+    def cite(self, n: int, quote: str, shift: int = 0) -> Citation:
+        article_id, start = self.where(quote)
+        p = self.passage(quote)
+        return Citation(n=n, article_id=article_id, title=self.titles[article_id], source="sample",
+                        text=quote, start=start + shift, end=start + len(quote) + shift, score=1.0,
+                        passage=p.text, passage_start=p.start, passage_end=p.end)
+
+
+def answer_of(question: str, sentences: list[tuple[str, list[int]]], citations: list[Citation],
+              **extra: object) -> Answer:
+    text = " ".join(s + "".join(f" [{n}]" for n in ns) for s, ns in sentences)
+    return Answer(question=question, answer=text, abstained=False, citations=citations,
+                  sentences=[SentenceSupport(text=s, citations=ns, support=1.0) for s, ns in sentences],
+                  **extra)
+
+
+def abstention(question: str) -> Answer:
+    return Answer(question=question, answer="The articles don't say.", abstained=True)
+
+
+@pytest.fixture(scope="module")
+def corpus(sample_assistant: Assistant) -> Corpus:
+    return Corpus(sample_assistant)
+
+
+def q(qid: str, answers: list[str], evidence: list[str] | None = None, tags: list[str] | None = None
+      ) -> Question:
+    return Question(qid, f"question {qid}?", answers, evidence or [], tags or [])
+
+
+def score(corpus: Corpus, question: Question, answer: Answer, passages: list[PassageRef]
+          ) -> QuestionResult:
+    evidence = [locate_evidence(e, corpus.texts) for e in question.evidence]
+    return score_question(question, answer, passages, corpus.assistant.scorer,
+                          corpus.assistant.article, evidence, latency_ms=10.0)
+
+
+# --- answer text ----------------------------------------------------------------------------------
+
+def test_answer_normalization_and_match_follow_squad() -> None:
+    assert normalize_answer("The “Riverside” Line!") == "riverside line"
+    assert holds_answer("It has 22 stops. [1]", ["22"])
+    # Whole words: the gold "22" is not found inside "220".
+    assert not holds_answer("About 220 people came.", ["22"])
+    assert not holds_answer("The articles don't say.", ["Kestrel Rail"])
+    # prediction "the line is 14.2 kilometres long": 5 tokens after dropping "the"; gold 2 tokens,
+    # both shared: precision 2/5, recall 1, F1 = 2 * 0.4 / 1.4.
+    assert token_f1("The line is 14.2 kilometres long", ["14.2 kilometres"]) == pytest.approx(0.8 / 1.4)
+    assert token_f1("nothing in common", ["Kestrel Rail"]) == 0.0
+    assert percentile([5.0, 1.0, 3.0, 2.0, 4.0], 50) == 3.0
+    assert percentile([float(i) for i in range(1, 101)], 95) == 95.0
+    assert percentile([], 50) is None
+
+
+def test_answer_claims_take_markers_and_expose_uncovered_text() -> None:
+    answer = Answer(question="q", answer="First claim, a.m. style. [1] Second one. [2][3] Sneaky extra.",
+                    abstained=False,
+                    sentences=[SentenceSupport(text="First claim, a.m. style.", citations=[1], support=1),
+                               SentenceSupport(text="Second one.", citations=[2], support=1)])
+    claims = answer_claims(answer)
+    assert [(c.text, c.citations) for c in claims] == [
+        ("First claim, a.m. style.", [1]), ("Second one.", [2, 3]), ("Sneaky extra.", [])]
+
+
+# --- citations and support -------------------------------------------------------------------------
+
+def test_a_correct_quoted_answer_scores_full_marks(corpus: Corpus) -> None:
+    question = q("good", ["14.2 kilometres"], [TRAM_FACT], ["fact"])
+    answer = answer_of(question.question, [(TRAM_FACT, [1])], [corpus.cite(1, TRAM_FACT)])
+    r = score(corpus, question, answer, [corpus.passage(HEAT_FACT), corpus.passage(TRAM_FACT)])
+    assert r.failures == []
+    assert r.holds_answer and r.f1 and r.f1 > 0
+    assert r.first_relevant_rank == 2 and r.evidence_found == 1
+    assert r.citation_recall == 1.0 and r.citation_precision == 1.0
+    assert r.sentences[0].grounded and not r.sentences[0].misattributed
+
+
+def test_a_swapped_number_fails_support_and_correctness(corpus: Corpus) -> None:
+    question = q("swap", ["14.2 kilometres"], [TRAM_FACT])
+    wrong = TRAM_FACT.replace("14.2", "19.5")
+    answer = answer_of(question.question, [(wrong, [1])], [corpus.cite(1, TRAM_FACT)])
+    r = score(corpus, question, answer, [corpus.passage(TRAM_FACT)])
+    assert not r.holds_answer
+    assert r.citation_recall == 0.0 and r.citation_precision == 0.0
+    assert not r.sentences[0].grounded
+    assert "no gold answer in the answer" in r.failures
+    assert any("not supported by its citations" in f for f in r.failures)
+
+
+def test_misattribution_and_citation_precision(corpus: Corpus) -> None:
+    question = q("cite", ["22 stops"], [TRAM_FACT])
+    pool = [corpus.passage(TRAM_FACT), corpus.passage(HEAT_FACT)]
+    # Supported by a retrieved passage, but it cites the heatwave article: misattributed.
+    misattributed = answer_of(question.question, [(TRAM_FACT, [1])], [corpus.cite(1, HEAT_FACT)])
+    r = score(corpus, question, misattributed, pool)
+    assert r.sentences[0].grounded and r.sentences[0].misattributed and r.citation_recall == 0.0
+    # The right citation plus an unneeded one: recall holds, precision halves.
+    overcited = answer_of(question.question, [(TRAM_FACT, [1, 2])],
+                          [corpus.cite(1, TRAM_FACT), corpus.cite(2, HEAT_FACT)])
+    r = score(corpus, question, overcited, pool)
+    assert r.citation_recall == 1.0 and r.citation_precision == 0.5
+    assert not r.sentences[0].misattributed
+
+
+def test_invalid_citations_are_found(corpus: Corpus) -> None:
+    shifted = answer_of("q", [(TRAM_FACT, [1]), (HEAT_FACT, [3])],
+                        [corpus.cite(1, TRAM_FACT, shift=1), corpus.cite(2, HEAT_FACT)])
+    problems = citation_problems(shifted, corpus.assistant.article)
+    assert any(p.startswith("[1] quote not found verbatim") for p in problems)
+    assert "[3] does not resolve to a citation" in problems
+    assert not any(p.startswith("[2]") for p in problems)
+    r = score(corpus, q("bad", ["14.2"], [TRAM_FACT]), shifted, [corpus.passage(TRAM_FACT)])
+    assert len(r.invalid) == 2 and aggregate([r])["invalid_citations"] == 2.0
+    good = answer_of("q", [(TRAM_FACT, [1])], [corpus.cite(1, TRAM_FACT)])
+    assert citation_problems(good, corpus.assistant.article) == []
+
+
+def test_a_restated_conflict_is_checked_against_its_sides(corpus: Corpus) -> None:
+    one, other = "about 5,000 people", "more than 12,000 people"
+    quote_one = next(s for s in corpus.texts.values() if one in s)
+    quote_other = next(s for s in corpus.texts.values() if other in s)
+    sent_one = next(x for x in quote_one.split("\n") if one in x)
+    sent_other = next(x for x in quote_other.split("\n") if other in x)
+    c1, c2 = corpus.cite(1, sent_one), corpus.cite(2, sent_other)
+    sides = [ConflictSide(citation=1, value=one, article_id=c1.article_id, title=c1.title),
+             ConflictSide(citation=2, value=other, article_id=c2.article_id, title=c2.title)]
+    summary = f"The sources disagree: one says {one} [1], another says {other} [2]."
+    answer = Answer(question="How many people came?", answer=summary, abstained=False,
+                    citations=[c1, c2], conflicts=[Conflict(topic="people", sides=sides)],
+                    sentences=[SentenceSupport(text=summary, citations=[1, 2], support=1.0)])
+    question = q("conflict", ["5,000", "12,000"], [], ["conflict"])
+    r = score(corpus, question, answer, [])
+    assert r.conflict_reported and r.citation_recall == 1.0 and r.failures == []
+    # The same summary citing a quote without the figure is not supported.
+    swapped = answer.model_copy(update={"citations": [corpus.cite(1, TRAM_FACT), c2]})
+    assert score(corpus, question, swapped, []).citation_recall == 0.0
+
+
+def test_abstention_conflict_and_retrieval_aggregates(corpus: Corpus) -> None:
+    tram = corpus.passage(TRAM_FACT)
+    heat = corpus.passage(HEAT_FACT)
+    good = answer_of("q", [(TRAM_FACT, [1])], [corpus.cite(1, TRAM_FACT)])
+    results = [
+        # answerable, answered; relevant passage at rank 2 of 2; one of two evidence snippets found
+        score(corpus, q("a1", ["22"], [TRAM_FACT, "Kestrel Rail"]), good, [heat, tram]),
+        # answerable, abstained; nothing relevant retrieved
+        score(corpus, q("a2", ["41.3"], [HEAT_FACT]), abstention("q"), [tram]),
+        # unanswerable, abstained
+        score(corpus, q("u1", []), abstention("q"), [tram]),
+        # unanswerable, answered (tagged conflict, no conflict reported)
+        score(corpus, q("u2", [], [], ["conflict"]), good, [tram]),
+    ]
+    m = aggregate(results)
+    assert m["hit_at_k"] == 0.5 and m["mrr"] == 0.25
+    assert m["evidence_recall_at_k"] == pytest.approx((0.5 + 0.0) / 2)
+    assert m["answer_match"] == 0.5 and m["false_abstention_rate"] == 0.5
+    assert m["abstention_precision"] == 0.5 and m["abstention_recall"] == 0.5
+    assert m["conflict_detection"] == 0.0 and m["spurious_conflict_rate"] == 0.0
+    assert m["groundedness"] == 1.0 and m["latency_p95_ms"] == 10.0
+    assert "answered an unanswerable question" in results[3].failures
+    assert "conflict not reported" in results[3].failures
+    assert "abstained on an answerable question" in results[1].failures
+
+
+def test_every_metric_is_documented() -> None:
+    readme = (ROOT / "evals" / "README.md").read_text(encoding="utf-8")
+    for key in METRICS:
+        assert f"`{key}`" in readme, f"evals/README.md does not define {key}"
+
+
+# --- the gate --------------------------------------------------------------------------------------
+
+METRICS_NOW = {"answer_match": 0.80, "citation_recall": 0.95, "misattribution": 0.02,
+               "invalid_citations": 0.0, "latency_p95_ms": 900.0, "conflict_detection": None}
+
+
+def gate_files(tmp_path: Path, base: dict[str, float | None], limits: dict | None = None
+               ) -> tuple[Path, Path]:
+    thresholds = tmp_path / "thresholds.json"
+    thresholds.write_text(json.dumps({"tolerance": {"rate": 0.04},
+                                      "default": {"invalid_citations": {"max": 0}},
+                                      "datasets": {"demo": limits or {}}}))
+    baseline = tmp_path / "baseline.json"
+    write_baseline(baseline, "demo", baseline_entry(base, backend="extractive", top_k=6, questions=10))
+    return thresholds, baseline
+
+
+def test_gate_passes_within_tolerance_and_fails_on_regression(tmp_path: Path) -> None:
+    thresholds, baseline = gate_files(tmp_path, {**METRICS_NOW, "answer_match": 0.83,
+                                                 "latency_p95_ms": 10.0})
+    gate = evaluate_gate(METRICS_NOW, "demo", thresholds=thresholds, baseline=baseline)
+    # 0.03 worse is within tolerance; latency is never compared with the baseline.
+    assert gate.passed, [c.message for c in gate.failures]
+    thresholds, baseline = gate_files(tmp_path, {**METRICS_NOW, "answer_match": 0.90,
+                                                 "misattribution": 0.0})
+    gate = evaluate_gate(METRICS_NOW, "demo", thresholds=thresholds, baseline=baseline)
+    assert not gate.passed
+    assert {c.metric for c in gate.failures} == {"answer_match"}  # misattribution +0.02: tolerated
+    thresholds, baseline = gate_files(tmp_path, {**METRICS_NOW, "misattribution": 0.0,
+                                                 "invalid_citations": 0.0})
+    worse = {**METRICS_NOW, "misattribution": 0.10, "invalid_citations": 1.0}
+    gate = evaluate_gate(worse, "demo", thresholds=thresholds, baseline=baseline)
+    # Lower is better for both; an invalid citation also misses the zero threshold.
+    assert {(c.metric, c.kind) for c in gate.failures} == {
+        ("misattribution", "baseline"), ("invalid_citations", "baseline"),
+        ("invalid_citations", "threshold")}
+
+
+def test_gate_thresholds_and_missing_baseline(tmp_path: Path) -> None:
+    thresholds, baseline = gate_files(tmp_path, METRICS_NOW, {"citation_recall": {"min": 0.97},
+                                                              "conflict_detection": {"min": 0.5}})
+    gate = evaluate_gate(METRICS_NOW, "demo", thresholds=thresholds, baseline=None)
+    assert [c.metric for c in gate.failures] == ["citation_recall"]
+    assert any("conflict detection" in n for n in gate.notes)  # no value: not applied, noted
+    gate = evaluate_gate(METRICS_NOW, "other", thresholds=thresholds, baseline=baseline)
+    assert not gate.passed and "no entry for 'other'" in gate.failures[0].message
+    gate = evaluate_gate(METRICS_NOW, "demo", thresholds=thresholds, baseline=baseline,
+                         backend="openai")
+    assert any("not compared" in n for n in gate.notes)
+
+
+# --- a real run and its reports -------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sample_run(sample_assistant: Assistant) -> EvalRun:
+    return run_eval(load_dataset(SAMPLE_DATASET), sample_assistant)
+
+
+class _Balance(HTMLParser):
+    VOID = frozenset({"meta", "br", "hr", "img", "input", "link", "rect", "line", "path", "circle"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+        self.rows: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in ("src", "href") or (name == "style" and value and "url(" in value):
+                self.errors.append(f"external reference {name}={value}")
+        if tag == "tr":
+            self.rows.append(dict(attrs).get("class") or "")
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in self.VOID:
+            self.stack.pop()
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.VOID:
+            return
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"unbalanced </{tag}> (open: {self.stack[-3:]})")
+            return
+        self.stack.pop()
+
+
+def test_reports_are_written_and_well_formed(sample_run: EvalRun, tmp_path: Path) -> None:
+    assert sample_run.counts["questions"] == 35 and set(sample_run.metrics) == set(METRICS)
+    # An injected regression, so the reports show a failing gate; and markup in a question.
+    sample_run.results[0].question = "<script>alert(1)</script> & co"
+    thresholds, baseline = gate_files(tmp_path, {**sample_run.metrics, "answer_match": 1.1})
+    gate = evaluate_gate(sample_run.metrics, "demo", thresholds=thresholds, baseline=baseline)
+    sample_run.dataset = "demo"
+    paths = write_reports(sample_run, gate, tmp_path / "reports")
+    assert [p.name for p in paths] == ["demo.json", "demo.junit.xml", "demo.md", "demo.html"]
+
+    data = json.loads(paths[0].read_text())
+    assert data["gate"]["passed"] is False and len(data["questions"]) == 35
+
+    root = ET.parse(paths[1]).getroot()
+    suites = {s.get("name"): s for s in root.iter("testsuite")}
+    gate_suite = suites["eval.demo.gate"]
+    assert gate_suite.get("failures") == "1"
+    failing = [c for c in gate_suite.iter("testcase") if c.find("failure") is not None]
+    assert [c.get("name") for c in failing] == ["answer_match"]
+    assert len(list(suites["eval.demo.questions"].iter("testcase"))) == 35
+
+    md = paths[2].read_text()
+    assert "**Gate: FAIL**" in md and "| holds a gold answer |" in md
+
+    page = paths[3].read_text()
+    checker = _Balance()
+    checker.feed(page)
+    assert checker.errors == [] and checker.stack == []
+    assert "<script" not in page and "&lt;script&gt;" in page
+    assert page.count("<svg") >= len(METRICS)  # a chart per metric, plus the histogram
+    classes = [c for c in checker.rows if c in ("passed", "failed")]
+    assert classes == sorted(classes, key=lambda c: c != "failed"), "failures come first"
+
+
+# --- the CLI end to end ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def eval_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield tmp_path_factory.mktemp("eval-cli")
+
+
+def test_cli_records_then_holds_then_catches_a_regression(eval_dir: Path) -> None:
+    store, reports, baseline = eval_dir / "store", eval_dir / "reports", eval_dir / "baseline.json"
+    common = ["eval", "--dataset", str(SAMPLE_DATASET), "--store", str(store), "--thresholds", "none",
+              "--no-judge", "--baseline", str(baseline)]
+    first = run_cli(*common, "--update-baseline", "--report", str(reports), "--json", timeout=600)
+    assert first.returncode == 0, first.stderr
+    data = json.loads(first.stdout)
+    assert data["counts"]["questions"] == 35 and data["gate"]["passed"]
+    assert {p.name for p in reports.iterdir()} == {"sample.json", "sample.junit.xml", "sample.md",
+                                                   "sample.html"}
+    recorded = json.loads(baseline.read_text())["sample"]
+    assert recorded["metrics"] == {k: data["metrics"][k] for k in METRICS}
+
+    # The same code against its own baseline: deterministic, so every comparison holds.
+    second = run_cli(*common, timeout=600)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "gate: PASS" in second.stdout and "regressed" not in second.stdout
+
+    # An injected regression: the baseline claims better figures than the code reaches.
+    recorded["metrics"]["token_f1"] = data["metrics"]["token_f1"] + 0.5
+    baseline.write_text(json.dumps({"sample": recorded}))
+    third = run_cli(*common, timeout=600)
+    assert third.returncode == 1, third.stdout + third.stderr
+    assert "token F1" in third.stdout and "regressed" in third.stdout and "gate: FAIL" in third.stdout
+
+
+def test_cli_reports_a_bad_dataset(tmp_path: Path) -> None:
+    result = run_cli("eval", "--dataset", str(tmp_path))
+    assert result.returncode == 2 and "no questions.jsonl" in result.stderr
+    (tmp_path / "questions.jsonl").write_text('{"id": "x", "question": "q", "answers": "no"}\n')
+    (tmp_path / "articles").mkdir()
+    result = run_cli("eval", "--dataset", str(tmp_path))
+    assert result.returncode == 2 and "'answers' must be a list" in result.stderr
+
+
+# --- trusting the scorer ---------------------------------------------------------------------------
+
+def test_support_scorer_ranks_the_labelled_pairs(user_articles: Path) -> None:
+    check = subprocess.run([sys.executable, "-m", "evals.scorer_check", "--articles", str(user_articles),
+                            "--json", "--min-auc", "0.85", "--no-judge"], capture_output=True,
+                           text=True, cwd=ROOT, timeout=300)
+    assert check.returncode == 0, check.stdout[-2000:] + check.stderr
+    report = json.loads(check.stdout)
+    assert report["pairs"] >= 100 and report["roc_auc"] >= 0.85
+    assert report["true_positive"] + report["false_negative"] == report["supported"]
+
+
+def test_scorer_backs_verbatim_quotes_but_not_negated_ones(sample_assistant: Assistant) -> None:
+    scorer = sample_assistant.scorer
+    passage = "Officials said there was no sign that a deal was reached. The talks lasted four hours."
+    assert scorer.score("the talks lasted four hours", passage).score == 1.0
+    assert not scorer.score("A deal was reached.", passage).supported
+
+
+# --- the pytest helper -----------------------------------------------------------------------------
+
+def test_assert_grounded(corpus: Corpus, sample_assistant: Assistant) -> None:
+    good = answer_of("q", [(TRAM_FACT, [1])], [corpus.cite(1, TRAM_FACT)])
+    assert_grounded(good, assistant=sample_assistant)
+    wrong = answer_of("q", [(TRAM_FACT.replace("22 stops", "31 stops"), [1])], [corpus.cite(1, TRAM_FACT)])
+    with pytest.raises(AssertionError, match="support"):
+        assert_grounded(wrong, min_support=0.5, assistant=sample_assistant)
+    dangling = answer_of("q", [(TRAM_FACT, [2])], [corpus.cite(1, TRAM_FACT)])
+    with pytest.raises(AssertionError, match=r"\[2\] does not resolve"):
+        assert_grounded(dangling)
+    assert_grounded(abstention("q"))
+    with pytest.raises(AssertionError, match="abstained"):
+        assert_grounded(abstention("q"), allow_abstain=False)
+    # A real answer from the assistant holds up too.
+    real = sample_assistant.ask("How many stops does the Riverside Line have?")
+    assert_grounded(real, assistant=sample_assistant)
+
+
+# --- the optional LLM judge, against a real local server ------------------------------------------
+
+@pytest.mark.llm
+def test_llm_judge_caches_its_verdicts(tmp_path: Path) -> None:
+    from evals.judge import LLMJudge
+    from evals.llm_server import SMOLLM2_MODEL_ALIAS, llama_server_unavailable_reason, running_llama_server
+
+    reason = llama_server_unavailable_reason()
+    require(reason is None, reason or "")
+    cache = tmp_path / "judge.json"
+    pairs = [(TRAM_FACT, TRAM_FACT), (TRAM_FACT.replace("22", "31"), TRAM_FACT)]
+    with running_llama_server() as url:
+        judge = LLMJudge(model=SMOLLM2_MODEL_ALIAS, base_url=url, cache=cache, timeout=120)
+        first = [judge(s, p) for s, p in pairs]
+        assert judge.calls == 2 and judge.errors == 0, judge.stats()
+        assert all(v is None or isinstance(v, bool) for v in first)
+    # The server is gone: a second judge answers from the disk cache alone.
+    again = LLMJudge(model=SMOLLM2_MODEL_ALIAS, base_url=url, cache=cache, timeout=5)
+    assert [again(s, p) for s, p in pairs] == first
+    assert again.calls == 0 and again.hits == 2
