@@ -10,24 +10,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from assistant import Settings
-from evals.dataset import DatasetError, load_dataset
-from evals.gate import (
-    DEFAULT_THRESHOLDS,
-    GateError,
-    baseline_entry,
-    evaluate_gate,
-    load_baseline,
-    load_thresholds,
-    write_baseline,
-)
-from evals.judge import DEFAULT_CACHE, LLMJudge, configured
-from evals.metrics import QuestionResult
-from evals.report import run_to_dict, summary_text, write_reports
-from evals.runner import EvalError, assistant_for, run_eval
+if TYPE_CHECKING:
+    from evals.metrics import QuestionResult
+
+# The suite's modules are imported when the command runs, not when the CLI loads: every other
+# command (`ask` above all) pays nothing for `eval` existing.
+DEFAULT_JUDGE_CACHE = "reports/judge-cache.json"
 
 EXIT_GATE_FAILED = 1
 EXIT_ERROR = 2
@@ -64,7 +56,7 @@ def _error(message: str) -> None:
 @click.option("--judge/--no-judge", default=None,
               help="LLM second opinion on each cited sentence (default: on when OPENAI_* is set). "
                    "Reported only, never gates.")
-@click.option("--judge-cache", type=click.Path(dir_okay=False), default=str(DEFAULT_CACHE),
+@click.option("--judge-cache", type=click.Path(dir_okay=False), default=DEFAULT_JUDGE_CACHE,
               show_default=True, help="Where the judge's verdicts are cached.")
 @click.pass_context
 def eval_command(ctx: click.Context, dataset_dir: str, articles: str | None, backend: str | None,
@@ -73,6 +65,21 @@ def eval_command(ctx: click.Context, dataset_dir: str, articles: str | None, bac
                  thresholds: str | None, name: str | None, judge: bool | None,
                  judge_cache: str) -> None:
     """Evaluate answers on a gold question set; exit 1 when quality regresses."""
+    from assistant import Settings
+    from evals.dataset import DatasetError, load_dataset
+    from evals.gate import (
+        DEFAULT_THRESHOLDS,
+        GateError,
+        baseline_entry,
+        evaluate_gate,
+        load_baseline,
+        load_thresholds,
+        write_baseline,
+    )
+    from evals.judge import LLMJudge, configured
+    from evals.report import run_to_dict, summary_text, write_reports
+    from evals.runner import EvalError, assistant_for, run_eval
+
     obj = ctx.find_root().obj or {}
     store = store or obj.get("store")
     if update_baseline and not baseline:
