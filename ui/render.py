@@ -107,6 +107,7 @@ def answer_html(answer: Answer, turn: int) -> str:
     if answer.conflicts:
         parts.append(_conflicts_html(answer, turn, citations))
     parts.append(f'<div class="aa-text">{_answer_text_html(answer, turn, citations)}</div>')
+    parts.append(_notes_html(answer))
     if answer.citations:
         parts.append(_sources_strip(answer, turn))
     parts.append(_meta_html(answer))
@@ -120,7 +121,7 @@ def _abstention_html(answer: Answer) -> str:
     return ('<div class="aa-answer aa-final"><div class="aa-callout aa-abstain" role="note">'
             '<div class="aa-callout-title">Not in the articles</div>'
             f'<p class="aa-abstain-text">{esc(answer.answer)}</p>'
-            f'<p class="aa-muted">{esc(detail)}</p></div>{_meta_html(answer)}</div>')
+            f'<p class="aa-muted">{esc(detail)}</p></div>{_notes_html(answer)}{_meta_html(answer)}</div>')
 
 
 def _conflicts_html(answer: Answer, turn: int, citations: dict[int, Citation]) -> str:
@@ -170,6 +171,17 @@ def _sources_strip(answer: Answer, turn: int) -> str:
                      f'title="{esc(c.title)}"><span class="aa-n">{c.n}</span>'
                      f'<span class="aa-source-title">{esc(c.title)}</span>{date}</a>')
     return f'<div class="aa-sources"><span class="aa-label">Sources</span>{"".join(items)}</div>'
+
+
+def _notes_html(answer: Answer) -> str:
+    """What the generative path changed or why it fell back ("llm: ...", "guard: ..."): the
+    reader should know when an answer is not what the model wrote. Other notes are internal."""
+    shown = [n for n in answer.notes if n.startswith(("llm:", "guard:"))]
+    if not shown:
+        return ""
+    items = "".join(f'<li class="aa-note-{n.split(":", 1)[0]}">{esc(n.split(":", 1)[1].strip())}</li>'
+                    for n in shown)
+    return f'<ul class="aa-notes" aria-label="Notes">{items}</ul>'
 
 
 def _meta_html(answer: Answer) -> str:
