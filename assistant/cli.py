@@ -124,6 +124,14 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], store: str | None, chroma
         sys.exit(1)
 
 
+def _print_backend_notes(answer: Answer) -> None:
+    """What the LLM backend, the guard and the chat rewrite did, on stderr: a fallback to the
+    extractive answer should not pass unnoticed."""
+    for note in answer.notes:
+        if note.startswith(("llm:", "guard:", "chat:")):
+            click.echo(f"({note})", err=True)
+
+
 def _print_answer(answer: Answer) -> None:
     click.echo(answer.answer)
     if answer.citations:
@@ -164,6 +172,7 @@ def ask(ctx: click.Context, question: str | None, store: str | None, chroma_url:
         click.echo(answer.model_dump_json())
     else:
         _print_answer(answer)
+        _print_backend_notes(answer)
 
 
 def _ask_batch(assistant: Assistant, path: Path, top_k: int | None) -> None:
@@ -321,9 +330,7 @@ def chat(ctx: click.Context, store: str | None, chroma_url: str | None, llm: str
             click.echo(f"error: {exc}", err=True)
             continue
         _print_answer(answer)
-        for note in answer.notes:
-            if note.startswith(("llm:", "chat:")):
-                click.echo(f"({note})", err=True)
+        _print_backend_notes(answer)
         history += [{"role": "user", "content": question},
                     {"role": "assistant", "content": answer.answer}]
         del history[:-12]  # the last six exchanges are context enough
