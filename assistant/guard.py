@@ -227,11 +227,13 @@ class GroundingGuard:
         per_clause = [whole] if len(clauses) == 1 else \
             [self.scorer.score_many(_clause_text(c), texts) for c in clauses]
         backing: list[tuple[int, Support]] = []
+        clauses_backed = 0
         for supports in per_clause:
             choice = self._choose(supports, claim.cited)
-            if choice is None:
+            if not choice:
                 break
-            backing.append(choice)
+            backing.extend(choice)
+            clauses_backed += 1
         check = GuardCheck(text=claim.text, cited=claim.cited, support_cited=round(support_cited, 4),
                            support=round(support_all, 4), action="removed")
         reasons = []
@@ -245,11 +247,11 @@ class GroundingGuard:
                 detail += f"; not in any passage: {', '.join(best.vetoed[:4])}"
             check.reason = "; ".join([*reasons, f"no passage supports it ({detail})"])
             return _Verdict(check)
-        if len(backing) < len(clauses):
-            kept = "".join(clauses[:len(backing)]).rstrip(" ,;:-–—")
+        if clauses_backed < len(clauses):
+            kept = "".join(clauses[:clauses_backed]).rstrip(" ,;:-–—")
             check.kept_text = kept if kept.endswith((".", "!", "?")) else kept + "."
             check.action = "trimmed"
-            reasons.append("cut unsupported: " + _clause_text("".join(clauses[len(backing):])))
+            reasons.append("cut unsupported: " + _clause_text("".join(clauses[clauses_backed:])))
         else:
             check.kept_text = claim.text
             chosen = {index + 1 for index, _ in backing}
@@ -266,15 +268,16 @@ class GroundingGuard:
         check.reason = "; ".join(reasons)
         return _Verdict(check, backing)
 
-    def _choose(self, supports: list[Support], cited: list[int]) -> tuple[int, Support] | None:
-        """The passage backing a clause: a cited one if it supports it, else the best one."""
+    def _choose(self, supports: list[Support], cited: list[int]) -> list[tuple[int, Support]]:
+        """The passages backing a clause: the cited ones that support it, else the best one;
+        none when no passage supports it."""
         cited_ok = [(n - 1, supports[n - 1]) for n in cited if supports[n - 1].score >= self.threshold]
         if cited_ok:
-            return max(cited_ok, key=lambda x: x[1].score)
+            return cited_ok
         best = max(range(len(supports)), key=lambda i: supports[i].score, default=None)
         if best is None or supports[best].score < self.threshold:
-            return None
-        return best, supports[best]
+            return []
+        return [(best, supports[best])]
 
     # --- composing the answer -----------------------------------------------------------------
 
