@@ -93,6 +93,21 @@ def score(answers: list[dict[str, Any]], gold: list[dict[str, Any]], field: str 
     }
 
 
+def query_runs(systems: tuple[str, ...], stores: dict[str, Path], questions: Path,
+               args: argparse.Namespace, log_file: Path, keep_answers: bool = False
+               ) -> dict[str, dict[str, Any]]:
+    """Retrieval then full-answer latency, each system in its own process, the systems taking
+    turns so that a change of load on the shared machine hits both."""
+    out: dict[str, dict[str, Any]] = {system: {} for system in systems}
+    for mode, limit in (("retrieve", args.queries), ("answer", args.answers)):
+        for system in systems:
+            out[system][mode] = worker("query", {
+                "system": system, "store": str(stores[system]), "mode": mode,
+                "questions": str(questions), "limit": limit,
+                "keep_answers": keep_answers and mode == "answer"}, log_file)
+    return out
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -139,26 +154,33 @@ def server_peak_rss_mb(pid: int) -> float | None:
     return None
 
 
-def cold_start(command: list[str], runs: int) -> dict[str, Any]:
-    """Wall time of a fresh process answering one question, and its peak RSS (via wait4)."""
-    walls, peaks, outputs = [], [], []
+def cold_starts(commands: dict[str, list[str]], runs: int) -> dict[str, dict[str, Any]]:
+    """Wall time of a fresh process answering one question, and its peak RSS (via wait4). The
+    systems take turns, run after run."""
+    walls: dict[str, list[float]] = {name: [] for name in commands}
+    peaks: dict[str, list[float]] = {name: [] for name in commands}
+    outputs: dict[str, str] = {}
     for _ in range(runs):
-        started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
-                                   stderr=subprocess.DEVNULL, text=True, env=_env())
-        assert process.stdout is not None
-        output = process.stdout.read()
-        _, status, usage = os.wait4(process.pid, 0)
-        walls.append(time.perf_counter() - started)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
-            raise RuntimeError(f"cold start failed: {' '.join(command)}")
-        peaks.append(usage.ru_maxrss / 1024)
-        outputs.append(output.strip()[:200])
-    walls.sort()
-    return {"runs": runs, "median_s": round(walls[len(walls) // 2], 3),
-            "min_s": round(walls[0], 3), "max_s": round(walls[-1], 3),
-            "peak_rss_mb": round(max(peaks), 1), "answer": outputs[0]}
+        for name, command in commands.items():
+            started = time.perf_counter()
+            process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
+                                       stderr=subprocess.DEVNULL, text=True, env=_env())
+            assert process.stdout is not None
+            output = process.stdout.read()
+            _, status, usage = os.wait4(process.pid, 0)
+            walls[name].append(time.perf_counter() - started)
+            process.returncode = os.waitstatus_to_exitcode(status)
+            if process.returncode != 0:
+                raise RuntimeError(f"cold start failed: {' '.join(command)}")
+            peaks[name].append(usage.ru_maxrss / 1024)
+            outputs.setdefault(name, output.strip()[:200])
+    out = {}
+    for name, values in walls.items():
+        values.sort()
+        out[name] = {"runs": runs, "median_s": round(values[len(values) // 2], 3),
+                     "min_s": round(values[0], 3), "max_s": round(values[-1], 3),
+                     "peak_rss_mb": round(max(peaks[name]), 1), "answer": outputs[name]}
+    return out
 
 
 def machine() -> dict[str, Any]:
@@ -248,6 +270,7 @@ def run_all(args: argparse.Namespace, sizes: list[int], work: Path, logs: Path,
     side: dict[str, Any] = {"corpus": {"articles": len(h2h), "sentences": ceiling["sentences"],
                                        "tokens": ceiling["tokens"],
                                        "words": sum(len(a.render().split()) for a in h2h)}}
+    ingests: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
     for system in SYSTEMS:
         store = work / f"store-h2h-{system}"
         log(f"side by side: {system} ingest ({len(h2h)} articles, real embedding)")
@@ -255,12 +278,14 @@ def run_all(args: argparse.Namespace, sizes: list[int], work: Path, logs: Path,
                                   "embed": "real", "count_tokens": True}, log_file)
         again = worker("ingest", {"system": system, "corpus": str(h2h_dir), "store": str(store),
                                   "embed": "real", "again": True}, log_file)
-        log(f"side by side: {system} queries")
-        retrieve = worker("query", {"system": system, "store": str(store), "mode": "retrieve",
-                                    "questions": str(h2h_questions), "limit": args.queries}, log_file)
-        answer = worker("query", {"system": system, "store": str(store), "mode": "answer",
-                                  "questions": str(h2h_questions), "limit": args.answers,
-                                  "keep_answers": True}, log_file)
+        ingests[system] = (first, again)
+    log("side by side: queries")
+    queries = query_runs(SYSTEMS, {s: work / f"store-h2h-{s}" for s in SYSTEMS}, h2h_questions,
+                         args, log_file, keep_answers=True)
+    for system in SYSTEMS:
+        store = work / f"store-h2h-{system}"
+        first, again = ingests[system]
+        retrieve, answer = queries[system]["retrieve"], queries[system]["answer"]
         gold = [json.loads(line) for line in h2h_questions.read_text().splitlines()]
         side[system] = {
             "ingest": first, "reingest": again, "retrieve": retrieve,
@@ -276,13 +301,12 @@ def run_all(args: argparse.Namespace, sizes: list[int], work: Path, logs: Path,
     # --- cold start: a fresh process answering one question ----------------------------------
     question = json.loads(h2h_questions.read_text().splitlines()[0])["question"]
     log("cold start")
-    results["cold_start"] = {
-        "question": question,
-        "ours": cold_start([sys.executable, "-m", "assistant", "ask", question, "--store",
-                            str(work / "store-h2h-ours")], args.cold_runs),
-        "baseline": cold_start([sys.executable, "-m", "benchmarks.baseline", "ask", "--store",
-                                str(work / "store-h2h-baseline"), question], args.cold_runs),
-    }
+    results["cold_start"] = {"question": question, **cold_starts({
+        "ours": [sys.executable, "-m", "assistant", "ask", question, "--store",
+                 str(work / "store-h2h-ours")],
+        "baseline": [sys.executable, "-m", "benchmarks.baseline", "ask", "--store",
+                     str(work / "store-h2h-baseline"), question],
+    }, args.cold_runs)}
 
     # --- answer quality on squad2-normans ----------------------------------------------------
     quality: dict[str, Any] = {"dataset": str(DATASET.name), "questions": len(squad)}
@@ -326,23 +350,20 @@ def run_all(args: argparse.Namespace, sizes: list[int], work: Path, logs: Path,
         row: dict[str, Any] = {"articles": size}
         for system in systems:
             store = work / f"store-{size}-{system}"
-            log(f"scale {size:,}: {system} ingest")
+            log(f"scale {size:,}: {system} ingest and re-ingest")
             first = worker("ingest", {"system": system, "corpus": str(corpus_dir),
                                       "store": str(store), "embed": "pool",
                                       "pool_cache": str(cache)}, log_file)
-            log(f"scale {size:,}: {system} re-ingest, queries")
             again = worker("ingest", {"system": system, "corpus": str(corpus_dir),
                                       "store": str(store), "embed": "pool",
                                       "pool_cache": str(cache), "again": True}, log_file)
-            retrieve = worker("query", {"system": system, "store": str(store), "mode": "retrieve",
-                                        "questions": str(scale_questions), "limit": args.queries},
-                              log_file)
-            answer = worker("query", {"system": system, "store": str(store), "mode": "answer",
-                                      "questions": str(scale_questions), "limit": args.answers},
-                            log_file)
-            row[system] = {"ingest": first, "reingest": again, "retrieve": retrieve,
-                           "answer": answer, "index_mb": dir_size_mb(store),
+            row[system] = {"ingest": first, "reingest": again, "index_mb": dir_size_mb(store),
                            "reingest_share": round(again["seconds"] / first["seconds"], 4)}
+        log(f"scale {size:,}: queries")
+        queries = query_runs(systems, {s: work / f"store-{size}-{s}" for s in systems},
+                             scale_questions, args, log_file)
+        for system in systems:
+            row[system].update(queries[system])
         scale.append(row)
         shutil.rmtree(corpus_dir, ignore_errors=True)
 
@@ -351,28 +372,22 @@ def run_all(args: argparse.Namespace, sizes: list[int], work: Path, logs: Path,
     server: dict[str, Any] = {"articles": size}
     for system in systems:
         store = work / f"store-{size}-{system}"
-        log(f"chroma server: {system} at {size:,} articles")
-        with chroma_server(store / "chroma", logs / f"chroma-{system}.log") as (url, pid):
-            retrieve = worker("query", {"system": system, "store": str(store), "mode": "retrieve",
-                                        "questions": str(scale_questions), "limit": args.queries,
-                                        "chroma_url": url}, log_file)
-            server[system] = {"retrieve": retrieve}
-            # Our full answer too (one Chroma query, the rest is the local catalog); the
-            # baseline's answer adds nothing Chroma-bound to its retrieval, so it is not repeated.
-            if system == "ours":
-                server[system]["answer"] = worker(
-                    "query", {"system": system, "store": str(store), "mode": "answer",
-                              "questions": str(scale_questions), "limit": args.answers,
-                              "chroma_url": url}, log_file)
-            server[system]["server_peak_rss_mb"] = server_peak_rss_mb(pid)
-        embedded = next(r for r in scale if r["articles"] == size)[system]
-        overhead = {f"retrieve_{p}": round(retrieve["latency_ms"][p]
-                                           - embedded["retrieve"]["latency_ms"][p], 2)
-                    for p in ("p50", "p95")}
-        if "answer" in server[system]:
-            overhead["answer_p50"] = round(server[system]["answer"]["latency_ms"]["p50"]
-                                           - embedded["answer"]["latency_ms"]["p50"], 2)
-        server[system]["overhead_ms"] = overhead
+        # The server gets a copy: the embedded client keeps the original open in the same run.
+        served = work / f"served-{size}-{system}"
+        shutil.copytree(store / "chroma", served)
+        log(f"chroma server: {system} at {size:,} articles, alternating with the embedded client")
+        with chroma_server(served, logs / f"chroma-{system}.log") as (url, pid):
+            row: dict[str, Any] = {}
+            for mode, limit in (("retrieve", args.queries), ("answer", args.answers)):
+                # The baseline's answer adds nothing Chroma-bound to its retrieval.
+                if mode == "answer" and system != "ours":
+                    continue
+                row[mode] = worker("paired", {"system": system, "store": str(store), "mode": mode,
+                                              "questions": str(scale_questions), "limit": limit,
+                                              "chroma_url": url}, log_file)
+            row["server_peak_rss_mb"] = server_peak_rss_mb(pid)
+        server[system] = row
+        shutil.rmtree(served, ignore_errors=True)
     results["server"] = server
 
 

@@ -186,7 +186,47 @@ def task_query(p: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-TASKS = {"ceiling": task_ceiling, "ingest": task_ingest, "query": task_query}
+def _asker(system: str, store: Path, embedder: Embedder, url: str | None, mode: str,
+           k: int) -> Any:
+    if system == "ours":
+        from assistant import Assistant
+
+        assistant = Assistant(store=store, chroma_url=url, embedder=embedder)
+        if mode == "retrieve":
+            return lambda q: assistant.retrieve(q, top_k=k)
+        return lambda q: assistant.ask(q, top_k=k)
+    from benchmarks import baseline
+
+    qa = baseline.BaselineQA(store, baseline.configure(embedder), url, top_k=k)
+    return qa.retrieve if mode == "retrieve" else qa.answer
+
+
+def task_paired(p: dict[str, Any]) -> dict[str, Any]:
+    """The same questions through the embedded client and a Chroma server, alternating query by
+    query in one process, so load on a shared machine hits both alike. The server serves a copy
+    of the store's Chroma folder; the catalog is the same file for both."""
+    questions = [json.loads(line)["question"] for line in Path(p["questions"]).read_text().splitlines()
+                 if line.strip()][:p.get("limit")]
+    embedder = LocalMiniLM()
+    store, k = Path(p["store"]), p.get("k", 6)
+    embedded = _asker(p["system"], store, embedder, None, p["mode"], k)
+    served = _asker(p["system"], store, embedder, p["chroma_url"], p["mode"], k)
+    for question in questions[:3]:
+        embedded(question)
+        served(question)
+    times: dict[str, list[float]] = {"embedded": [], "server": []}
+    for i, question in enumerate(questions):
+        order = [("embedded", embedded), ("server", served)]
+        for name, call in order if i % 2 == 0 else order[::-1]:
+            started = time.perf_counter()
+            call(question)
+            times[name].append((time.perf_counter() - started) * 1000)
+    diff = [b - a for a, b in zip(times["embedded"], times["server"], strict=True)]
+    return {"embedded": _percentiles(times["embedded"]), "server": _percentiles(times["server"]),
+            "difference_ms": _percentiles(diff)}
+
+
+TASKS = {"ceiling": task_ceiling, "ingest": task_ingest, "query": task_query, "paired": task_paired}
 
 
 def main() -> int:
