@@ -166,7 +166,7 @@ def article_paths(folder: Path) -> list[Path]:
 
 
 def run_dataset(name: str, limit: int, base_url: str, model: str, key: str | None,
-                max_tokens: int, timeout: float, verbose: bool) -> str:
+                max_tokens: int, timeout: float, verbose: bool, dump: Path | None = None) -> str:
     questions_path, articles = DATASETS[name]
     if not questions_path.exists() or not articles.is_dir():
         return f"== {name}: skipped ({questions_path} or {articles} missing)"
@@ -189,6 +189,12 @@ def run_dataset(name: str, limit: int, base_url: str, model: str, key: str | Non
             base = offline.ask(item["question"])
             offline_ms = (time.perf_counter() - t0) * 1000
             record(tally, item, answer, base, ms, offline_ms)
+            if dump is not None:
+                with dump.open("a", encoding="utf-8") as out:
+                    out.write(json.dumps({"dataset": name, "id": item.get("id"),
+                                          "answers": item.get("answers"),
+                                          "answer": answer.model_dump(),
+                                          "offline": base.answer}, ensure_ascii=False) + "\n")
             if verbose:
                 raw = answer.guard.generated.replace("\n", " ")[:100] if answer.guard else ""
                 print(f"[{name} {number}/{len(items)}] {item['question'][:60]!r} -> "
@@ -208,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-tokens", type=int, default=160)
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per question")
+    parser.add_argument("--dump", type=Path, help="append each Answer as a JSON line here")
     args = parser.parse_args(argv)
     names = list(DATASETS) if args.dataset == "all" else [args.dataset]
     with ExitStack() as stack:
@@ -225,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
               f"support threshold {SUPPORT_THRESHOLD}", flush=True)
         for name in names:
             print(run_dataset(name, args.limit, base_url, model, key, args.max_tokens,
-                              args.timeout, args.verbose), flush=True)
+                              args.timeout, args.verbose, args.dump), flush=True)
     return 0
 
 
