@@ -41,7 +41,9 @@ def log(message: str) -> None:
 
 
 def worker(task: str, params: dict[str, Any], log_file: Path) -> dict[str, Any]:
-    """Run one measurement in a fresh interpreter; returns its JSON plus its wall time."""
+    """Run one measurement in a fresh interpreter; returns its JSON plus its wall time and the
+    machine's load when it started (other people's work on the shared machine)."""
+    load = os.getloadavg()[0]
     started = time.perf_counter()
     with open(log_file, "a") as err:
         done = subprocess.run([sys.executable, "-m", "benchmarks.worker", task, "--json",
@@ -52,6 +54,7 @@ def worker(task: str, params: dict[str, Any], log_file: Path) -> dict[str, Any]:
         raise RuntimeError(f"worker {task} {params.get('system', '')} failed:\n{tail}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
     result["process_wall_s"] = round(time.perf_counter() - started, 3)
+    result["load_1min_at_start"] = round(load, 2)
     return result
 
 
