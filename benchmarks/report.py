@@ -149,10 +149,14 @@ def _headline(r: dict[str, Any]) -> list[str]:
         f"{c['articles']} generated articles ({_fmt(c['words'])} words, {_fmt(c['sentences'])} "
         f"sentences, {_fmt(c['tokens'])} model tokens), both embedded for real with the same "
         f"model. The model alone embeds these sentences at {_fmt(ceiling.get('tokens_per_s'), 0)} "
-        f"tokens/s ({_fmt(ceiling.get('sentences_per_s'), 0)} sentences/s): the ingest ceiling. "
+        f"tokens/s ({_fmt(ceiling.get('sentences_per_s'), 0)} sentences/s), the ingest ceiling, "
+        "measured right after each system's ingest in the same process; each system's share is "
+        "against its own. "
         f"Latency: {_get(ours, 'retrieve', 'latency_ms', 'n')} retrieval and "
-        f"{_get(ours, 'answer', 'latency_ms', 'n')} answer queries, top-k 6, after 3 warm-up "
-        "queries. Quality: all questions of the dataset over its one article.",
+        f"{_get(ours, 'answer', 'latency_ms', 'n')} answer queries about the corpus, top-k 6, "
+        "after 3 warm-up queries, the two systems taking turns query by query in one process. "
+        "Peak RSS of queries: a process of each system's own. Quality: all questions of the "
+        "dataset over its one article.",
         "",
         "| | Article Assistant | LlamaIndex baseline | ours ÷ baseline |",
         "|---|---:|---:|---:|",
@@ -178,7 +182,9 @@ def _scale(r: dict[str, Any], chart_name: str) -> list[str]:
         f"articles ({_fmt(pool.get('sentences'))} distinct sentences, embedded once and cached), so "
         "ingest here is everything except the model. *Projected* adds the model's time for the "
         f"tokens embedded at the measured {_fmt(ceiling.get('tokens_per_s'), 0)} tokens/s. Queries "
-        "embed the question with the real model.",
+        "embed the question with the real model; every size and system takes turns query by query "
+        "in one process, so the load of the shared machine hits all alike. Peak RSS: a process "
+        "of its own for each.",
         "",
         "| articles | system | ingest s | projected with model, s "
         "| re-ingest s (share of ingest; of projected) | retrieval p50 / p95 ms "

@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATASET = (ROOT.parent / "shared" / "datasets" / "squad2-normans").resolve()
 CACHE = ROOT / "benchmarks" / ".cache"
 SYSTEMS = ("ours", "baseline")
+RSS_QUESTIONS = 20  # enough to reach a query process's peak: it loads everything on first use
 
 
 def log(message: str) -> None:
@@ -96,19 +97,22 @@ def score(answers: list[dict[str, Any]], gold: list[dict[str, Any]], field: str 
     }
 
 
-def query_runs(systems: tuple[str, ...], stores: dict[str, Path], questions: Path,
-               args: argparse.Namespace, log_file: Path, keep_answers: bool = False
-               ) -> dict[str, dict[str, Any]]:
-    """Retrieval then full-answer latency, each system in its own process, the systems taking
-    turns so that a change of load on the shared machine hits both."""
-    out: dict[str, dict[str, Any]] = {system: {} for system in systems}
-    for mode, limit in (("retrieve", args.queries), ("answer", args.answers)):
-        for system in systems:
-            out[system][mode] = worker("query", {
-                "system": system, "store": str(stores[system]), "mode": mode,
-                "questions": str(questions), "limit": limit,
-                "keep_answers": keep_answers and mode == "answer"}, log_file)
-    return out
+def latency_run(targets: dict[str, tuple[str, Path]], questions: Path, args: argparse.Namespace,
+                log_file: Path, keep_answers: bool = False) -> dict[str, Any]:
+    """Retrieval and full-answer latency of every target (name -> system, store) in one process,
+    taking turns query by query (see worker.task_latency)."""
+    return worker("latency", {
+        "targets": [{"name": name, "system": system, "store": str(store)}
+                    for name, (system, store) in targets.items()],
+        "questions": str(questions), "retrieve_n": args.queries, "answer_n": args.answers,
+        "keep_answers": keep_answers}, log_file)
+
+
+def rss_run(system: str, store: Path, questions: Path, log_file: Path) -> dict[str, Any]:
+    """Peak RSS of a process answering questions from one store (and its own latencies, kept in
+    the JSON only: the interleaved latency run is the one reported)."""
+    return worker("query", {"system": system, "store": str(store), "mode": "answer",
+                            "questions": str(questions), "limit": RSS_QUESTIONS}, log_file)
 
 
 def free_port() -> int:
@@ -264,40 +268,43 @@ def run_all(args: argparse.Namespace, sizes: list[int], work: Path, logs: Path,
              if line.strip()]
     squad_questions = write_questions(work / "q-squad.jsonl", squad)
 
-    # --- the embedding model alone: the ceiling ---------------------------------------------
-    log(f"embedding ceiling on {len(h2h)} fresh articles")
-    ceiling = worker("ceiling", {"corpus": str(h2h_dir)}, log_file)
-    results["ceiling"] = ceiling
-
     # --- side by side on the fresh corpus, real embedding -------------------------------------
-    side: dict[str, Any] = {"corpus": {"articles": len(h2h), "sentences": ceiling["sentences"],
-                                       "tokens": ceiling["tokens"],
-                                       "words": sum(len(a.render().split()) for a in h2h)}}
     ingests: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
     for system in SYSTEMS:
         store = work / f"store-h2h-{system}"
-        log(f"side by side: {system} ingest ({len(h2h)} articles, real embedding)")
+        log(f"side by side: {system} ingest ({len(h2h)} articles, real embedding), then the "
+            "model alone on the same sentences")
         first = worker("ingest", {"system": system, "corpus": str(h2h_dir), "store": str(store),
-                                  "embed": "real", "count_tokens": True}, log_file)
+                                  "embed": "real", "count_tokens": True, "ceiling": True},
+                       log_file)
         again = worker("ingest", {"system": system, "corpus": str(h2h_dir), "store": str(store),
                                   "embed": "real", "again": True}, log_file)
         ingests[system] = (first, again)
-    log("side by side: queries")
-    queries = query_runs(SYSTEMS, {s: work / f"store-h2h-{s}" for s in SYSTEMS}, h2h_questions,
-                         args, log_file, keep_answers=True)
+    # The ceiling measured right after our ingest is the headline one.
+    ceiling = ingests["ours"][0]["ceiling"]
+    results["ceiling"] = ceiling
+    side: dict[str, Any] = {"corpus": {"articles": len(h2h), "sentences": ceiling["sentences"],
+                                       "tokens": ceiling["tokens"],
+                                       "words": sum(len(a.render().split()) for a in h2h)}}
+    log("side by side: latency, the systems taking turns query by query")
+    latency = latency_run({s: (s, work / f"store-h2h-{s}") for s in SYSTEMS}, h2h_questions, args,
+                          log_file, keep_answers=True)
+    gold = [json.loads(line) for line in h2h_questions.read_text().splitlines()]
     for system in SYSTEMS:
         store = work / f"store-h2h-{system}"
         first, again = ingests[system]
-        retrieve, answer = queries[system]["retrieve"], queries[system]["answer"]
-        gold = [json.loads(line) for line in h2h_questions.read_text().splitlines()]
+        rss = rss_run(system, store, h2h_questions, log_file)
+        answers = latency[system]["answer"].pop("answers")
         side[system] = {
-            "ingest": first, "reingest": again, "retrieve": retrieve,
-            "answer": {k: v for k, v in answer.items() if k != "answers"},
-            "generated_holds_gold": score(answer["answers"], gold)["holds_gold"],
+            "ingest": first, "reingest": again, "retrieve": latency[system]["retrieve"],
+            "answer": {**latency[system]["answer"], "peak_rss_mb": rss["peak_rss_mb"]},
+            "rss_run": rss,
+            "generated_holds_gold": score(answers, gold)["holds_gold"],
             "index_mb": dir_size_mb(store),
             "articles_per_s": round(len(h2h) / first["seconds"], 2),
             "tokens_per_s": round(ceiling["tokens"] / first["seconds"], 1),
-            "share_of_ceiling": round(ceiling["seconds"] / first["seconds"], 3),
+            # Each system against the ceiling measured in its own process, moments later.
+            "share_of_ceiling": round(first["ceiling"]["seconds"] / first["seconds"], 3),
         }
     results["side_by_side"] = side
 
@@ -362,13 +369,19 @@ def run_all(args: argparse.Namespace, sizes: list[int], work: Path, logs: Path,
                                       "pool_cache": str(cache), "again": True}, log_file)
             row[system] = {"ingest": first, "reingest": again, "index_mb": dir_size_mb(store),
                            "reingest_share": round(again["seconds"] / first["seconds"], 4)}
-        log(f"scale {size:,}: queries")
-        queries = query_runs(systems, {s: work / f"store-{size}-{s}" for s in systems},
-                             scale_questions, args, log_file)
-        for system in systems:
-            row[system].update(queries[system])
         scale.append(row)
         shutil.rmtree(corpus_dir, ignore_errors=True)
+    log("scale: latency, every size and system taking turns query by query")
+    targets = {f"{system}@{row['articles']}": (system, work / f"store-{row['articles']}-{system}")
+               for row in scale for system in systems}
+    latency = latency_run(targets, scale_questions, args, log_file)
+    log("scale: peak RSS of query processes")
+    for row in scale:
+        for system in systems:
+            name = f"{system}@{row['articles']}"
+            rss = rss_run(system, targets[name][1], scale_questions, log_file)
+            row[system].update(retrieve=latency[name]["retrieve"], rss_run=rss,
+                               answer={**latency[name]["answer"], "peak_rss_mb": rss["peak_rss_mb"]})
 
     # --- the same retrieval against a `chroma run` server ------------------------------------
     size = max(s for s in sizes if s <= 10000) if any(s <= 10000 for s in sizes) else sizes[0]

@@ -73,14 +73,17 @@ class Memo:
 # --- tasks ---------------------------------------------------------------------------------------
 
 def task_ceiling(p: dict[str, Any]) -> dict[str, Any]:
+    return ceiling(Path(p["corpus"]), LocalMiniLM())
+
+
+def ceiling(corpus: Path, model: LocalMiniLM) -> dict[str, Any]:
     """The embedding model alone on the sentences our pipeline embeds: the ingest ceiling."""
     from index.chunking import chunk_article
     from index.loaders import discover, load_file
 
-    files, _ = discover([p["corpus"]])
+    files, _ = discover([corpus])
     sentences = [s.text for f in files for a in load_file(f).articles
                  for s in chunk_article(a.text)[0]]
-    model = LocalMiniLM()
     model.embed(sentences[:64])  # warm-up: first runs of an ONNX session are slower
     started = time.perf_counter()
     for begin in range(0, len(sentences), 512):  # the pipeline's flush size
@@ -125,6 +128,11 @@ def task_ingest(p: dict[str, Any]) -> dict[str, Any]:
             out["tokens_embedded"] = model.count_tokens(recording.texts)
             out["texts_embedded"] = len(recording.texts)
     out.update(seconds=round(seconds, 3), peak_rss_mb=peak_rss_mb())
+    if p.get("ceiling"):
+        # Right after the ingest, in the same process: the machine is shared and its speed
+        # drifts, so the share of the model's throughput compares two moments close together.
+        model = embedder if isinstance(embedder, LocalMiniLM) else embedder.model  # type: ignore[attr-defined]
+        out["ceiling"] = ceiling(corpus, model)
     if hasattr(embedder, "misses"):
         out["pool"] = {"hits": embedder.hits, "composed": embedder.composed,  # type: ignore[attr-defined]
                        "misses": embedder.misses}  # type: ignore[attr-defined]
@@ -226,7 +234,48 @@ def task_paired(p: dict[str, Any]) -> dict[str, Any]:
             "difference_ms": _percentiles(diff)}
 
 
-TASKS = {"ceiling": task_ceiling, "ingest": task_ingest, "query": task_query, "paired": task_paired}
+def task_latency(p: dict[str, Any]) -> dict[str, Any]:
+    """Latency of several targets (a system over a store) in one process, taking turns query by
+    query in a rotating order: on a shared 2-core machine the load changes from minute to minute,
+    and separate runs would compare load, not systems or sizes. Peak RSS is not measured here
+    (the process holds every target); `query` runs measure it, one target each."""
+    questions = [json.loads(line) for line in Path(p["questions"]).read_text().splitlines()
+                 if line.strip()]
+    embedder = LocalMiniLM()
+    k = p.get("k", 6)
+    targets = p["targets"]  # [{"name", "system", "store"}]
+    out: dict[str, Any] = {t["name"]: {} for t in targets}
+    for mode, n in (("retrieve", p["retrieve_n"]), ("answer", p["answer_n"])):
+        calls = {t["name"]: _asker(t["system"], Path(t["store"]), embedder, None, mode, k)
+                 for t in targets}
+        for item in questions[:3]:
+            for call in calls.values():
+                call(item["question"])
+        times: dict[str, list[float]] = {name: [] for name in calls}
+        answers: dict[str, list[dict[str, Any]]] = {name: [] for name in calls}
+        names = list(calls)
+        for i, item in enumerate(questions[:n]):
+            for name in names[i % len(names):] + names[:i % len(names)]:
+                started = time.perf_counter()
+                result = calls[name](item["question"])
+                times[name].append((time.perf_counter() - started) * 1000)
+                if mode == "answer" and p.get("keep_answers"):
+                    answers[name].append(_answer_record(item.get("id"), result))
+        for name in names:
+            out[name][mode] = {"latency_ms": _percentiles(times[name])}
+            if answers[name]:
+                out[name][mode]["answers"] = answers[name]
+    return out
+
+
+def _answer_record(item_id: Any, result: Any) -> dict[str, Any]:
+    if isinstance(result, dict):  # the baseline's answer
+        return {"id": item_id, **result, "abstained": False}
+    return {"id": item_id, "answer": result.answer, "abstained": result.abstained}
+
+
+TASKS = {"ceiling": task_ceiling, "ingest": task_ingest, "query": task_query, "paired": task_paired,
+         "latency": task_latency}
 
 
 def main() -> int:
