@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from assistant.answer_types import expected_type, offers_type
 from assistant.core import ABSTAIN_TEXT, citation_for
 from assistant.extractive import Selection
 from assistant.grounding import SUPPORT_THRESHOLD, Support, SupportScorer
@@ -215,6 +216,14 @@ class GroundingGuard:
         if not kept:
             return self._nothing_kept(question, report, model_abstained, bool(judged), selection,
                                       fallback)
+        kind = expected_type(question)
+        if kind and not any(offers_type(v.check.kept_text, kind, question) for v in kept) \
+                and fallback is not None and not fallback.abstained:
+            # Supported but beside the point: "when" answered without a date. The extractive
+            # answer, chosen for the kind of answer asked for, serves the reader better.
+            return self._nothing_kept(question, report, False, True, selection, fallback,
+                                      why=f"the model's supported sentences give no {kind}, "
+                                      "which the question asks for")
         return self._compose(question, kept, passages, report, selection)
 
     # --- judging one sentence -----------------------------------------------------------------
@@ -374,14 +383,12 @@ class GroundingGuard:
                 if counts.get(action)]
 
     def _nothing_kept(self, question: str, report: GuardReport, model_abstained: bool,
-                      had_claims: bool, selection: Selection | None, fallback: Answer | None
-                      ) -> Answer:
-        if had_claims:
-            why = "no sentence of the model's reply is supported by the passages"
-        elif model_abstained:
-            why = "the model said the articles don't answer this"
-        else:
-            why = "the model's reply held no answer"
+                      had_claims: bool, selection: Selection | None, fallback: Answer | None,
+                      why: str = "") -> Answer:
+        if not why:
+            why = "no sentence of the model's reply is supported by the passages" if had_claims \
+                else "the model said the articles don't answer this" if model_abstained \
+                else "the model's reply held no answer"
         report.changes.extend(self._summarise(report.checks))
         if fallback is not None and not fallback.abstained:
             report.outcome = "fallback_extractive"

@@ -164,3 +164,12 @@ def test_a_lead_in_alone_is_not_an_answer(user_assistant: Assistant) -> None:
                      "The foreign ministers who joined the negotiations were: [1]")
     assert answer.guard is not None and answer.guard.checks[0].action == "dropped"
     assert "joined the negotiations were" not in answer.answer
+
+
+def test_supported_but_beside_the_point_falls_back(user_assistant: Assistant) -> None:
+    # True and supported, but a "how long" question gets no duration from it.
+    answer = guarded(user_assistant, "How long did the talks last?",
+                     "Trump and Putin held a meeting in Alaska [1].")
+    assert answer.guard is not None and answer.guard.outcome == "fallback_extractive"
+    assert any("give no duration" in note for note in answer.notes)
+    assert "hours" in answer.answer
