@@ -173,3 +173,20 @@ def test_supported_but_beside_the_point_falls_back(user_assistant: Assistant) ->
     assert answer.guard is not None and answer.guard.outcome == "fallback_extractive"
     assert any("give no duration" in note for note in answer.notes)
     assert "hours" in answer.answer
+
+
+def test_supported_but_off_point_reply_falls_back(user_assistant: Assistant) -> None:
+    answer = guarded(user_assistant, "According to Putin, what does lasting peace require?",
+                     "Trump and Putin held a meeting in Alaska [1].")
+    assert answer.guard is not None and answer.guard.outcome == "fallback_extractive"
+    assert any("further from the question" in note for note in answer.notes)
+
+
+def test_clauses_must_also_hold_together(user_assistant: Assistant) -> None:
+    # A reply SmolLM2 gave: each clause leans on some passage, the whole claims what none says.
+    reply = ("The meeting had been a pivotal moment in the Trump-Putin talks, with both leaders "
+             "discussing Ukraine's security and Zelenskyy's role.")
+    answer = guarded(user_assistant, "What had Trump called Zelenskyy?", reply)
+    check = answer.guard.checks[0] if answer.guard else None
+    assert check is not None and check.action in ("trimmed", "removed")
+    assert "discussing Ukraine's security and Zelenskyy's role" not in answer.answer
