@@ -126,6 +126,14 @@ def split_clauses(sentence: str) -> list[str]:
     return [m for m in merged if m.strip()]
 
 
+def _sentence_of(clauses: list[str], count: int) -> str:
+    """The first `count` clauses as a sentence (a cut one gets its full stop back)."""
+    if count >= len(clauses):
+        return "".join(clauses)
+    kept = "".join(clauses[:count]).rstrip(" ,;:-–—")
+    return kept if kept.endswith((".", "!", "?")) else kept + "."
+
+
 def _clause_text(piece: str) -> str:
     return piece.strip().lstrip(",;").strip()
 
@@ -268,8 +276,8 @@ class GroundingGuard:
         # moment in the talks, with both leaders discussing ..."): the kept run of clauses must
         # also hold as a whole against the passages backing it, else it is cut shorter.
         clauses_backed = len(clause_backing)
-        while clauses_backed > 1 and not self._holds(
-                "".join(clauses[:clauses_backed]),
+        while clauses_backed and len(clauses) > 1 and not self._holds(
+                _sentence_of(clauses, clauses_backed),
                 [texts[i] for b in clause_backing[:clauses_backed] for i, _ in b]):
             clauses_backed -= 1
         backing = [pair for b in clause_backing[:clauses_backed] for pair in b]
@@ -287,8 +295,7 @@ class GroundingGuard:
             check.reason = "; ".join([*reasons, f"no passage supports it ({detail})"])
             return _Verdict(check)
         if clauses_backed < len(clauses):
-            kept = "".join(clauses[:clauses_backed]).rstrip(" ,;:-–—")
-            check.kept_text = kept if kept.endswith((".", "!", "?")) else kept + "."
+            check.kept_text = _sentence_of(clauses, clauses_backed)
             check.action = "trimmed"
             reasons.append("cut unsupported: " + _clause_text("".join(clauses[clauses_backed:])))
         else:
