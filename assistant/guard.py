@@ -16,9 +16,11 @@ For each sentence of a generated answer:
 Instruction-like sentences in passages ("ignore previous instructions ...") are blanked before
 scoring: article text is data, so a sentence that addresses the assistant backs no claim.
 
-If no claim survives, the answer falls back to the extractive one (when that one is confident)
-or abstains, and says which. When the extractive answerer found sources disagreeing on a figure,
-the answer says so and cites both sides, whatever the model wrote.
+If no claim survives, or the survivors miss the question (no date for a "when" question; for
+questions with no expected kind, much further from the question than the extractive quote), the
+answer falls back to the extractive one (when that one is confident) or abstains, and says
+which. When the extractive answerer found sources disagreeing on a figure, the answer says so
+and cites both sides, whatever the model wrote.
 """
 
 from __future__ import annotations
