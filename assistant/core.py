@@ -322,6 +322,12 @@ class Assistant:
         t0 = time.perf_counter()
         focus_vector = vector if focus in (None, query) else self.embedder.embed([focus])[0]
         selection = self.answerer.select(focus or query, focus_vector, passages)
+        if selection.abstain and focus not in (None, query):
+            # A bare follow-up ("where did they take place?") may be too vague on its own;
+            # the rewrite carrying the conversation's subject may still find the answer.
+            with_context = self.answerer.select(query, vector, passages)
+            if not with_context.abstain:
+                selection = with_context
         answer = self._extractive_answer(question, selection)
         timings["answer"] = _ms(t0)
         return passages, selection, answer, timings

@@ -17,6 +17,7 @@ import numpy as np
 
 from assistant.answer_types import expected_type, is_list_question, offers_type
 from assistant.conflicts import Quantity, disagreement, quantities, unit_answers
+from assistant.instructions import addresses_an_assistant
 from assistant.retrieval import Candidate, Passage, Retriever
 from index.text import STOPWORDS, words
 
@@ -72,7 +73,9 @@ class ExtractiveAnswerer:
               ) -> tuple[list[Candidate], dict[str, float]]:
         """Score every candidate sentence. Returns them best first, plus question-level facts."""
         w = self.weights
-        candidates = self.retriever.candidates(passages)
+        # A sentence that addresses an AI assistant is an injection attempt, not reporting.
+        candidates = [c for c in self.retriever.candidates(passages)
+                      if not addresses_an_assistant(c.text)]
         terms = self.retriever.question_terms(question)
         idf, stems, df = self.retriever.idf(terms)
         term_stems = [stems[t] for t in terms]

@@ -32,6 +32,7 @@ from assistant.answer_types import expected_type, offers_type
 from assistant.core import ABSTAIN_TEXT, citation_for
 from assistant.extractive import Selection
 from assistant.grounding import SUPPORT_THRESHOLD, Support, SupportScorer
+from assistant.instructions import addresses_an_assistant
 from assistant.models import (
     Answer,
     Citation,
@@ -64,12 +65,6 @@ _CLAUSE_BREAK = re.compile(
     r"\s*;\s*|,\s+(?=(?:but|while|whereas|although|though|which|who|whom|where|and|as|after|"
     r"before|because|since|with|including|adding|saying|noting|a|an|the)\b)|\s+(?=(?:but|"
     r"whereas|although)\s)", re.IGNORECASE)
-_INSTRUCTION = re.compile(
-    r"\b(ignore|disregard|forget|override)\b.{0,60}\b(instructions?|prompts?|rules|directions|"
-    r"guidelines)\b|\bsystem\s+prompt\b|\byou\s+are\s+(now\s+)?(an?\s+)?(ai|assistant|"
-    r"chatbot|language\s+model)\b|\b(assistants?|chatbots?|ai|language\s+models?)\s*[,:]?\s+"
-    r"(must|should|shall|will)\s+(now\s+)?(reply|answer|respond|say|write|output)",
-    re.IGNORECASE | re.DOTALL)
 _MIN_CLAUSE_CONTENT_WORDS = 3
 # For questions with no expected kind of answer ("what does peace require?"), a reply is off
 # the point when its best sentence's cosine to the question is under this share of the
@@ -99,7 +94,7 @@ def mask_instructions(text: str) -> str:
     """The text with every sentence that addresses an AI assistant blanked out, same length."""
     out = text
     for span in split_sentences(text):
-        if _INSTRUCTION.search(span.text):
+        if addresses_an_assistant(span.text):
             out = out[:span.start] + " " * (span.end - span.start) + out[span.end:]
     return out
 

@@ -1,0 +1,19 @@
+"""Recognise article sentences that address an AI assistant ("ignore previous instructions",
+"assistants must reply ..."). Article text is data: such a sentence is never quoted as an
+answer, and never counts as support for a generated claim."""
+
+from __future__ import annotations
+
+import re
+
+_INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b.{0,60}\b(instructions?|prompts?|rules|directions|"
+    r"guidelines)\b|\bsystem\s+prompt\b|\byou\s+are\s+(now\s+)?(an?\s+)?(ai|assistant|"
+    r"chatbot|language\s+model)\b|\b(assistants?|chatbots?|ai|language\s+models?)\s*[,:]?\s+"
+    r"(must|should|shall|will)\s+(now\s+)?(reply|answer|respond|say|write|output)|"
+    r"</?\s*(system|assistant|user|instructions?)\s*>",
+    re.IGNORECASE | re.DOTALL)
+
+
+def addresses_an_assistant(text: str) -> bool:
+    return bool(_INSTRUCTION.search(text))
