@@ -29,6 +29,7 @@ from assistant.settings import Settings
 from index.catalog import Catalog
 from index.embedding import Embedder, EmbeddingError, LocalMiniLM, OpenAIEmbedder
 from index.pipeline import Indexer, IngestReport
+from index.text import STOPWORDS, words
 from index.vectorstore import ChromaStore, VectorStoreError
 
 if TYPE_CHECKING:
@@ -321,6 +322,8 @@ class Assistant:
         timings["retrieve"] = _ms(t0)
         t0 = time.perf_counter()
         focus_vector = vector if focus in (None, query) else self.embedder.embed([focus])[0]
+        if focus not in (None, query):
+            passages = _about_the_subject(passages, query, focus)
         selection = self.answerer.select(focus or query, focus_vector, passages)
         if selection.abstain and focus not in (None, query):
             # A bare follow-up ("where did they take place?") may be too vague on its own;
@@ -407,6 +410,18 @@ def _pieces_then(answer: Answer, words_per_piece: int = 4) -> Iterator[str | Ans
     for i in range(0, len(tokens), words_per_piece):
         yield (" " if i else "") + " ".join(tokens[i:i + words_per_piece])
     yield answer
+
+
+def _about_the_subject(passages: list[Passage], query: str, focus: str) -> list[Passage]:
+    """For a follow-up, the passages that mention the subject the rewrite carried over ("how
+    long is it? (Riverside Line)"): the bare follow-up alone would match any article that
+    says how long something is. All passages when none mentions it."""
+    focus_words = set(words(focus))
+    carried = [w for w in words(query) if w not in focus_words and w not in STOPWORDS]
+    if not carried:
+        return passages
+    about = [p for p in passages if any(w in set(words(p.chunk.text)) for w in carried)]
+    return about or passages
 
 
 def _ms(since: float) -> float:
