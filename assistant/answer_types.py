@@ -111,7 +111,7 @@ def offers_type(sentence: str, kind: str | None, question: str) -> float:
         found = [m.group(1) for m in _PLACE_RE.finditer(sentence)]
     elif kind == "number":
         found = [m.group(0) for m in _NUMBER_RE.finditer(sentence)]
-        counted = _counted_noun(q_lower)
+        counted = counted_noun(q_lower)
         if found and counted:
             # "How many journalists ...?" wants a number of journalists, not any number.
             found = [f for f in found if _number_counts(sentence, f, counted)]
@@ -121,8 +121,9 @@ def offers_type(sentence: str, kind: str | None, question: str) -> float:
     return 1.0 if novel else 0.0
 
 
-def _counted_noun(question: str) -> str | None:
-    match = re.search(r"\bhow many ([a-z]+)", question)
+def counted_noun(question: str) -> str | None:
+    """The first letters of what "how many ...?" counts ("journalists" -> "journ"), if any."""
+    match = re.search(r"\bhow many ([a-z]+)", question.lower())
     if not match or match.group(1) in ("of", "more", "times", "other"):
         return None
     return match.group(1)[:5]  # a crude stem: "journalists" ~ "journ", "people" ~ "peopl"

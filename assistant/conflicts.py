@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from assistant.answer_types import NUMBER_WORDS
+from assistant.answer_types import NUMBER_WORDS, counted_noun
 
 _QUALIFIER = r"(?:(?:nearly|almost|about|around|roughly|approximately|over|under|more than|less than|" \
              r"fewer than|at least|at most|some|just over|just under|up to)\s+)?"
@@ -89,9 +89,9 @@ def unit_answers(kind: str | None, unit: str, question: str) -> bool:
     if kind == "length":
         return unit in _LENGTH_UNITS
     if kind == "number":
-        counted = re.search(r"\bhow many ([a-z]+)", question.lower())
-        if counted and counted.group(1) not in ("of", "more", "times", "other"):
-            return unit.startswith(counted.group(1)[:4]) or counted.group(1).startswith(unit[:4])
+        counted = counted_noun(question)
+        if counted:
+            return unit.startswith(counted[:4]) or counted.startswith(unit[:4])
         return unit not in _TIME_UNITS
     return False
 

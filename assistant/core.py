@@ -230,14 +230,7 @@ class Assistant:
         """Answer one question from the indexed articles, with cited, checked sentences."""
         started = time.perf_counter()
         question = self._validate(question)
-        passages, selection, answer, timings = self._evidence(question, question, top_k)
-        if self.settings.llm != "extractive":
-            t0 = time.perf_counter()
-            answer = self.generative.answer(question, question, passages, selection, answer)
-            timings["answer"] += _ms(t0)
-        timings["total"] = _ms(started)
-        answer.timings_ms = {**answer.timings_ms, **timings}
-        return answer
+        return self._answer(question, question, question, "", top_k, started)
 
     def chat(self, messages: ChatMessages, *, top_k: int | None = None) -> Answer:
         """Answer the last user message of a conversation ([{"role", "content"}, ...]). A
@@ -246,6 +239,12 @@ class Assistant:
         Answer's `query` holds the rewrite."""
         started = time.perf_counter()
         question, query, focus, note = self._condense(messages)
+        return self._answer(question, query, focus, note, top_k, started)
+
+    def _answer(self, question: str, query: str, focus: str, note: str, top_k: int | None,
+                started: float) -> Answer:
+        """Retrieve for `query`, answer `question` (extractively, then by the LLM when one is
+        configured), and record the rewrite note and timings."""
         passages, selection, answer, timings = self._evidence(question, query, top_k, focus)
         if self.settings.llm != "extractive":
             t0 = time.perf_counter()
