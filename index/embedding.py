@@ -143,16 +143,28 @@ class OpenAIEmbedder:
             for begin in range(0, len(texts), 256):
                 response = self._client.embeddings.create(model=self._model,
                                                           input=texts[begin:begin + 256])
-                vectors.extend(item.embedding for item in response.data)
+                vectors.extend(_pooled(item.embedding) for item in response.data)
         except openai.APIConnectionError:
             raise EmbeddingError(f"embedding server unreachable at {self._client.base_url}") from None
         except openai.AuthenticationError:
             raise EmbeddingError("embedding server rejected the API key") from None
         except openai.APIError as exc:
             raise EmbeddingError(f"embedding request failed: {exc.__class__.__name__}") from None
+        if not vectors or len({len(v) for v in vectors}) != 1 or len(vectors) != len(texts):
+            raise EmbeddingError("embedding server returned malformed vectors")
         array = normalise(np.asarray(vectors, dtype=np.float32))
         self.dimension = array.shape[1]
         return array
+
+
+def _pooled(embedding: object) -> list[float]:
+    """One vector per text. Some OpenAI-compatible servers (llama.cpp serving a model without
+    a pooling layer) return one vector per token instead: average them, as MiniLM does."""
+    if isinstance(embedding, list) and embedding and isinstance(embedding[0], list):
+        return np.asarray(embedding, dtype=np.float32).mean(axis=0).tolist()
+    if not isinstance(embedding, list):
+        raise EmbeddingError("embedding server returned malformed vectors")
+    return embedding
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:

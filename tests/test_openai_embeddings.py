@@ -1,0 +1,50 @@
+"""Embeddings from an OpenAI-compatible endpoint: a real llama.cpp server with --embedding,
+over real HTTP. The offline MiniLM stays the default; this is the configuration path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLES, free_port, require
+
+from assistant import Assistant, AssistantError
+from evals.llm_server import llama_server_unavailable_reason, running_llama_server
+
+
+@pytest.fixture(scope="module")
+def embedding_url() -> Iterator[str]:
+    reason = llama_server_unavailable_reason()
+    require(reason is None, reason or "")
+    with running_llama_server(extra_args=["--embedding", "True"]) as url:
+        yield url
+
+
+def _remote(store: Path, url: str) -> Assistant:
+    return Assistant(store=store, embedding="openai", embedding_base_url=url,
+                     embedding_model="smollm2-135m-instruct", openai_api_key="unused")
+
+
+def test_ingest_and_ask_with_remote_embeddings(tmp_path: Path, embedding_url: str) -> None:
+    assistant = _remote(tmp_path / "store", embedding_url)
+    report = assistant.ingest([SAMPLES])
+    assert report.added >= 6 and not report.failed
+    answer = assistant.ask("How many stops does the Riverside Line have?")
+    assert answer.citations or answer.abstained
+    for citation in answer.citations:
+        article = assistant.article(citation.article_id)
+        assert article is not None
+        assert article["text"][citation.start:citation.end] == citation.text
+    # The store remembers its model: the offline embedder must not query it.
+    with pytest.raises(AssistantError, match="built with embedder"):
+        Assistant(store=tmp_path / "store").ask("How many stops does the Riverside Line have?")
+
+
+def test_unreachable_embedding_server_is_one_line(tmp_path: Path) -> None:
+    assistant = Assistant(store=tmp_path / "store", embedding="openai",
+                          embedding_base_url=f"http://127.0.0.1:{free_port()}/v1",
+                          openai_api_key="unused", llm_timeout=2, llm_max_retries=0)
+    with pytest.raises(AssistantError) as caught:
+        assistant.ingest([SAMPLES])
+    assert "unreachable" in str(caught.value) and "\n" not in str(caught.value)
