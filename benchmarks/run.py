@@ -15,20 +15,17 @@ import os
 import platform
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from benchmarks import corpus as gen
 from benchmarks.report import write_reports
+from evals.chroma_server import running_chroma_server
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASET = (ROOT.parent / "shared" / "datasets" / "squad2-normans").resolve()
@@ -113,42 +110,6 @@ def rss_run(system: str, store: Path, questions: Path, log_file: Path) -> dict[s
     the JSON only: the interleaved latency run is the one reported)."""
     return worker("query", {"system": system, "store": str(store), "mode": "answer",
                             "questions": str(questions), "limit": RSS_QUESTIONS}, log_file)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def chroma_server(path: Path, log_file: Path) -> Iterator[tuple[str, int]]:
-    """A real `chroma run` on loopback serving an existing store's Chroma folder."""
-    chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
-    port = free_port()
-    with open(log_file, "a") as out:
-        process = subprocess.Popen([chroma, "run", "--path", str(path), "--host", "127.0.0.1",
-                                    "--port", str(port)], stdout=out, stderr=subprocess.STDOUT,
-                                   env=_env())
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1)
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"chroma server did not start; see {log_file}") from None
-                time.sleep(0.3)
-        yield url, process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def server_peak_rss_mb(pid: int) -> float | None:
@@ -392,7 +353,8 @@ def run_all(args: argparse.Namespace, sizes: list[int], work: Path, logs: Path,
         served = work / f"served-{size}-{system}"
         shutil.copytree(store / "chroma", served)
         log(f"chroma server: {system} at {size:,} articles, alternating with the embedded client")
-        with chroma_server(served, logs / f"chroma-{system}.log") as (url, pid):
+        with running_chroma_server(served, logs / f"chroma-{system}.log", startup_timeout=90,
+                                   env=_env()) as (url, pid):
             row: dict[str, Any] = {}
             for mode, limit in (("retrieve", args.queries), ("answer", args.answers)):
                 # The baseline's answer adds nothing Chroma-bound to its retrieval.

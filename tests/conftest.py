@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from assistant import Assistant
+from evals.chroma_server import chroma_command, running_chroma_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples" / "articles"
@@ -30,12 +27,6 @@ def require(condition: bool, reason: str) -> None:
     if IN_CI:
         pytest.fail(f"CI requires: {reason}")
     pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
@@ -80,32 +71,10 @@ def user_assistant(tmp_path_factory: pytest.TempPathFactory, user_articles: Path
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `chroma run` on loopback; yields its URL."""
-    chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
-    require(Path(chroma).exists(), "the `chroma` command (pip install chromadb)")
-    port = free_port()
+    require(chroma_command().exists(), "the `chroma` command (pip install chromadb)")
     data = tmp_path_factory.mktemp("chroma-server")
-    log = open(data / "server.log", "w")  # closed below, after the server stops
-    process = subprocess.Popen([chroma, "run", "--path", str(data / "db"), "--host", "127.0.0.1",
-                                "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1)
-            break
-        except OSError:
-            if process.poll() is not None:
-                break
-            time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail("chroma server did not start in 60 s")
-    if process.poll() is not None:
-        pytest.fail(f"chroma server exited: {(data / 'server.log').read_text()[-500:]}")
-    yield url
-    process.terminate()
     try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+        with running_chroma_server(data / "db", data / "server.log") as (url, _pid):
+            yield url
+    except RuntimeError as exc:
+        pytest.fail(str(exc))

@@ -7,7 +7,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLES, free_port, run_cli
+from conftest import SAMPLES, run_cli
+
+from evals.llm_server import free_port
 
 pytestmark = pytest.mark.server
 

@@ -13,9 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import free_port, run_cli
+from conftest import run_cli
 
 from assistant import Answer, Assistant
+from evals.llm_server import free_port
 
 SECRET = "sk-test-Zq8v1Secret4Never2Print"
 

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLES, free_port, require
+from conftest import SAMPLES, require
 
 from assistant import Assistant, AssistantError
-from evals.llm_server import llama_server_unavailable_reason, running_llama_server
+from evals.llm_server import free_port, llama_server_unavailable_reason, running_llama_server
 
 
 @pytest.fixture(scope="module")

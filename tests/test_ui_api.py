@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, free_port, run_cli
+from conftest import ROOT, run_cli
 
 from assistant import Answer, Assistant
+from evals.llm_server import free_port
 
 # gradio's queue calls pandas in a way pandas 3 warns about; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")

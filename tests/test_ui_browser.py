@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, free_port, require, run_cli
+from conftest import ROOT, require, run_cli
 
 from assistant import ABSTAIN_TEXT
+from evals.llm_server import free_port
 
 pytestmark = pytest.mark.browser
 
