@@ -250,12 +250,7 @@ class Assistant:
             t0 = time.perf_counter()
             answer = self.generative.answer(question, query, passages, selection, answer)
             timings["answer"] += _ms(t0)
-        if note:
-            answer.notes = [note, *answer.notes]
-        answer.query = query if query != question else ""
-        timings["total"] = _ms(started)
-        answer.timings_ms = {**answer.timings_ms, **timings}
-        return answer
+        return _finished(answer, question, query, note, timings, started)
 
     def stream(self, question_or_messages: str | ChatMessages, *, top_k: int | None = None
                ) -> Iterator[str | Answer]:
@@ -275,13 +270,8 @@ class Assistant:
         else:
             items = self.generative.stream(question, query, passages, selection, answer)
         for item in items:
-            if isinstance(item, Answer):
-                if note:
-                    item.notes = [note, *item.notes]
-                item.query = query if query != question else ""
-                timings["total"] = _ms(started)
-                item.timings_ms = {**item.timings_ms, **timings}
-            yield item
+            yield _finished(item, question, query, note, timings, started) \
+                if isinstance(item, Answer) else item
 
     def _condense(self, messages: ChatMessages) -> tuple[str, str, str, str]:
         """(question as asked, standalone query for retrieval, question the extractive answerer
@@ -409,6 +399,17 @@ def _pieces_then(answer: Answer, words_per_piece: int = 4) -> Iterator[str | Ans
     for i in range(0, len(tokens), words_per_piece):
         yield (" " if i else "") + " ".join(tokens[i:i + words_per_piece])
     yield answer
+
+
+def _finished(answer: Answer, question: str, query: str, note: str,
+              timings: dict[str, float], started: float) -> Answer:
+    """Record the follow-up rewrite (if any) and the timings on a final Answer."""
+    if note:
+        answer.notes = [note, *answer.notes]
+    answer.query = query if query != question else ""
+    timings["total"] = _ms(started)
+    answer.timings_ms = {**answer.timings_ms, **timings}
+    return answer
 
 
 def _about_the_subject(passages: list[Passage], query: str, focus: str) -> list[Passage]:
