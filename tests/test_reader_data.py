@@ -1,0 +1,71 @@
+"""The reader's training data: split by article, hard negatives that really lack the answer, and
+positives whose offsets point at the answer. Pure Python (no torch)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from conftest import require
+
+from training.reader_data import POOL, Mix, derived_examples, load_pool, split_articles, swap_detail
+
+ARTICLE = {
+    "title": "Riverside",
+    "paragraphs": [
+        {"context": "The Riverside Line opened in 2011. It was built by Kestrel Rail. "
+                    "It carries 20,000 passengers a day.",
+         "qas": [{"question": "When did the Riverside Line open?", "is_impossible": False,
+                  "answers": [{"text": "2011", "answer_start": 29}]},
+                 {"question": "Who built the Riverside Line?", "is_impossible": False,
+                  "answers": [{"text": "Kestrel Rail", "answer_start": 50}]}]},
+        {"context": "The harbour was dredged in 1990. Ferries stopped running in 2004.",
+         "qas": [{"question": "When was the harbour dredged?", "is_impossible": False,
+                  "answers": [{"text": "1990", "answer_start": 27}]}]},
+    ],
+}
+OTHER = {"title": "Other", "paragraphs": [
+    {"context": "Maria Lopez designed the footbridge.",
+     "qas": [{"question": "Who did Maria Lopez design?", "is_impossible": True, "answers": []}]}]}
+
+
+def test_swap_detail_replaces_a_shared_year_with_one_the_context_lacks() -> None:
+    context = ARTICLE["paragraphs"][0]["context"]
+    swapped = swap_detail("What happened in 2011 on the line?", context, random.Random(1), ["Maria"])
+    assert swapped is not None and "2011" not in swapped
+    year = next(w for w in swapped.split() if w.isdigit())
+    assert year not in context
+
+
+def test_swap_detail_needs_a_detail_shared_with_the_context() -> None:
+    assert swap_detail("What is the line?", "The line is long.", random.Random(1), ["Maria"]) is None
+
+
+def test_derived_examples_are_labelled_truthfully() -> None:
+    every = Mix(1.0, 1.0, 1.0, 1.0, 1.0)
+    examples = derived_examples([ARTICLE, OTHER], seed=3, mix=every)
+    kinds = {e.kind for e in examples}
+    assert {"other_paragraph", "other_article", "sentence_removed", "swapped_detail"} <= kinds
+    gold = {qa["question"]: qa["answers"][0]["text"] for p in ARTICLE["paragraphs"] for qa in p["qas"]}
+    for e in examples:
+        if e.answerable:
+            assert e.context[e.answer_start:e.answer_start + len(e.answer)] == e.answer
+        elif e.kind in ("other_paragraph", "other_article", "sentence_removed"):
+            assert gold[e.question].lower() not in e.context.lower(), e
+        elif e.kind == "swapped_detail":
+            assert e.question not in gold
+
+
+def test_pool_is_split_by_article() -> None:
+    require(POOL.exists(), f"the training pool at {POOL}")
+    train, val = split_articles(load_pool())
+    assert len(val) == 5
+    assert not {a["title"] for a in train} & {a["title"] for a in val}
+    again = split_articles(load_pool())[1]
+    assert [a["title"] for a in again] == [a["title"] for a in val], "the split must be seeded"
+
+
+@pytest.mark.parametrize("name", ["Normans"])
+def test_dev_set_is_not_in_the_pool(name: str) -> None:
+    require(POOL.exists(), f"the training pool at {POOL}")
+    assert name not in {a["title"] for a in load_pool()}

