@@ -11,9 +11,11 @@ retrieved passage. Besides SQuAD's own unanswerable questions, each answerable o
 as an unanswerable question about another year or event.
 
 - threshold: the margin (best span score minus "no answer" score) above which the assistant
-  answers, chosen to maximise the SQuAD 2.0 score over all validation questions (an abstention
-  scores 1 on an unanswerable question and 0 on an answerable one; an answer scores its token F1
-  on an answerable question and 0 on an unanswerable one);
+  answers: the highest one that keeps false abstention on the answerable validation questions
+  within FALSE_ABSTENTION_BUDGET, so that as many unanswerable questions as possible are
+  declined at a cost to answerable ones the product accepts. (The threshold that maximises the
+  SQuAD 2.0 score instead declined 38 % of the answerable validation questions: an abstention on
+  an unanswerable question scores a full point, a right answer only its F1.)
 - slope, intercept: Platt scaling, a logistic fit of "the answer is right" (token F1 >= 0.5 with
   a gold answer) on the margin; the assistant's `confidence` is this probability.
 
@@ -38,6 +40,7 @@ from assistant.reader import MODEL_DIR
 from training.reader_data import load_pool, split_articles, swap_detail
 
 RIGHT_F1 = 0.5
+FALSE_ABSTENTION_BUDGET = 0.15  # the most answerable questions the assistant may decline
 
 
 def _normalize(text: str) -> str:
@@ -92,21 +95,27 @@ def write_articles(articles: list[dict], folder: Path) -> None:
         (folder / f"validation-{i}.txt").write_text(f"{article['title'].replace('_', ' ')}\n\n{body}\n")
 
 
-def collect(articles: list[dict], questions: list[dict]) -> list[dict]:
+TOP_K = 6  # the assistant's default: the threshold holds for the number of passages it reads
+
+
+def collect(articles: list[dict], questions: list[dict], model_dir: Path) -> list[dict]:
     """Run every question through retrieval and the reader; record the best span and margin."""
-    from assistant import Assistant
+    from assistant import Assistant, Settings
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "articles"
         folder.mkdir()
         write_articles(articles, folder)
-        assistant = Assistant(store=Path(tmp) / "store")
+        # Explicit settings: ASSISTANT_* variables in the environment must not change the fit.
+        settings = Settings(store=Path(tmp) / "store", reader_model=model_dir, top_k=TOP_K,
+                            embedding="local", chunk_words=120, chunk_overlap_sentences=1)
+        assistant = Assistant(settings=settings)
         assistant.ingest([folder])
         rows = []
         for i, q in enumerate(questions):
             passages = assistant.retrieve(q["question"])
             readings = assistant.answerer.readings(q["question"], passages)
-            best = readings[0] if readings else None
+            best = readings[0] if readings else None  # the most confident reading
             rows.append({**q, "margin": best.margin if best else float("-inf"),
                          "span": best.text if best else "",
                          "f1": token_f1(best.text, q["answers"]) if best and q["answers"] else 0.0})
@@ -115,10 +124,25 @@ def collect(articles: list[dict], questions: list[dict]) -> list[dict]:
     return rows
 
 
+def budget_threshold(rows: list[dict], budget: float = FALSE_ABSTENTION_BUDGET) -> float:
+    """The highest margin threshold that declines at most `budget` of the answerable questions."""
+    margins = sorted(r["margin"] for r in rows if r["answers"])
+    if not margins or not np.isfinite(margins[-1]):
+        raise SystemExit("no answerable validation question got a reading: is the store empty?")
+    k = int(budget * len(margins))  # margins[:k] fall below the threshold: k / n <= budget
+    return float(margins[k])
+
+
+def squad_score(rows: list[dict], threshold: float) -> float:
+    """SQuAD 2.0's score: an answer scores its F1, an abstention 1 on an unanswerable question."""
+    return float(np.mean([(r["f1"] if r["margin"] >= threshold else float(not r["answers"])) for r in rows]))
+
+
 def best_threshold(rows: list[dict]) -> float:
-    """The margin threshold with the highest SQuAD 2.0 score (answers score F1, abstentions
-    score 1 on unanswerable questions)."""
+    """The margin threshold with the highest SQuAD 2.0 score (reported for comparison)."""
     margins = sorted({r["margin"] for r in rows if np.isfinite(r["margin"])})
+    if not margins:
+        raise SystemExit("no validation question got a reading: is the store empty?")
     candidates = [margins[0] - 1.0] + [(a + b) / 2 for a, b in pairwise(margins)] + [margins[-1] + 1.0]
     m = np.array([r["margin"] for r in rows])
     f1 = np.array([r["f1"] for r in rows])
@@ -132,19 +156,28 @@ def best_threshold(rows: list[dict]) -> float:
     return float(best_t)
 
 
-def platt(margins: np.ndarray, right: np.ndarray, iterations: int = 50) -> tuple[float, float]:
-    """Logistic regression of right on margin by Newton's method (two parameters)."""
-    x = np.stack([margins, np.ones_like(margins)], axis=1)
-    w = np.zeros(2)
+def logistic(x: np.ndarray, y: np.ndarray, iterations: int = 50, ridge: float = 1e-3) -> np.ndarray:
+    """Logistic regression by Newton's method; the last weight is the bias."""
+    x = np.concatenate([x, np.ones((len(x), 1))], axis=1)
+    w = np.zeros(x.shape[1])
     for _ in range(iterations):
-        p = 1 / (1 + np.exp(-(x @ w)))
-        grad = x.T @ (p - right)
-        hess = x.T @ (x * (p * (1 - p))[:, None]) + 1e-6 * np.eye(2)
+        p = 1 / (1 + np.exp(-np.clip(x @ w, -60, 60)))
+        grad = x.T @ (p - y) + ridge * w
+        hess = x.T @ (x * (p * (1 - p))[:, None]) + ridge * np.eye(len(w))
         w -= np.linalg.solve(hess, grad)
+    return w
+
+
+def platt(margins: np.ndarray, right: np.ndarray) -> tuple[float, float]:
+    """Logistic regression of right on margin (two parameters)."""
+    w = logistic(margins[:, None], right)
     return float(w[0]), float(w[1])
 
 
-def figures(rows: list[dict], threshold: float, slope: float, intercept: float) -> dict[str, float]:
+def figures(rows: list[dict], threshold: float, slope: float, intercept: float,
+            probability: bool = False) -> dict[str, float]:
+    """Question-level figures at a threshold on the rows' "margin" (a probability already when
+    `probability`, else a margin that slope and intercept turn into one)."""
     def rate(xs: list[bool]) -> float:
         return round(sum(xs) / max(len(xs), 1), 4)
 
@@ -153,7 +186,8 @@ def figures(rows: list[dict], threshold: float, slope: float, intercept: float) 
     swapped = [r for r in rows if r["kind"] == "swapped_detail"]
     answered = [r for r in answerable if r["margin"] >= threshold]
     finite = [r for r in rows if np.isfinite(r["margin"])]
-    prob = 1 / (1 + np.exp(-(slope * np.array([r["margin"] for r in finite]) + intercept)))
+    scores = np.array([r["margin"] for r in finite])
+    prob = scores if probability else 1 / (1 + np.exp(-(slope * scores + intercept)))
     right = np.array([float(bool(r["answers"]) and r["f1"] >= RIGHT_F1) for r in finite])
     bins = np.minimum((prob * 10).astype(int), 9)
     ece = sum(abs(prob[bins == b].mean() - right[bins == b].mean()) * (bins == b).sum()
@@ -161,6 +195,9 @@ def figures(rows: list[dict], threshold: float, slope: float, intercept: float) 
     from training.train_reader import roc_auc
 
     return {
+        "false_abstention_budget": FALSE_ABSTENTION_BUDGET,
+        "squad2_score": round(squad_score(rows, threshold), 4),
+        "squad2_score_at_its_best_threshold": round(squad_score(rows, best_threshold(rows)), 4),
         "questions": len(rows),
         "answerable": len(answerable), "unanswerable_squad": len(unanswerable),
         "swapped_detail": len(swapped),
@@ -170,7 +207,8 @@ def figures(rows: list[dict], threshold: float, slope: float, intercept: float) 
         "short_answer_f1_answered":
             round(float(np.mean([r["f1"] for r in answered])), 4) if answered else 0.0,
         "short_answer_exact_answered": rate([r["f1"] == 1.0 for r in answered]),
-        "short_answer_f1_all_answerable": round(float(np.mean([r["f1"] for r in answerable])), 4),
+        "best_span_f1_all_answerable_abstention_ignored":
+            round(float(np.mean([r["f1"] for r in answerable])), 4),
         "no_answer_roc_auc": round(roc_auc([r["margin"] if np.isfinite(r["margin"]) else -1e9 for r in rows],
                                            [int(bool(r["answers"])) for r in rows]), 4),
         "calibration_ece": round(float(ece), 4),
@@ -218,14 +256,18 @@ def write_card(model_dir: Path, calibration: dict, training: dict | None) -> Non
         f"({hp.get('precision')}), seed {hp.get('seed')}, {hp.get('threads')} CPU threads.",
         f"- Examples: {(training or {}).get('train_examples')} "
         f"({(training or {}).get('train_windows')} windows).",
-        *[f"- After epoch {h['epoch']} ({h['minutes']:.0f} min): validation loss {h['loss']:.3f}, "
+        "- Dropout is off: on 2 CPU cores its random masks cost more than the forward pass "
+        "(5.0 vs 11.6 windows/s measured), and 1.5 epochs leave little room to overfit.",
+        *[f"- After epoch {h['epoch']} (step {h['step']}, {h['minutes']:.0f} min): "
+          f"validation loss {h['loss']:.3f}, "
           f"per-window no-answer ROC-AUC {h['no_answer_auc']:.3f}, exact start+end {h['span_exact']:.3f}"
           for h in history],
         "",
         "## Calibration and validation figures (training/calibrate_reader.py)",
         "Question-level, through the real pipeline (retrieval over the 5 validation articles, then the "
         "int8 reader on each retrieved passage):",
-        f"- answer when margin >= {calibration['threshold']:.3f} (SQuAD 2.0 best-score threshold);",
+        f"- answer when margin >= {calibration['threshold']:.3f} (the highest threshold that declines at "
+        f"most {FALSE_ABSTENTION_BUDGET:.0%} of the answerable validation questions);",
         f"- confidence = sigmoid({calibration['slope']:.3f} * margin + {calibration['intercept']:.3f}) "
         f"(Platt scaling of \"token F1 >= {RIGHT_F1} with a gold answer\");",
         *[f"- {k.replace('_', ' ')}: {v}" for k, v in f.items()],
@@ -242,19 +284,25 @@ def main() -> None:
     parser.add_argument("--model-dir", type=Path, default=MODEL_DIR)
     parser.add_argument("--training", type=Path, default=Path("build/reader/training.json"))
     parser.add_argument("--dump", type=Path, help="write every question's reading here (JSONL)")
+    parser.add_argument("--rows", type=Path, help="fit from a --dump of an earlier run of the same "
+                        "model instead of reading the questions again")
     args = parser.parse_args()
     _, val_articles = split_articles(load_pool())
     questions = validation_questions(val_articles)
     print(f"validation: {len(val_articles)} articles, {len(questions)} questions")
-    rows = collect(val_articles, questions)
+    if args.rows:
+        rows = [json.loads(line) for line in args.rows.read_text().splitlines() if line.strip()]
+    else:
+        rows = collect(val_articles, questions, args.model_dir)
     if args.dump:
         args.dump.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    threshold = best_threshold(rows)
+    threshold = budget_threshold(rows)
     finite = [r for r in rows if np.isfinite(r["margin"])]
     slope, intercept = platt(np.array([r["margin"] for r in finite]),
                              np.array([float(bool(r["answers"]) and r["f1"] >= RIGHT_F1) for r in finite]))
     calibration = {
-        "threshold": threshold, "slope": slope, "intercept": intercept,
+        "threshold": threshold, "slope": slope, "intercept": intercept, "top_k": TOP_K,
+        "model_sha256": json.loads((args.model_dir / "manifest.json").read_text())["files"]["reader.onnx"],
         "fitted_on": "squad2-pool validation split (5 held-out articles), training/calibrate_reader.py",
         "validation_articles": [a["title"] for a in val_articles],
         "validation": figures(rows, threshold, slope, intercept),

@@ -4,7 +4,8 @@
 
 Writes assistant/reader_model/: reader.onnx (int8 dynamic quantisation of the linear layers),
 tokenizer.json (the base model's, unchanged) and manifest.json (sha256 of both, checked at load).
-The model card is written by training/calibrate_reader.py, once the validation figures exist.
+The model card and calibration.json are written by training/calibrate_reader.py, once the
+validation figures exist; an older calibration.json is removed here.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ def export(checkpoint: Path, out_dir: Path) -> Path:
         quantize_dynamic(str(fp32), str(target), weight_type=QuantType.QInt8, per_channel=True)
     shutil.copyfile(base_model_dir() / "tokenizer.json", out_dir / "tokenizer.json")
     write_manifest(out_dir)
+    # A calibration belongs to the model it was fitted on: a new export must be calibrated anew.
+    (out_dir / "calibration.json").unlink(missing_ok=True)
     return target
 
 
