@@ -69,3 +69,26 @@ def test_pool_is_split_by_article() -> None:
 def test_dev_set_is_not_in_the_pool(name: str) -> None:
     require(POOL.exists(), f"the training pool at {POOL}")
     assert name not in {a["title"] for a in load_pool()}
+
+
+def test_features_label_the_answer_tokens_and_cls_for_no_answer() -> None:
+    from tokenizers import Tokenizer
+
+    from assistant.reader import MODEL_DIR
+    from training.features import features_for
+
+    tokenizer = Tokenizer.from_file(str(MODEL_DIR / "tokenizer.json"))
+    context = "The Riverside Line opened in 2011. It was built by Kestrel Rail."
+    start = context.index("Kestrel Rail")
+    [feature] = features_for(tokenizer, "Who built it?", context, start, "Kestrel Rail", 256, 96)
+    assert 0 < feature.start <= feature.end
+    assert tokenizer.decode(feature.input_ids[feature.start:feature.end + 1]) == "kestrel rail"
+    assert feature.context_mask[feature.start] == 1
+    [none] = features_for(tokenizer, "Who built it?", context, -1, "", 256, 96)
+    assert none.start == none.end == 0
+    # An answer in the second window only: the first window says "no answer".
+    long_context = " ".join(["Nothing happened on this day."] * 60) + " " + context
+    at = long_context.index("Kestrel Rail")
+    windows = features_for(tokenizer, "Who built it?", long_context, at, "Kestrel Rail", 64, 16)
+    assert len(windows) > 1 and windows[0].start == 0
+    assert any(w.start > 0 for w in windows)
