@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from assistant.errors import AssistantError, EmptyQuestionError, EmptyStoreError, StoreMismatchError
 from assistant.extractive import ExtractiveAnswerer, Selection
 from assistant.grounding import SupportScorer
@@ -24,6 +26,8 @@ from assistant.models import (
     SentenceSupport,
     Source,
 )
+from assistant.reader import MODEL_DIR, Reader, ReaderError
+from assistant.reading import ReaderAnswerer, Reading
 from assistant.retrieval import Candidate, Passage, Retriever
 from assistant.settings import Settings
 from index.catalog import Catalog
@@ -37,6 +41,11 @@ if TYPE_CHECKING:
     from assistant.generative import GenerativeAnswerer
 
 ABSTAIN_TEXT = "The articles don't say."
+# Passages past top_k that are read only when there is an answer, to find a source that
+# disagrees with it even though it ranked lower.
+CONFLICT_PROBE_PASSAGES = 4
+# The heuristic answerer's confidence threshold when abstain_threshold is unset.
+HEURISTIC_ABSTAIN_THRESHOLD = 0.4
 
 
 class Assistant:
@@ -50,7 +59,7 @@ class Assistant:
 
     def __init__(self, store: str | Path | None = None, *, chroma_url: str | None = None,
                  settings: Settings | None = None, embedder: Embedder | None = None,
-                 **overrides: Any) -> None:
+                 reader: Reader | None = None, **overrides: Any) -> None:
         base = settings or Settings()
         updates = dict(overrides)
         if store is not None:
@@ -64,6 +73,8 @@ class Assistant:
         self._vectors: ChromaStore | None = None
         self._retriever: Retriever | None = None
         self._answerer: ExtractiveAnswerer | None = None
+        self._reader_answerer: ReaderAnswerer | None = None
+        self._reader: Reader | None = reader  # shared, like the embedder, by UI setting variants
         self._scorer: SupportScorer | None = None
         self._queryable = False  # set once the store is known to exist, hold articles and match
         self._generative: GenerativeAnswerer | None = None
@@ -126,12 +137,36 @@ class Assistant:
         return self._retriever
 
     @property
+    def reader(self) -> Reader:
+        """The trained reader model (assistant/reader_model/), loaded on first use."""
+        if self._reader is None:
+            with self._lock:
+                if self._reader is None:
+                    try:
+                        self._reader = Reader(self.settings.reader_model or MODEL_DIR)
+                    except ReaderError as exc:
+                        raise AssistantError(str(exc)) from None
+        return self._reader
+
+    @property
     def answerer(self) -> ExtractiveAnswerer:
+        """The default offline answerer (answerer="heuristic")."""
         if self._answerer is None:
+            threshold = self.settings.abstain_threshold
             self._answerer = ExtractiveAnswerer(
                 self.retriever, max_sentences=self.settings.max_answer_sentences,
-                abstain_threshold=self.settings.abstain_threshold, embedder=self.embedder)
+                abstain_threshold=HEURISTIC_ABSTAIN_THRESHOLD if threshold is None else threshold,
+                embedder=self.embedder)
         return self._answerer
+
+    @property
+    def reader_answerer(self) -> ReaderAnswerer:
+        """The trained reader's answerer (answerer="reader")."""
+        if self._reader_answerer is None:
+            self._reader_answerer = ReaderAnswerer(
+                self.retriever, self.reader, max_sentences=self.settings.max_answer_sentences,
+                abstain_below=self.settings.abstain_threshold)
+        return self._reader_answerer
 
     @property
     def scorer(self) -> SupportScorer:
@@ -304,25 +339,38 @@ class Assistant:
         vector = self.embedder.embed([query])[0]
         timings["embed"] = _ms(t0)
         t0 = time.perf_counter()
+        k = top_k or self.settings.top_k
         try:
-            passages = self.retriever.retrieve(query, vector, top_k or self.settings.top_k)
+            probe = CONFLICT_PROBE_PASSAGES if self.settings.answerer == "reader" else 0
+            pool = self.retriever.retrieve(query, vector, k + probe)
         except VectorStoreError as exc:
             raise AssistantError(str(exc)) from None
+        passages, extra = pool[:k], pool[k:]
         timings["retrieve"] = _ms(t0)
         t0 = time.perf_counter()
-        focus_vector = vector if focus in (None, query) else self.embedder.embed([focus])[0]
         if focus not in (None, query):
             passages = _about_the_subject(passages, query, focus)
-        selection = self.answerer.select(focus or query, focus_vector, passages)
+        selection = self._select(focus or query, vector if focus in (None, query) else None,
+                                 passages, extra)
         if selection.abstain and focus not in (None, query):
             # A bare follow-up ("where did they take place?") may be too vague on its own;
             # the rewrite carrying the conversation's subject may still find the answer.
-            with_context = self.answerer.select(query, vector, passages)
+            with_context = self._select(query, vector, passages, extra)
             if not with_context.abstain:
                 selection = with_context
         answer = self._extractive_answer(question, selection)
         timings["answer"] = _ms(t0)
         return passages, selection, answer, timings
+
+    def _select(self, question: str, vector: np.ndarray | None, passages: list[Passage],
+                extra: list[Passage]) -> Selection:
+        """The configured answerer's choice. The reader reads the passages; the heuristic
+        answerer scores their sentences against the question's embedding."""
+        if self.settings.answerer == "reader":
+            return self.reader_answerer.select(question, passages, extra)
+        if vector is None:
+            vector = self.embedder.embed([question])[0]
+        return self.answerer.select(question, vector, passages)
 
     @staticmethod
     def _validate(question: str) -> str:
@@ -338,9 +386,10 @@ class Assistant:
         citations: list[Citation] = []
         sentences: list[SentenceSupport] = []
         parts: list[str] = []
+        spans = [r for r in (selection.conflict_readings or (selection.reading,)) if r is not None]
         for cand in selection.sentences:
             n = len(citations) + 1
-            citations.append(citation_for(n, cand))
+            citations.append(_with_span(citation_for(n, cand), spans))
             sentences.append(SentenceSupport(text=cand.text, citations=[n], support=1.0,
                                              note="verbatim quote"))
             parts.append(f"{cand.text} [{n}]")
@@ -363,8 +412,19 @@ class Assistant:
                              article_id=second.passage.article.article_id,
                              title=second.passage.article.title)]))
         return Answer(question=question, answer=" ".join(parts), abstained=False,
+                      short_answer=selection.reading.text if selection.reading else "",
                       citations=citations, sentences=sentences, conflicts=conflicts,
                       confidence=round(selection.confidence, 4))
+
+
+def _with_span(citation: Citation, readings: list[Reading]) -> Citation:
+    """Mark where inside the quote the reader's answer lies (the first reading that falls in it)."""
+    for reading in readings:
+        if reading.article_id == citation.article_id and citation.start <= reading.start \
+                and reading.end <= citation.end:
+            citation.answer_start, citation.answer_end = reading.start, reading.end
+            break
+    return citation
 
 
 def citation_for(n: int, cand: Candidate, score: float | None = None) -> Citation:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from assistant.conflicts import Quantity, disagreement, quantities, unit_answers
 from assistant.instructions import addresses_an_assistant
 from assistant.retrieval import Candidate, Passage, Retriever
 from index.text import STOPWORDS, words
+
+if TYPE_CHECKING:
+    from assistant.reading import Reading
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,10 @@ class Selection:
     abstain: bool
     conflict: tuple[str, Candidate, Candidate, str, str] | None = None
     reason: str = ""
+    # Set by the reader answerer (assistant/reading.py): the span the answer gives, and the two
+    # sides' spans of a conflict.
+    reading: Reading | None = None
+    conflict_readings: tuple[Reading, Reading] | None = None
 
 
 class ExtractiveAnswerer:

@@ -371,7 +371,11 @@ class GroundingGuard:
         notes = ["guard: " + "; ".join(report.changes)] if report.changes else \
             ["guard: every sentence was supported by the passage it cited"]
         confidence = selection.confidence if selection is not None else 0.0
-        return Answer(question=question, answer=" ".join(parts), abstained=False,
+        # The reader's span is the short answer only when the generated text states it.
+        short = selection.reading.text if selection is not None and selection.reading else ""
+        if short and short not in " ".join(parts):
+            short = ""
+        return Answer(question=question, answer=" ".join(parts), abstained=False, short_answer=short,
                       citations=book.citations, sentences=sentences, conflicts=conflicts,
                       backend="openai", confidence=round(confidence, 4), notes=notes,
                       guard=report)

@@ -22,6 +22,10 @@ class Citation(BaseModel):
     passage: str = Field(default="", description="the retrieved chunk around the quote")
     passage_start: int = 0
     passage_end: int = 0
+    answer_start: int | None = Field(
+        default=None, description="offset in the article's text of the short answer the reader "
+        "found inside this quote (None when this citation holds no short answer)")
+    answer_end: int | None = None
 
 
 class SentenceSupport(BaseModel):
@@ -82,11 +86,15 @@ class Answer(BaseModel):
     question: str
     answer: str
     abstained: bool
+    short_answer: str = Field(default="", description="the reader's answer span, verbatim from the "
+                              "article; the citation holding it has answer_start/answer_end "
+                              "('' when abstaining)")
     citations: list[Citation] = Field(default_factory=list)
     sentences: list[SentenceSupport] = Field(default_factory=list)
     conflicts: list[Conflict] = Field(default_factory=list)
     backend: str = "extractive"
-    confidence: float = 0.0
+    confidence: float = Field(default=0.0, description="the reader's calibrated probability that the "
+                              "short answer is right (see the README); for an abstention, that it would be")
     notes: list[str] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
     query: str = Field(default="", description="the standalone question retrieval used, when a "

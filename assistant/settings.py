@@ -33,9 +33,19 @@ class Settings(BaseSettings):
 
     # Retrieval and answering.
     top_k: int = Field(default=6, ge=1, le=50)
-    max_answer_sentences: int = Field(default=2, ge=1, le=6)
-    abstain_threshold: float = Field(default=0.4, ge=0, le=1,
-                                     description="abstain below this answer confidence")
+    max_answer_sentences: int = Field(
+        default=2, ge=1, le=6, description="sentences an extractive answer quotes (a conflict or a "
+        "list question may quote more)")
+    answerer: Literal["heuristic", "reader"] = Field(
+        default="heuristic", description="offline answerer: 'heuristic' (sentence scoring fitted to "
+        "our gold sets) or 'reader' (the trained reading-comprehension model; see the README)")
+    reader_model: Path | None = Field(
+        default=None, description="folder of a reader model (reader.onnx, tokenizer.json, "
+        "manifest.json, calibration.json); unset: the one shipped in the package")
+    abstain_threshold: float | None = Field(
+        default=None, ge=0, le=1,
+        description="abstain below this answer confidence; unset: 0.4 for the heuristic answerer, "
+        "the threshold fitted on the validation split for the reader (model card)")
 
     # Generative backend (off by default: the offline extractive answerer needs no key).
     llm: Literal["extractive", "openai"] = "extractive"

@@ -1,0 +1,167 @@
+"""The reader answerer (`answerer="reader"`): the trained reader model reads the retrieved passages;
+its answer span picks the sentence to quote, decides whether to abstain, and finds the articles
+that disagree.
+
+Nothing here is a hand-set weight: the reader (assistant/reader.py) is trained by training/, and
+its threshold and calibration are fitted on a validation split by training/calibrate_reader.py.
+
+- Answerability: each retrieved passage is read; when no passage holds a span the reader
+  prefers to "no answer" by at least the fitted threshold, the answer abstains.
+- The answer quotes the sentence that holds the best span, and carries the span; a second
+  sentence joins it when its own span is accepted too (max_answer_sentences).
+- Conflicts: the best span of each article; two confident spans from different articles that
+  state different values (assistant/values.py) about the same event are shown side by side.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+
+from assistant.extractive import Selection
+from assistant.instructions import addresses_an_assistant
+from assistant.reader import Reader, Span
+from assistant.retrieval import Candidate, Passage, Retriever
+from assistant.values import same_value, topic_of
+
+log = logging.getLogger(__name__)
+
+# Two sentences must be about the same thing to disagree: MiniLM puts unrelated news sentences
+# below about 0.3 and two reports of one event well above it.
+SAME_TOPIC_COSINE = 0.3
+
+
+@dataclass
+class Reading:
+    """The reader's best span in one passage, placed in its article."""
+
+    passage: Passage
+    span: Span
+    start: int  # offsets of the span in the article's text
+    end: int
+    sentences: list[Candidate] = field(default_factory=list)  # the sentence the span lies in
+    probability: float = 0.0
+
+    @property
+    def text(self) -> str:
+        return self.span.text
+
+    @property
+    def margin(self) -> float:
+        return self.span.margin
+
+    @property
+    def article_id(self) -> str:
+        return self.passage.article.article_id
+
+
+class ReaderAnswerer:
+    def __init__(self, retriever: Retriever, reader: Reader, max_sentences: int = 2,
+                 abstain_below: float | None = None) -> None:
+        self.retriever = retriever
+        self.reader = reader
+        self.max_sentences = max_sentences
+        # A probability cut-off chosen by the user replaces the fitted margin threshold.
+        self.abstain_below = abstain_below
+
+    def readings(self, question: str, passages: list[Passage]) -> list[Reading]:
+        """Every passage's best span, most confident first. A span inside a sentence that
+        addresses an AI assistant is dropped: article text is data, not instructions."""
+        candidates = self.retriever.candidates(passages)
+        by_article: dict[str, list[Candidate]] = {}
+        for cand in candidates:
+            by_article.setdefault(cand.sentence.article_id, []).append(cand)
+        spans = self.reader.read(question, [p.chunk.text for p in passages])
+        out: list[Reading] = []
+        for passage, span in zip(passages, spans, strict=True):
+            if span is None:
+                continue
+            start = passage.chunk.start + span.start
+            end = passage.chunk.start + span.end
+            holding = [c for c in by_article.get(passage.article.article_id, [])
+                       if c.sentence.start <= start < c.sentence.end]
+            if not holding or addresses_an_assistant(holding[0].text):
+                continue
+            sentence = holding[0]
+            # A span that runs into the next sentence is cut at its sentence's end: the quote and
+            # the short answer must stay one verbatim sentence.
+            if end > sentence.sentence.end:
+                end = sentence.sentence.end
+                text = sentence.text[start - sentence.sentence.start:].rstrip()
+                end = start + len(text)
+                span = Span(text, span.start, span.start + len(text), span.score, span.null_score)
+            out.append(Reading(passage, span, start, end, [sentence], self.reader.probability(span)))
+        out.sort(key=lambda r: -r.margin)
+        return out
+
+    def answers(self, reading: Reading) -> bool:
+        if self.abstain_below is not None:
+            return reading.probability >= self.abstain_below
+        return self.reader.answers(reading.span)
+
+    def select(self, question: str, passages: list[Passage], extra: list[Passage] | None = None
+               ) -> Selection:
+        """Answer from `passages`; `extra` (the next passages in retrieval order) are read only
+        once there is an answer, to find an article that disagrees with it: a disagreement
+        between sources matters more than its retrieval rank."""
+        if not passages:
+            return Selection([], 0.0, True, reason="nothing retrieved")
+        readings = self.readings(question, passages)
+        if not readings:
+            return Selection([], 0.0, True, reason="nothing retrieved to read")
+        best = readings[0]
+        if not self.answers(best):
+            return Selection([], best.probability, True, reason=(
+                f"the reader found no answer in the {len(passages)} passages read "
+                f"(best span {best.text!r} at probability {best.probability:.2f})"))
+        chosen = list(best.sentences)
+        # Further sentences whose own spans the model also accepts: more evidence for the answer
+        # (the conflict check below replaces them when another article disagrees).
+        for other in readings[1:]:
+            if len(chosen) >= self.max_sentences or not self.answers(other):
+                break
+            if all(c.text != other.sentences[0].text for c in chosen):
+                chosen.append(other.sentences[0])
+        others = readings + (self.readings(question, extra) if extra else [])
+        others.sort(key=lambda r: -r.margin)
+        conflict = self._conflict(best, others)
+        if conflict is not None:
+            first, second = conflict
+            return Selection(
+                [first.sentences[0], second.sentences[0]], best.probability, False,
+                (topic_of(first.text), first.sentences[0], second.sentences[0], first.text, second.text),
+                reading=best, conflict_readings=conflict)
+        return Selection(chosen, best.probability, False, reading=best)
+
+    def _states(self, reading: Reading, value: str) -> bool:
+        """Whether the reading's article states the value anywhere: then the two spans name one
+        thing at different grain ("Anchorage" and "Joint Base Elmendorf-Richardson in
+        Anchorage"), not two answers that exclude each other."""
+        text = self.retriever.catalog.article_text(reading.article_id) or ""
+        return bool(re.search(rf"(?<!\w){re.escape(value.strip())}(?!\w)", text, re.IGNORECASE))
+
+    def _conflict(self, best: Reading, readings: list[Reading]) -> tuple[Reading, Reading] | None:
+        """The best reading and another article's most confident one, when that one also answers,
+        states a different value that the first article never states (and vice versa), and is
+        about the same event (its sentence is close to the best one's in meaning: a span about
+        another event is not a conflict)."""
+        seen = {best.article_id}
+        for other in readings[1:]:
+            if other.article_id in seen:
+                continue
+            seen.add(other.article_id)
+            if not self.answers(other):
+                break  # readings are sorted by margin: no later one answers either
+            if same_value(best.text, other.text) or self._states(other, best.text) \
+                    or self._states(best, other.text):
+                continue
+            a, b = best.sentences[0], other.sentences[0]
+            if a.text == b.text:
+                continue
+            if float(a.sentence.vector @ b.sentence.vector) < SAME_TOPIC_COSINE:
+                continue
+            log.debug("conflict: %r vs %r", best.text, other.text)
+            return best, other
+        return None
+

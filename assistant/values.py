@@ -1,0 +1,171 @@
+"""Do two answers give different values? The reader picks each article's answer span; this
+module only says whether two spans state the same thing in different words.
+
+"20th April 2018" and "April 20, 2018" are one date; "nearly four hours" and "about four hours"
+one amount; "Tampa" and "Tampa, Florida" one place. "Tampa, Florida" and "Glendale, Arizona", or
+"four hours" and "two hours", are a conflict. Dates are read by python-dateutil, the usual
+parser for written dates, rather than by patterns of our own.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+from assistant.answer_types import NUMBER_WORDS
+
+# Words that qualify or frame a value without changing it.
+_FILLER = frozenset("""the a an of about around nearly almost approximately roughly some just over
+under more less than at least most up to in on by and or its his her their it was were is are
+""".split())
+_NUMBER_TOKEN = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
+_SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+_SMALL_NUMBER_WORDS = {w for w, v in NUMBER_WORDS.items() if 1 <= v < 100 and w not in ("a", "an", "once")}
+
+
+@dataclass(frozen=True)
+class Value:
+    """A span read as a value: a date, amounts, or words."""
+
+    text: str
+    kind: str  # "date", "number" or "text"
+    date: tuple[int | None, int | None, int | None] | None = None  # (year, month, day), None if not given
+    numbers: tuple[float, ...] = ()
+    words: frozenset[str] = frozenset()
+    unit: str = ""
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text if not unicodedata.combining(c)).lower()
+
+
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+(?:[.,][0-9]+)*", _fold(text))
+
+
+def _date(text: str) -> tuple[int | None, int | None, int | None] | None:
+    """(year, month, day) when the span is a date, with the parts it does not give as None.
+    Parsing twice against two different defaults shows which parts the text itself supplies."""
+    from dateutil import parser
+
+    if not re.search(r"\d", text) or not re.search(r"[a-zA-Z]|\d[/-]\d", text):
+        if not re.fullmatch(r"\s*(1[0-9]|20)\d\d\s*", text):
+            return None
+    try:
+        first = parser.parse(text, default=datetime(1901, 1, 1), fuzzy=False)
+        second = parser.parse(text, default=datetime(1902, 2, 2), fuzzy=False)
+    except (ValueError, OverflowError, parser.ParserError):
+        return None
+    year = first.year if first.year == second.year else None
+    month = first.month if first.month == second.month else None
+    day = first.day if first.day == second.day else None
+    return year, month, day
+
+
+def _numbers(tokens: list[str]) -> tuple[list[float], str]:
+    """The amounts a span states (digits or number words, with "million" scaling) and the word
+    after the last one (its unit, if any)."""
+    values: list[float] = []
+    unit = ""
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        value: float | None = None
+        if _NUMBER_TOKEN.fullmatch(token):
+            value = float(token.replace(",", ""))
+        elif token in NUMBER_WORDS and token not in ("a", "an", "once", "half"):
+            # "twenty five", "two hundred and fifty", "one thousand two hundred": a running
+            # group is multiplied by hundred, and closed into the total by thousand and above.
+            total, group = 0.0, float(NUMBER_WORDS[token])
+            while i + 1 < len(tokens):
+                nxt = tokens[i + 1]
+                if nxt == "and" and i + 2 < len(tokens) and tokens[i + 2] in _SMALL_NUMBER_WORDS:
+                    i += 1
+                    continue
+                if nxt not in NUMBER_WORDS or nxt in ("a", "an", "once", "twice", "half"):
+                    break
+                word = float(NUMBER_WORDS[nxt])
+                if word == 100:
+                    group *= word
+                elif word >= 1000:
+                    total, group = total + group * word, 0.0
+                else:
+                    group += word
+                i += 1
+            value = total + group
+        if value is not None:
+            if i + 1 < len(tokens) and tokens[i + 1] in _SCALE:
+                value *= _SCALE[tokens[i + 1]]
+                i += 1
+            values.append(value)
+            unit = tokens[i + 1] if i + 1 < len(tokens) else ""
+        i += 1
+    return values, unit.rstrip("s")
+
+
+def read_value(span: str) -> Value:
+    date = _date(span)
+    if date is not None and date != (None, None, None):
+        return Value(span, "date", date=date)
+    tokens = _tokens(span)
+    numbers, unit = _numbers(tokens)
+    if numbers:
+        return Value(span, "number", numbers=tuple(numbers), unit=unit)
+    content = frozenset(t for t in tokens if t not in _FILLER)
+    return Value(span, "text", words=content or frozenset(tokens))
+
+
+def _dates_agree(a: tuple, b: tuple) -> bool:
+    # Parts both give must match; a part only one gives ("2018" vs "April 2018") is not a clash.
+    return all(x is None or y is None or x == y for x, y in zip(a, b, strict=True))
+
+
+def same_value(first: str, second: str) -> bool:
+    """Whether two answer spans state the same value."""
+    a, b = read_value(first), read_value(second)
+    if a.kind == "date" and b.kind == "date":
+        assert a.date is not None and b.date is not None
+        return _dates_agree(a.date, b.date)
+    a, b = _year_as_number(a, b), _year_as_number(b, a)
+    if a.kind == "number" and b.kind == "number":
+        if a.unit and b.unit and a.unit != b.unit:
+            return False
+        # The same amounts, one side perhaps adding detail ("four hours" and "four hours and ten
+        # minutes"); a score "24-17" against "24-21" differs.
+        return _numbers_within(a.numbers, b.numbers) or _numbers_within(b.numbers, a.numbers)
+    if a.kind != b.kind and "text" not in (a.kind, b.kind):
+        return False
+    wa, wb = _tokens(first) if a.kind != "text" else a.words, _tokens(second) if b.kind != "text" else b.words
+    wa, wb = set(wa), set(wb)
+    if not wa or not wb:
+        return True  # nothing to compare: never claim a conflict on an empty span
+    # One span naming more of the same thing ("Tampa" vs "Raymond James Stadium in Tampa") is
+    # agreement; disjoint or mostly different words are not.
+    if wa <= wb or wb <= wa:
+        return True
+    return len(wa & wb) / len(wa | wb) >= 0.5
+
+
+def _year_as_number(value: Value, other: Value) -> Value:
+    """A bare year ("2000") compared with an amount ("2,000") is read as the number it is."""
+    if value.kind == "date" and other.kind == "number" and value.date is not None \
+            and value.date[1] is None and value.date[2] is None and value.date[0] is not None:
+        return Value(value.text, "number", numbers=(float(value.date[0]),))
+    return value
+
+
+def _numbers_within(small: tuple[float, ...], large: tuple[float, ...]) -> bool:
+    return all(any(abs(x - y) <= 1e-6 * max(abs(x), abs(y), 1.0) for y in large) for x in small)
+
+
+def topic_of(span: str) -> str:
+    """What kind of value two differing spans disagree on, for the Conflict's topic."""
+    value = read_value(span)
+    if value.kind == "date":
+        return "date"
+    if value.kind == "number":
+        return f"{value.unit}s" if value.unit and not value.unit.isdigit() else "number"
+    return "answer"
