@@ -133,6 +133,9 @@ def _print_backend_notes(answer: Answer) -> None:
 
 
 def _print_answer(answer: Answer) -> None:
+    if answer.short_answer and not answer.conflicts:
+        click.echo(f"Answer: {answer.short_answer}  (confidence {answer.confidence:.0%})")
+        click.echo("")
     click.echo(answer.answer)
     if answer.citations:
         click.echo("")

@@ -150,7 +150,10 @@ class _Assistants:
                 update.update(llm_model=chosen.model, openai_base_url=chosen.base_url or None)
                 if chosen.api_key:
                     update["openai_api_key"] = chosen.api_key
-            assistant = Assistant(settings=self.base.settings, embedder=self.base.embedder, **update)
+            # Variants share the loaded models; the reader only when it is the one answering.
+            reader = self.base.reader if self.base.settings.answerer == "reader" else None
+            assistant = Assistant(settings=self.base.settings, embedder=self.base.embedder,
+                                  reader=reader, **update)
             self._cache[key] = assistant
             while len(self._cache) > SESSION_CACHE:
                 self._cache.popitem(last=False)

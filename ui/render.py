@@ -106,6 +106,9 @@ def answer_html(answer: Answer, turn: int) -> str:
     parts = ['<div class="aa-answer aa-final">']
     if answer.conflicts:
         parts.append(_conflicts_html(answer, turn, citations))
+    elif answer.short_answer:
+        parts.append(f'<div class="aa-short"><span class="aa-label">Answer</span> '
+                     f'<strong class="aa-short-text">{esc(answer.short_answer)}</strong></div>')
     parts.append(f'<div class="aa-text">{_answer_text_html(answer, turn, citations)}</div>')
     parts.append(_notes_html(answer))
     if answer.citations:
@@ -212,15 +215,27 @@ def viewer_message_html(message: str) -> str:
             f"<p>{esc(message)}</p></div>")
 
 
-def _highlight(text: str, start: int, end: int, quote: str) -> str:
-    """`text` escaped, with text[start:end] in a <mark>; falls back to finding the quote."""
+def _highlight(text: str, start: int, end: int, quote: str,
+               span: tuple[int, int] | None = None) -> str:
+    """`text` escaped, with text[start:end] in a <mark>; falls back to finding the quote.
+    `span` (offsets relative to the quote's start) marks the reader's short answer inside it."""
     if not (0 <= start < end <= len(text)) or text[start:end] != quote:
         found = text.find(quote) if quote else -1
         if found < 0:
             return esc(text)
         start, end = found, found + len(quote)
-    return (f'{esc(text[:start])}<mark class="aa-quote">{esc(text[start:end])}</mark>'
-            f"{esc(text[end:])}")
+    inner = esc(text[start:end])
+    if span is not None and 0 <= span[0] < span[1] <= end - start:
+        a, b = start + span[0], start + span[1]
+        inner = (f'{esc(text[start:a])}<strong class="aa-span" title="The short answer">'
+                 f"{esc(text[a:b])}</strong>{esc(text[b:end])}")
+    return f'{esc(text[:start])}<mark class="aa-quote">{inner}</mark>{esc(text[end:])}'
+
+
+def _span_in_quote(citation: Citation) -> tuple[int, int] | None:
+    if citation.answer_start is None or citation.answer_end is None:
+        return None
+    return citation.answer_start - citation.start, citation.answer_end - citation.start
 
 
 def _source_label(source: str) -> str:
@@ -261,12 +276,13 @@ def citation_html(answer: Answer, n: int, turn: int, article: dict[str, object] 
         f"<dt>URL</dt><dd>{url_html}</dd>",
         "</dl>",
         f'<blockquote class="aa-passage">{esc(lead)}'
-        f"{_highlight(passage, rel_start, rel_end, citation.text)}{esc(tail)}</blockquote>",
+        f"{_highlight(passage, rel_start, rel_end, citation.text, _span_in_quote(citation))}"
+        f"{esc(tail)}</blockquote>",
         f'<div class="aa-muted aa-small">Quoted sentence: characters {citation.start}–{citation.end} '
         f"of the article · match score {citation.score:.2f}</div>",
     ]
     if isinstance(text, str):
-        full = _highlight(text, citation.start, citation.end, citation.text)
+        full = _highlight(text, citation.start, citation.end, citation.text, _span_in_quote(citation))
         parts.append('<details class="aa-full"><summary>Read the full article</summary>'
                      f'<div class="aa-article">{full}</div></details>')
     else:
