@@ -11,10 +11,10 @@ from conftest import SAMPLES, ask_json, run_cli
 
 from assistant import Assistant
 
-ANSWER_FIELDS = {"question", "answer", "abstained", "citations", "sentences", "conflicts", "backend",
-                 "confidence", "notes", "timings_ms"}
+ANSWER_FIELDS = {"question", "answer", "abstained", "short_answer", "citations", "sentences", "conflicts",
+                 "backend", "confidence", "notes", "timings_ms"}
 CITATION_FIELDS = {"n", "article_id", "title", "source", "url", "date", "text", "start", "end",
-                   "score", "passage", "passage_start", "passage_end"}
+                   "score", "passage", "passage_start", "passage_end", "answer_start", "answer_end"}
 QUESTION = "How many stops does the Riverside Line have?"
 
 

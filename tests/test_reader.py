@@ -1,0 +1,215 @@
+"""The trained reader: the shipped file is the one its card describes, it loads offline, it finds
+the right span, declines a detail the passage lacks, and drives conflicts of any kind."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_cli
+
+from assistant import Assistant, AssistantError
+from assistant.reader import MODEL_DIR, Reader, ReaderError, make_windows, sha256
+from assistant.values import same_value
+
+PASSAGE = ("The Riverside tram line opened on 14 March 2011 after four years of construction. "
+           "It runs 12 kilometres from the harbour to the university and carries about 20,000 "
+           "passengers a day. The city council approved a second line in 2019.")
+
+
+@pytest.fixture(scope="module")
+def reader() -> Reader:
+    return Reader()
+
+
+def test_shipped_files_match_the_manifest_and_the_card() -> None:
+    manifest = json.loads((MODEL_DIR / "manifest.json").read_text())["files"]
+    assert set(manifest) == {"reader.onnx", "tokenizer.json"}
+    card = (MODEL_DIR / "MODEL_CARD.md").read_text()
+    for name, digest in manifest.items():
+        assert sha256(MODEL_DIR / name) == digest, f"{name} does not match manifest.json"
+        assert digest in card, f"the model card does not record {name}'s sha256"
+    assert (MODEL_DIR / "reader.onnx").stat().st_size < 50e6
+    assert "CC BY-SA 4.0" in card
+    calibration = json.loads((MODEL_DIR / "calibration.json").read_text())
+    assert "squad2-pool" in calibration["fitted_on"]
+    assert calibration["slope"] > 0, "confidence must grow with the reader's margin"
+
+
+def test_reader_loads_and_answers_with_the_network_blocked(tmp_path: Path) -> None:
+    """Every socket connection raises in this process: loading and reading must not need one."""
+    script = (
+        "import socket\n"
+        "def refuse(*a, **k): raise OSError('network used')\n"
+        "socket.socket.connect = refuse\n"
+        "socket.create_connection = refuse\n"
+        "from assistant.reader import Reader\n"
+        f"span = Reader().read('When did the Riverside tram line open?', [{PASSAGE!r}])[0]\n"
+        "print(span.text)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "2011" in result.stdout
+
+
+def test_reader_answers_a_known_question_with_the_right_span(reader: Reader) -> None:
+    span = reader.read("When did the Riverside tram line open?", [PASSAGE])[0]
+    assert span is not None and reader.answers(span)
+    assert "14 March 2011" in span.text and len(span.text) < 30
+    assert span.start <= PASSAGE.index("14 March 2011") < span.end
+    span = reader.read("How many passengers does the tram carry each day?", [PASSAGE])[0]
+    assert span is not None and reader.answers(span) and "20,000" in span.text
+
+
+def test_reader_declines_a_detail_the_passage_lacks(reader: Reader) -> None:
+    for question in ("How many drivers does the tram line employ?",
+                     "Who was the mayor when the Riverside tram line opened?",
+                     "What colour are the trams?"):
+        span = reader.read(question, [PASSAGE])[0]
+        assert span is None or not reader.answers(span), f"answered {question!r} with {span}"
+
+
+def test_probability_follows_the_margin(reader: Reader) -> None:
+    good = reader.read("When did the Riverside tram line open?", [PASSAGE])[0]
+    bad = reader.read("How many drivers does the tram line employ?", [PASSAGE])[0]
+    assert good is not None and bad is not None
+    assert 0.0 <= reader.probability(bad) < reader.probability(good) <= 1.0
+
+
+def test_long_passage_is_read_in_windows(reader: Reader) -> None:
+    filler = " ".join(f"Paragraph {i} says nothing about the tram." for i in range(80))
+    passage = filler + " " + PASSAGE
+    assert len(make_windows(reader._tokenizer, "When did the tram open?", passage)) > 1
+    span = reader.read("When did the Riverside tram line open?", [passage])[0]
+    assert span is not None and "2011" in span.text
+    assert span.start > len(filler), "offsets must count from the passage's start, not the window's"
+
+
+def test_corrupted_model_file_is_refused_with_one_line(tmp_path: Path) -> None:
+    broken = tmp_path / "reader"
+    shutil.copytree(MODEL_DIR, broken)
+    data = bytearray((broken / "reader.onnx").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (broken / "reader.onnx").write_bytes(bytes(data))
+    with pytest.raises(ReaderError, match="corrupted") as info:
+        Reader(broken)
+    assert "\n" not in str(info.value)
+
+
+def test_unloadable_model_file_is_refused_with_one_line(tmp_path: Path) -> None:
+    """Without a manifest the hash check cannot run; onnxruntime's own failure becomes one line."""
+    broken = tmp_path / "reader"
+    shutil.copytree(MODEL_DIR, broken)
+    (broken / "manifest.json").unlink()
+    (broken / "reader.onnx").write_bytes((broken / "reader.onnx").read_bytes()[:5000])
+    with pytest.raises(ReaderError, match="cannot be loaded") as info:
+        Reader(broken)
+    assert "\n" not in str(info.value)
+
+
+def test_cli_names_a_corrupted_model_and_exits(tmp_path: Path, sample_store: Path) -> None:
+    broken = tmp_path / "reader"
+    shutil.copytree(MODEL_DIR, broken)
+    (broken / "reader.onnx").write_bytes(b"not a model")
+    result = run_cli("ask", "When did the tram open?", "--store", str(sample_store),
+                     env={"ASSISTANT_ANSWERER": "reader", "ASSISTANT_READER_MODEL": str(broken)})
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "corrupted" in lines[0], result.stderr
+
+
+def test_heuristic_answerer_never_loads_the_reader(tmp_path: Path, sample_store: Path) -> None:
+    assistant = Assistant(store=sample_store, reader_model=tmp_path / "nowhere")
+    answer = assistant.ask("How many stops does the Riverside Line have?")
+    assert not answer.abstained and answer.short_answer == ""
+
+
+def test_missing_model_is_an_assistant_error(tmp_path: Path, sample_store: Path) -> None:
+    assistant = Assistant(store=sample_store, answerer="reader", reader_model=tmp_path / "nowhere")
+    with pytest.raises(AssistantError, match="reader model file missing"):
+        assistant.ask("When did the tram open?")
+
+
+@pytest.mark.parametrize(("first", "second", "same"), [
+    ("20th April 2018", "April 20, 2018", True),
+    ("April 2018", "2018", True),
+    ("March 3, 2020", "March 4, 2020", False),
+    ("nearly four hours", "about four hours", True),
+    ("nearly four hours", "more than two hours", False),
+    ("Tampa", "Tampa, Florida", True),
+    ("Tampa, Florida", "Glendale, Arizona", False),
+    ("Maria Lopez", "Hannah Berg", False),
+    ("three", "3", True),
+    ("12,000 people", "5,000 people", False),
+    ("2000", "2,000", True),
+    ("two hundred and fifty", "250", True),
+    ("24-17", "24-21", False),
+])
+def test_values_are_compared_after_normalisation(first: str, second: str, same: bool) -> None:
+    assert same_value(first, second) is same
+
+
+def test_planted_name_conflict_is_reported_with_both_sides_cited(tmp_path: Path) -> None:
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    (articles / "herald.txt").write_text(
+        "New footbridge opens over the Aller\n\n"
+        "The new footbridge over the river Aller opened on Saturday. The bridge was designed by "
+        "the architect Maria Lopez, whose firm won the city's competition in 2020. Around 3,000 "
+        "people crossed it on the first day.\n")
+    (articles / "courier.txt").write_text(
+        "Aller footbridge welcomes first walkers\n\n"
+        "Walkers crowded onto the footbridge across the Aller when it opened at the weekend. "
+        "The bridge was designed by the architect Hannah Berg, the city said. The council "
+        "paid for the bridge from its transport budget.\n")
+    (articles / "gazette.txt").write_text(
+        "Library extends opening hours\n\n"
+        "The central library will open until 9 pm on weekdays from next month. The extension was "
+        "designed by the architect Tom Reyes. Visitors can borrow up to twenty books.\n")
+    assistant = Assistant(store=tmp_path / "store", answerer="reader")
+    assistant.ingest([articles])
+    answer = assistant.ask("Who designed the footbridge over the Aller?")
+    assert not answer.abstained
+    assert answer.conflicts, answer.answer
+    sides = answer.conflicts[0].sides
+    values = {side.value for side in sides}
+    assert any("Maria Lopez" in v for v in values) and any("Hannah Berg" in v for v in values)
+    assert not any("Tom Reyes" in v for v in values), "the library is another event"
+    by_n = {c.n: c for c in answer.citations}
+    for side in sides:
+        citation = by_n[side.citation]
+        assert citation.article_id == side.article_id
+        assert side.value in citation.text
+        assert citation.answer_start is not None
+        text = assistant.article(citation.article_id)["text"]
+        assert text[citation.answer_start:citation.answer_end] == side.value
+
+
+@pytest.fixture(scope="module")
+def reader_assistant(sample_store: Path) -> Assistant:
+    return Assistant(store=sample_store, answerer="reader")
+
+
+def test_answer_carries_the_short_answer_and_its_offsets(reader_assistant: Assistant) -> None:
+    answer = reader_assistant.ask("How many stops does the Riverside Line have?")
+    assert not answer.abstained
+    assert "22" in answer.short_answer and len(answer.short_answer) < 20
+    cited = [c for c in answer.citations if c.answer_start is not None]
+    assert cited, "the citation holding the short answer must say where it is"
+    citation = cited[0]
+    text = reader_assistant.article(citation.article_id)["text"]
+    assert citation.start <= citation.answer_start < citation.answer_end <= citation.end
+    assert text[citation.answer_start:citation.answer_end] == answer.short_answer
+    assert 0.0 < answer.confidence <= 1.0
+
+
+def test_cli_prints_the_short_answer_first(sample_store: Path) -> None:
+    result = run_cli("ask", "Which company built the trams for the Riverside Line?", "--store",
+                     str(sample_store), env={"ASSISTANT_ANSWERER": "reader"})
+    assert result.returncode == 0, result.stderr
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("Answer: ") and "Kestrel Rail" in first
