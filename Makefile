@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STORE ?= .assistant
 PORT ?= 7860
 
-.PHONY: install run index chat test lint eval bench llm-server clean
+.PHONY: install run index chat test lint eval bench bench-reader train-reader llm-server clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,21 @@ eval: install
 BENCH_FLAGS ?=
 bench: install
 	$(BIN)/python -m benchmarks.run $(BENCH_FLAGS)
+
+# The reader model (assistant/reader_model/): fine-tune MiniLM on squad2-pool plus hard negatives
+# (about 50 minutes on 2 cores), export it to int8 ONNX, then fit its threshold and calibration
+# on the held-out validation articles and write the model card. torch is needed here only.
+READER_BUILD ?= build/reader
+train-reader: install
+	$(BIN)/python -m pip install -q -e ".[train]"
+	$(BIN)/python -m training.train_reader --out $(READER_BUILD)
+	$(BIN)/python -m training.export_reader --checkpoint $(READER_BUILD)
+	$(BIN)/python -m training.calibrate_reader --training $(READER_BUILD)/training.json
+
+# The reader's figures on the dev sets (squad2-normans, rgb-dev-noise, rgb-dev-conflict, the
+# user's articles) and question-time speed; about 10 minutes.
+bench-reader: install
+	$(BIN)/python -m benchmarks.reader
 
 lint: install
 	$(BIN)/ruff check .

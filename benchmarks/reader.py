@@ -1,0 +1,181 @@
+"""Issue 9's figures for the trained reader, printed: abstention, short answers and conflicts on
+the dev sets, and question-time speed. Every set here is a dev set: none was used to train the
+reader or fit its threshold (training/ reads only squad2-pool).
+
+    python -m benchmarks.reader [--answerer reader|heuristic] [--datasets ../shared/datasets]
+                                [--articles ../shared/articles] [--json out.json]
+                                [--only squad2-normans,rgb-dev-noise,...]
+
+- squad2-normans: unanswerable declined, false abstention, gold answer in the answer (word
+  boundaries), short-answer token F1 on answerable questions (an abstention scores 0; also given
+  over the answered ones).
+- rgb-dev-noise: declined (every question's snippets lack the answer).
+- rgb-dev-conflict: both values shown, each in a citation that holds it, and reported as a conflict.
+- user-articles (evals/datasets/user-articles over the user's articles): near-topic and off-topic
+  declined, the conflict questions reported, spurious conflicts on the others.
+- speed: in-process ask p50/p95 over the user's articles plus samples/articles, cold
+  `python -m assistant ask`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from assistant import Answer, Assistant
+from evals.metrics import holds_answer, normalize_answer, token_f1
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _questions(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+ANSWERER = "reader"  # set by --answerer
+
+
+def _ask_all(articles: list[Path], questions: list[dict]) -> list[tuple[dict, Answer]]:
+    with tempfile.TemporaryDirectory() as store:
+        assistant = Assistant(store=store, answerer=ANSWERER)
+        assistant.ingest(articles)
+        return [(q, assistant.ask(q["question"])) for q in questions]
+
+
+def _rate(flags: list[bool]) -> float | None:
+    return round(sum(flags) / len(flags), 4) if flags else None
+
+
+def squad(dataset: Path) -> dict[str, float | int | None]:
+    results = _ask_all([dataset / "articles"], _questions(dataset / "questions.jsonl"))
+    answerable = [(q, a) for q, a in results if q["answers"]]
+    unanswerable = [(q, a) for q, a in results if not q["answers"]]
+    answered = [(q, a) for q, a in answerable if not a.abstained]
+    return {
+        "questions": len(results),
+        "unanswerable_declined": _rate([a.abstained for _, a in unanswerable]),
+        "false_abstention": _rate([a.abstained for _, a in answerable]),
+        "gold_in_answer": _rate([not a.abstained and holds_answer(a.answer, q["answers"])
+                                 for q, a in answerable]),
+        "short_answer_f1": round(statistics.mean(
+            token_f1(a.short_answer, q["answers"]) if not a.abstained else 0.0 for q, a in answerable), 4)
+        if answerable else None,
+        "short_answer_f1_answered": round(statistics.mean(
+            token_f1(a.short_answer, q["answers"]) for q, a in answered), 4) if answered else None,
+        "short_answer_exact_answered": _rate([token_f1(a.short_answer, q["answers"]) == 1.0
+                                              for q, a in answered]),
+    }
+
+
+def noise(dataset: Path) -> dict[str, float | int | None]:
+    results = _ask_all([dataset / "articles"], _questions(dataset / "questions.jsonl"))
+    return {"questions": len(results), "declined": _rate([a.abstained for _, a in results]),
+            "answered_with_true_answer": _rate([not a.abstained and holds_answer(
+                a.answer, q.get("answer_would_be", [])) for q, a in results])}
+
+
+def _shown_and_cited(answer: Answer, spellings: list[str]) -> bool:
+    """One spelling of the value is in the answer text and in the text of a citation."""
+    if answer.abstained:
+        return False
+    return any(holds_answer(answer.answer, [s]) and any(holds_answer(c.text, [s]) for c in answer.citations)
+               for s in spellings)
+
+
+def conflict(dataset: Path) -> dict[str, float | int | None]:
+    results = _ask_all([dataset / "articles"], _questions(dataset / "questions.jsonl"))
+    both = [all(_shown_and_cited(a, side) for side in q["values"]) for q, a in results]
+    reported = []
+    for q, a in results:
+        sides = [normalize_answer(s.value) for c in a.conflicts for s in c.sides]
+        reported.append(bool(a.conflicts) and all(
+            any(holds_answer(v, spellings) or normalize_answer(spellings[0]) in v for v in sides)
+            for spellings in q["values"]))
+    return {"questions": len(results), "both_values_shown_and_cited": _rate(both),
+            "conflict_reported_with_both_values": _rate(reported),
+            "declined": _rate([a.abstained for _, a in results])}
+
+
+def user_articles(articles: Path) -> dict[str, float | int | None]:
+    questions = _questions(ROOT / "evals" / "datasets" / "user-articles" / "questions.jsonl")
+    results = _ask_all([articles], questions)
+
+    def tagged(tag: str) -> list[tuple[dict, Answer]]:
+        return [(q, a) for q, a in results if tag in q["tags"]]
+
+    answerable = [(q, a) for q, a in results if q["answers"]]
+    return {
+        "questions": len(results),
+        "near_topic_declined": _rate([a.abstained for _, a in tagged("near-topic-unanswerable")]),
+        "off_topic_declined": _rate([a.abstained for _, a in tagged("off-topic-unanswerable")]),
+        "conflict_reported": _rate([bool(a.conflicts) for _, a in tagged("conflict")]),
+        "spurious_conflicts": _rate([bool(a.conflicts) for q, a in results if "conflict" not in q["tags"]]),
+        "false_abstention": _rate([a.abstained for _, a in answerable]),
+        "gold_in_answer": _rate([not a.abstained and holds_answer(a.answer, q["answers"])
+                                 for q, a in answerable]),
+    }
+
+
+def speed(articles: Path, rounds: int = 60) -> dict[str, float]:
+    questions = [q["question"] for q in _questions(ROOT / "evals" / "datasets" / "user-articles" /
+                                                   "questions.jsonl")]
+    with tempfile.TemporaryDirectory() as store:
+        assistant = Assistant(store=store, answerer=ANSWERER)
+        assistant.ingest([articles, ROOT / "samples" / "articles"])
+        assistant.ask(questions[0])  # load the models once, as a running app has
+        times = []
+        for i in range(rounds):
+            started = time.perf_counter()
+            assistant.ask(questions[i % len(questions)])
+            times.append((time.perf_counter() - started) * 1000)
+        cold = []
+        for _ in range(3):
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "assistant", "ask", questions[0], "--store", store],
+                           check=True, capture_output=True,
+                           env={**os.environ, "ASSISTANT_ANSWERER": ANSWERER})
+            cold.append(time.perf_counter() - started)
+    times.sort()
+    return {"ask_p50_ms": round(statistics.median(times), 1),
+            "ask_p95_ms": round(times[int(0.95 * (len(times) - 1))], 1),
+            "cold_ask_s_median_of_3": round(statistics.median(cold), 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
+    parser.add_argument("--articles", type=Path, default=ROOT.parent / "shared" / "articles")
+    parser.add_argument("--only", default="", help="comma-separated sections to run")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--answerer", choices=["reader", "heuristic"], default="reader")
+    args = parser.parse_args()
+    global ANSWERER
+    ANSWERER = args.answerer
+    sections = {
+        "squad2-normans": lambda: squad(args.datasets / "squad2-normans"),
+        "rgb-dev-noise": lambda: noise(args.datasets / "rgb-dev-noise"),
+        "rgb-dev-conflict": lambda: conflict(args.datasets / "rgb-dev-conflict"),
+        "user-articles": lambda: user_articles(args.articles),
+        "speed": lambda: speed(args.articles),
+    }
+    wanted = [s for s in args.only.split(",") if s] or list(sections)
+    figures = {}
+    for name in wanted:
+        started = time.perf_counter()
+        figures[name] = sections[name]()
+        print(f"[{name}]  ({time.perf_counter() - started:.0f} s)")
+        for key, value in figures[name].items():
+            print(f"  {key:32s} {value}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
