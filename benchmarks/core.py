@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -53,14 +54,20 @@ def quality(dataset: Path) -> dict[str, float]:
     }
 
 
-def speed(articles: Path, rounds: int = 60) -> dict[str, float]:
-    questions = ["How long did the talks last?", "Where did the talks take place?",
-                 "Who won the Super Bowl?", "What did Putin invite Trump to do?",
-                 "When will Zelenskyy travel to Washington?", "What did Putin say about Ukraine?"]
+SPEED_QUESTIONS = ["How long did the talks last?", "Where did the talks take place?",
+                   "Who won the Super Bowl?", "What did Putin invite Trump to do?",
+                   "When will Zelenskyy travel to Washington?", "What did Putin say about Ukraine?"]
+
+
+def speed(articles: Path | list[Path], rounds: int = 60, *, questions: list[str] | None = None,
+          answerer: str = "heuristic") -> dict[str, float]:
+    """In-process `ask` latency (models loaded, as in a running app) and cold CLI wall time."""
+    questions = questions or SPEED_QUESTIONS
+    corpora = articles if isinstance(articles, list) else [articles]
     with tempfile.TemporaryDirectory() as store:
-        assistant = Assistant(store=store)
-        report = assistant.ingest([articles])
-        assistant.ask(questions[0])  # load the model once, as a running app has
+        assistant = Assistant(store=store, answerer=answerer)
+        report = assistant.ingest(corpora)
+        assistant.ask(questions[0])  # load the models once, as a running app has
         times = []
         for i in range(rounds):
             started = time.perf_counter()
@@ -70,7 +77,8 @@ def speed(articles: Path, rounds: int = 60) -> dict[str, float]:
         for _ in range(3):
             started = time.perf_counter()
             subprocess.run([sys.executable, "-m", "assistant", "ask", questions[0], "--store", store],
-                           check=True, capture_output=True)
+                           check=True, capture_output=True,
+                           env={**os.environ, "ASSISTANT_ANSWERER": answerer})
             cold.append(time.perf_counter() - started)
     times.sort()
     return {

@@ -21,10 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -124,28 +121,16 @@ def user_articles(articles: Path) -> dict[str, float | int | None]:
 
 
 def speed(articles: Path, rounds: int = 60) -> dict[str, float]:
+    """benchmarks.core's speed run, over the user's articles plus samples/articles and the gold
+    set's questions, with the chosen answerer."""
+    from benchmarks.core import speed as timed
+
     questions = [q["question"] for q in _questions(ROOT / "evals" / "datasets" / "user-articles" /
                                                    "questions.jsonl")]
-    with tempfile.TemporaryDirectory() as store:
-        assistant = Assistant(store=store, answerer=ANSWERER)
-        assistant.ingest([articles, ROOT / "samples" / "articles"])
-        assistant.ask(questions[0])  # load the models once, as a running app has
-        times = []
-        for i in range(rounds):
-            started = time.perf_counter()
-            assistant.ask(questions[i % len(questions)])
-            times.append((time.perf_counter() - started) * 1000)
-        cold = []
-        for _ in range(3):
-            started = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "assistant", "ask", questions[0], "--store", store],
-                           check=True, capture_output=True,
-                           env={**os.environ, "ASSISTANT_ANSWERER": ANSWERER})
-            cold.append(time.perf_counter() - started)
-    times.sort()
-    return {"ask_p50_ms": round(statistics.median(times), 1),
-            "ask_p95_ms": round(times[int(0.95 * (len(times) - 1))], 1),
-            "cold_ask_s_median_of_3": round(statistics.median(cold), 2)}
+    figures = timed([articles, ROOT / "samples" / "articles"], rounds, questions=questions,
+                    answerer=ANSWERER)
+    return {"ask_p50_ms": round(figures["ask_p50_ms"], 1), "ask_p95_ms": round(figures["ask_p95_ms"], 1),
+            "cold_ask_s_median_of_3": round(figures["cold_ask_s_median_of_3"], 2)}
 
 
 def main() -> None:
