@@ -2,8 +2,10 @@
 its answer span picks the sentence to quote, decides whether to abstain, and finds the articles
 that disagree.
 
-Nothing here is a hand-set weight: the reader (assistant/reader.py) is trained by training/, and
-its threshold and calibration are fitted on a validation split by training/calibrate_reader.py.
+The judgement is the model's: the reader (assistant/reader.py) is trained by training/, and its
+threshold and calibration are fitted on a validation split by training/calibrate_reader.py. One
+hand-set number remains, SAME_TOPIC_COSINE below, carried over from the heuristic answerer's
+conflict check.
 
 - Answerability: each retrieved passage is read; when no passage holds a span the reader
   prefers to "no answer" by at least the fitted threshold, the answer abstains.
