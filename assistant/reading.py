@@ -149,7 +149,9 @@ class ReaderAnswerer:
         about the same event (its sentence is close to the best one's in meaning: a span about
         another event is not a conflict)."""
         seen = {best.article_id}
-        for other in readings[1:]:
+        # `readings` may hold probe passages that out-score `best` (they were read after it was
+        # chosen), so `best` is not necessarily first: every reading is looked at.
+        for other in readings:
             if other.article_id in seen:
                 continue
             seen.add(other.article_id)
