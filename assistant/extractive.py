@@ -213,7 +213,7 @@ class ExtractiveAnswerer:
             article = cand.sentence.article_id
             if article == best.sentence.article_id or article in best_of_article:
                 continue
-            if cand.score >= 0.3 * best.score and _same_topic(best, cand):
+            if cand.score >= 0.3 * best.score and same_topic(best, cand):
                 best_of_article[article] = cand
         for other in sorted(best_of_article.values(), key=lambda c: -c.score):
             found = disagreement(best.text, other.text, fits)
@@ -227,5 +227,5 @@ class ExtractiveAnswerer:
 SAME_TOPIC_COSINE = 0.3
 
 
-def _same_topic(first: Candidate, second: Candidate) -> bool:
+def same_topic(first: Candidate, second: Candidate) -> bool:
     return float(first.sentence.vector @ second.sentence.vector) >= SAME_TOPIC_COSINE

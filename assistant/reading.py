@@ -3,9 +3,9 @@ its answer span picks the sentence to quote, decides whether to abstain, and fin
 that disagree.
 
 The judgement is the model's: the reader (assistant/reader.py) is trained by training/, and its
-threshold and calibration are fitted on a validation split by training/calibrate_reader.py. One
-hand-set number remains, SAME_TOPIC_COSINE below, carried over from the heuristic answerer's
-conflict check.
+threshold and calibration are fitted on a validation split by training/calibrate_reader.py.
+Hand-set numbers remain in the conflict check: the heuristic answerer's same-topic cosine
+(assistant/extractive.same_topic, shared) and the word overlap in assistant/values.py.
 
 - Answerability: each retrieved passage is read; when no passage holds a span the reader
   prefers to "no answer" by at least the fitted threshold, the answer abstains.
@@ -19,19 +19,15 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from assistant.extractive import Selection
+from assistant.extractive import Selection, same_topic
 from assistant.instructions import addresses_an_assistant
 from assistant.reader import Reader, Span
 from assistant.retrieval import Candidate, Passage, Retriever
 from assistant.values import same_value, topic_of
 
 log = logging.getLogger(__name__)
-
-# Two sentences must be about the same thing to disagree: MiniLM puts unrelated news sentences
-# below about 0.3 and two reports of one event well above it.
-SAME_TOPIC_COSINE = 0.3
 
 
 @dataclass
@@ -42,7 +38,7 @@ class Reading:
     span: Span
     start: int  # offsets of the span in the article's text
     end: int
-    sentences: list[Candidate] = field(default_factory=list)  # the sentence the span lies in
+    sentence: Candidate  # the sentence the span lies in
     probability: float = 0.0
 
     @property
@@ -89,11 +85,10 @@ class ReaderAnswerer:
             # A span that runs into the next sentence is cut at its sentence's end: the quote and
             # the short answer must stay one verbatim sentence.
             if end > sentence.sentence.end:
-                end = sentence.sentence.end
                 text = sentence.text[start - sentence.sentence.start:].rstrip()
                 end = start + len(text)
                 span = Span(text, span.start, span.start + len(text), span.score, span.null_score)
-            out.append(Reading(passage, span, start, end, [sentence], self.reader.probability(span)))
+            out.append(Reading(passage, span, start, end, sentence, self.reader.probability(span)))
         out.sort(key=lambda r: -r.margin)
         return out
 
@@ -117,22 +112,22 @@ class ReaderAnswerer:
             return Selection([], best.probability, True, reason=(
                 f"the reader found no answer in the {len(passages)} passages read "
                 f"(best span {best.text!r} at probability {best.probability:.2f})"))
-        chosen = list(best.sentences)
+        chosen = [best.sentence]
         # Further sentences whose own spans the model also accepts: more evidence for the answer
         # (the conflict check below replaces them when another article disagrees).
         for other in readings[1:]:
             if len(chosen) >= self.max_sentences or not self.answers(other):
                 break
-            if all(c.text != other.sentences[0].text for c in chosen):
-                chosen.append(other.sentences[0])
+            if all(c.text != other.sentence.text for c in chosen):
+                chosen.append(other.sentence)
         others = readings + (self.readings(question, extra) if extra else [])
         others.sort(key=lambda r: -r.margin)
         conflict = self._conflict(best, others)
         if conflict is not None:
             first, second = conflict
             return Selection(
-                [first.sentences[0], second.sentences[0]], best.probability, False,
-                (topic_of(first.text), first.sentences[0], second.sentences[0], first.text, second.text),
+                [first.sentence, second.sentence], best.probability, False,
+                (topic_of(first.text), first.sentence, second.sentence, first.text, second.text),
                 reading=best, conflict_readings=conflict)
         return Selection(chosen, best.probability, False, reading=best)
 
@@ -160,10 +155,7 @@ class ReaderAnswerer:
             if same_value(best.text, other.text) or self._states(other, best.text) \
                     or self._states(best, other.text):
                 continue
-            a, b = best.sentences[0], other.sentences[0]
-            if a.text == b.text:
-                continue
-            if float(a.sentence.vector @ b.sentence.vector) < SAME_TOPIC_COSINE:
+            if best.sentence.text == other.sentence.text or not same_topic(best.sentence, other.sentence):
                 continue
             log.debug("conflict: %r vs %r", best.text, other.text)
             return best, other
