@@ -86,15 +86,17 @@ class Answer(BaseModel):
     question: str
     answer: str
     abstained: bool
-    short_answer: str = Field(default="", description="the reader's answer span, verbatim from the "
-                              "article; the citation holding it has answer_start/answer_end "
-                              "('' when abstaining)")
+    short_answer: str = Field(default="", description="with answerer='reader': the reader's answer "
+                              "span, verbatim from the article; the citation holding it has "
+                              "answer_start/answer_end ('' when abstaining, and with the heuristic "
+                              "answerer)")
     citations: list[Citation] = Field(default_factory=list)
     sentences: list[SentenceSupport] = Field(default_factory=list)
     conflicts: list[Conflict] = Field(default_factory=list)
     backend: str = "extractive"
-    confidence: float = Field(default=0.0, description="the reader's calibrated probability that the "
-                              "short answer is right (see the README); for an abstention, that it would be")
+    confidence: float = Field(default=0.0, description="how sure the answerer is: with answerer='reader', "
+                              "its calibrated probability that the short answer is right (see the "
+                              "README); the heuristic answerer's fitted confidence otherwise")
     notes: list[str] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
     query: str = Field(default="", description="the standalone question retrieval used, when a "
