@@ -89,9 +89,15 @@ def test_long_passage_is_read_in_windows(reader: Reader) -> None:
     assert span.start > len(filler), "offsets must count from the passage's start, not the window's"
 
 
+def _model_copy(tmp_path: Path) -> Path:
+    """A copy of the shipped model folder that a test may damage."""
+    copy = tmp_path / "reader"
+    shutil.copytree(MODEL_DIR, copy)
+    return copy
+
+
 def test_corrupted_model_file_is_refused_with_one_line(tmp_path: Path) -> None:
-    broken = tmp_path / "reader"
-    shutil.copytree(MODEL_DIR, broken)
+    broken = _model_copy(tmp_path)
     data = bytearray((broken / "reader.onnx").read_bytes())
     data[len(data) // 2] ^= 0xFF
     (broken / "reader.onnx").write_bytes(bytes(data))
@@ -102,8 +108,7 @@ def test_corrupted_model_file_is_refused_with_one_line(tmp_path: Path) -> None:
 
 def test_unloadable_model_file_is_refused_with_one_line(tmp_path: Path) -> None:
     """Without a manifest the hash check cannot run; onnxruntime's own failure becomes one line."""
-    broken = tmp_path / "reader"
-    shutil.copytree(MODEL_DIR, broken)
+    broken = _model_copy(tmp_path)
     (broken / "manifest.json").unlink()
     (broken / "reader.onnx").write_bytes((broken / "reader.onnx").read_bytes()[:5000])
     with pytest.raises(ReaderError, match="cannot be loaded") as info:
@@ -112,8 +117,7 @@ def test_unloadable_model_file_is_refused_with_one_line(tmp_path: Path) -> None:
 
 
 def test_cli_names_a_corrupted_model_and_exits(tmp_path: Path, sample_store: Path) -> None:
-    broken = tmp_path / "reader"
-    shutil.copytree(MODEL_DIR, broken)
+    broken = _model_copy(tmp_path)
     (broken / "reader.onnx").write_bytes(b"not a model")
     result = run_cli("ask", "When did the tram open?", "--store", str(sample_store),
                      env={"ASSISTANT_ANSWERER": "reader", "ASSISTANT_READER_MODEL": str(broken)})
