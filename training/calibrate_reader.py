@@ -28,41 +28,19 @@ import argparse
 import json
 import random
 import re
-import string
 import tempfile
-from collections import Counter
 from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 
 from assistant.reader import MODEL_DIR
+from evals.metrics import token_f1
+from evals.scorer_check import roc_auc
 from training.reader_data import load_pool, split_articles, swap_detail
 
 RIGHT_F1 = 0.5
 FALSE_ABSTENTION_BUDGET = 0.15  # the most answerable questions the assistant may decline
-
-
-def _normalize(text: str) -> str:
-    text = text.lower()
-    text = "".join(ch for ch in text if ch not in set(string.punctuation))
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
-
-
-def token_f1(prediction: str, golds: list[str]) -> float:
-    """SQuAD's token F1 against the best-matching gold answer."""
-    best = 0.0
-    pred = _normalize(prediction).split()
-    for gold in golds:
-        ref = _normalize(gold).split()
-        common = Counter(pred) & Counter(ref)
-        same = sum(common.values())
-        if same == 0:
-            continue
-        p, r = same / len(pred), same / len(ref)
-        best = max(best, 2 * p * r / (p + r))
-    return best
 
 
 def validation_questions(articles: list[dict], seed: int = 21) -> list[dict]:
@@ -174,10 +152,8 @@ def platt(margins: np.ndarray, right: np.ndarray) -> tuple[float, float]:
     return float(w[0]), float(w[1])
 
 
-def figures(rows: list[dict], threshold: float, slope: float, intercept: float,
-            probability: bool = False) -> dict[str, float]:
-    """Question-level figures at a threshold on the rows' "margin" (a probability already when
-    `probability`, else a margin that slope and intercept turn into one)."""
+def figures(rows: list[dict], threshold: float, slope: float, intercept: float) -> dict[str, float]:
+    """Question-level figures at a margin threshold, with the Platt fit's calibration error."""
     def rate(xs: list[bool]) -> float:
         return round(sum(xs) / max(len(xs), 1), 4)
 
@@ -187,13 +163,11 @@ def figures(rows: list[dict], threshold: float, slope: float, intercept: float,
     answered = [r for r in answerable if r["margin"] >= threshold]
     finite = [r for r in rows if np.isfinite(r["margin"])]
     scores = np.array([r["margin"] for r in finite])
-    prob = scores if probability else 1 / (1 + np.exp(-(slope * scores + intercept)))
+    prob = 1 / (1 + np.exp(-(slope * scores + intercept)))
     right = np.array([float(bool(r["answers"]) and r["f1"] >= RIGHT_F1) for r in finite])
     bins = np.minimum((prob * 10).astype(int), 9)
     ece = sum(abs(prob[bins == b].mean() - right[bins == b].mean()) * (bins == b).sum()
               for b in range(10) if (bins == b).any()) / len(finite)
-    from training.train_reader import roc_auc
-
     return {
         "false_abstention_budget": FALSE_ABSTENTION_BUDGET,
         "squad2_score": round(squad_score(rows, threshold), 4),

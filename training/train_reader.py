@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
+from evals.scorer_check import roc_auc
 from training.features import Feature, features_for
 from training.reader_data import build
 
@@ -85,24 +86,6 @@ def masked_logits(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, 
     return start, end
 
 
-def roc_auc(scores: list[float], labels: list[int]) -> float:
-    pairs = sorted(zip(scores, labels, strict=True))
-    pos = sum(labels)
-    neg = len(labels) - pos
-    if not pos or not neg:
-        return float("nan")
-    rank_sum = 0.0
-    i = 0
-    while i < len(pairs):
-        j = i
-        while j < len(pairs) and pairs[j][0] == pairs[i][0]:
-            j += 1
-        rank = (i + j + 1) / 2
-        rank_sum += rank * sum(lab for _, lab in pairs[i:j])
-        i = j
-    return (rank_sum - pos * (pos + 1) / 2) / (pos * neg)
-
-
 @torch.no_grad()
 def evaluate(model, features: list[Feature], batch_size: int = 64) -> dict[str, float]:
     """Validation loss, no-answer ROC-AUC (per window) and exact start+end accuracy on answerable
@@ -119,7 +102,7 @@ def evaluate(model, features: list[Feature], batch_size: int = 64) -> dict[str, 
         e_best = end[:, 1:].max(dim=1).values
         margin = (s_best + e_best) - (start[:, 0] + end[:, 0])
         margins.extend(margin.tolist())
-        labels.extend((b["start"] > 0).long().tolist())
+        labels.extend((b["start"] > 0).tolist())
         has = b["start"] > 0
         answerable += int(has.sum())
         hits += int(((start.argmax(1) == b["start"]) & (end.argmax(1) == b["end"]) & has).sum())
