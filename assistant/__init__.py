@@ -1,12 +1,20 @@
 """Article Assistant: answers questions about news articles with cited, checked sentences."""
 
 from assistant.core import ABSTAIN_TEXT, Assistant
-from assistant.errors import AssistantError, EmptyQuestionError, EmptyStoreError
-from assistant.models import Answer, Citation, Conflict, IngestSummary, SentenceSupport, Source
+from assistant.errors import AssistantError, EmptyQuestionError, EmptyStoreError, ScopeError
+from assistant.models import (
+    Answer,
+    Citation,
+    Conflict,
+    IngestSummary,
+    Scope,
+    SentenceSupport,
+    Source,
+)
 from assistant.settings import Settings
 
 __all__ = [
     "ABSTAIN_TEXT", "Answer", "Assistant", "AssistantError", "Citation", "Conflict",
-    "EmptyQuestionError", "EmptyStoreError", "IngestSummary", "SentenceSupport", "Settings",
-    "Source",
+    "EmptyQuestionError", "EmptyStoreError", "IngestSummary", "Scope", "ScopeError",
+    "SentenceSupport", "Settings", "Source",
 ]

@@ -6,6 +6,7 @@ and one of them can answer from several threads at once.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,7 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from assistant.errors import AssistantError, EmptyQuestionError, EmptyStoreError, StoreMismatchError
+from assistant.errors import (
+    AssistantError,
+    EmptyQuestionError,
+    EmptyStoreError,
+    ScopeError,
+    StoreMismatchError,
+)
 from assistant.extractive import ExtractiveAnswerer, Selection
 from assistant.grounding import SupportScorer
 from assistant.models import (
@@ -23,6 +30,7 @@ from assistant.models import (
     Conflict,
     ConflictSide,
     IngestSummary,
+    Scope,
     SentenceSupport,
     Source,
 )
@@ -46,6 +54,7 @@ ABSTAIN_TEXT = "The articles don't say."
 CONFLICT_PROBE_PASSAGES = 4
 # The heuristic answerer's confidence threshold when abstain_threshold is unset.
 HEURISTIC_ABSTAIN_THRESHOLD = 0.4
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class Assistant:
@@ -255,40 +264,51 @@ class Assistant:
 
     # --- answering ----------------------------------------------------------------------------
 
-    def retrieve(self, question: str, top_k: int | None = None) -> list[Passage]:
-        """The passages a question retrieves, best first (hybrid, spread across articles)."""
+    def retrieve(self, question: str, top_k: int | None = None, *, scope: Scope | None = None
+                 ) -> list[Passage]:
+        """The passages a question retrieves, best first (hybrid, spread across articles);
+        only from the articles in `scope` when given."""
         question = self._validate(question)
+        self._check_queryable()
+        article_ids = self._scope_ids(scope)
         vector = self.embedder.embed([question])[0]
-        return self.retriever.retrieve(question, vector, top_k or self.settings.top_k)
+        try:
+            return self.retriever.retrieve(question, vector, top_k or self.settings.top_k,
+                                           article_ids)
+        except VectorStoreError as exc:
+            raise AssistantError(str(exc)) from None
 
-    def ask(self, question: str, *, top_k: int | None = None) -> Answer:
-        """Answer one question from the indexed articles, with cited, checked sentences."""
+    def ask(self, question: str, *, top_k: int | None = None, scope: Scope | None = None
+            ) -> Answer:
+        """Answer one question from the indexed articles (or those in `scope`), with cited,
+        checked sentences."""
         started = time.perf_counter()
         question = self._validate(question)
-        return self._answer(question, question, question, "", top_k, started)
+        return self._answer(question, question, question, "", top_k, started, scope)
 
-    def chat(self, messages: ChatMessages, *, top_k: int | None = None) -> Answer:
+    def chat(self, messages: ChatMessages, *, top_k: int | None = None,
+             scope: Scope | None = None) -> Answer:
         """Answer the last user message of a conversation ([{"role", "content"}, ...]). A
         follow-up ("and how long did they talk there?") is first rewritten into a standalone
         question for retrieval: by the LLM when one is configured, else deterministically. The
         Answer's `query` holds the rewrite."""
         started = time.perf_counter()
         question, query, focus, note = self._condense(messages)
-        return self._answer(question, query, focus, note, top_k, started)
+        return self._answer(question, query, focus, note, top_k, started, scope)
 
     def _answer(self, question: str, query: str, focus: str, note: str, top_k: int | None,
-                started: float) -> Answer:
+                started: float, scope: Scope | None) -> Answer:
         """Retrieve for `query`, answer `question` (extractively, then by the LLM when one is
         configured), and record the rewrite note and timings."""
-        passages, selection, answer, timings = self._evidence(question, query, top_k, focus)
+        passages, selection, answer, timings = self._evidence(question, query, top_k, focus, scope)
         if self.settings.llm != "extractive":
             t0 = time.perf_counter()
             answer = self.generative.answer(question, query, passages, selection, answer)
             timings["answer"] += _ms(t0)
-        return _finished(answer, question, query, note, timings, started)
+        return _finished(answer, question, query, note, timings, started, scope)
 
-    def stream(self, question_or_messages: str | ChatMessages, *, top_k: int | None = None
-               ) -> Iterator[str | Answer]:
+    def stream(self, question_or_messages: str | ChatMessages, *, top_k: int | None = None,
+               scope: Scope | None = None) -> Iterator[str | Answer]:
         """Yield the answer's text as it is produced (str deltas), then the checked Answer as
         the last item. The guard may change the text, so show the deltas while they come and
         then replace them with the final Answer's `answer`. Errors in the question raise before
@@ -299,13 +319,13 @@ class Assistant:
             query, focus, note = question, question, ""
         else:
             question, query, focus, note = self._condense(question_or_messages)
-        passages, selection, answer, timings = self._evidence(question, query, top_k, focus)
+        passages, selection, answer, timings = self._evidence(question, query, top_k, focus, scope)
         if self.settings.llm == "extractive":
             items: Iterator[str | Answer] = _pieces_then(answer)
         else:
             items = self.generative.stream(question, query, passages, selection, answer)
         for item in items:
-            yield _finished(item, question, query, note, timings, started) \
+            yield _finished(item, question, query, note, timings, started, scope) \
                 if isinstance(item, Answer) else item
 
     def _condense(self, messages: ChatMessages) -> tuple[str, str, str, str]:
@@ -329,11 +349,37 @@ class Assistant:
             else strip_lead(question)
         return question, query, focus, f"{note}: {query}"
 
-    def _evidence(self, question: str, query: str, top_k: int | None, focus: str | None = None
+    def _scope_ids(self, scope: Scope | None) -> frozenset[str] | None:
+        """The article ids a scope allows (None: no limit). A scope that names an unknown
+        article, or that no indexed article falls in, is an error rather than an abstention:
+        the caller asked for something that cannot be searched."""
+        if scope is None or scope.is_everything():
+            return None
+        for label, value in (("date_from", scope.date_from), ("date_to", scope.date_to)):
+            if value is not None and not _ISO_DATE.fullmatch(value):
+                raise ScopeError(f"scope {label} must be a date like 2025-06-14, not {value!r}")
+        allowed: set[str] | None = None
+        if scope.article_ids:
+            unknown = [a for a in scope.article_ids if self.catalog.article(a) is None]
+            if unknown:
+                raise ScopeError(f"no indexed article with id {', '.join(unknown[:5])}")
+            allowed = set(scope.article_ids)
+        if scope.date_from or scope.date_to:
+            dated = self.catalog.article_ids_in(scope.date_from, scope.date_to)
+            allowed = dated if allowed is None else allowed & dated
+        if not allowed:
+            raise ScopeError("no indexed article is in the scope "
+                             f"(ids {scope.article_ids or 'any'}, dates "
+                             f"{scope.date_from or '…'} to {scope.date_to or '…'})")
+        return frozenset(allowed)
+
+    def _evidence(self, question: str, query: str, top_k: int | None, focus: str | None = None,
+                  scope: Scope | None = None
                   ) -> tuple[list[Passage], Selection, Answer, dict[str, float]]:
-        """Retrieve for `query`, select extractively for `focus` (default: the query), and
-        build the extractive Answer."""
+        """Retrieve for `query` (within `scope`), select extractively for `focus` (default: the
+        query), and build the extractive Answer."""
         self._check_queryable()
+        article_ids = self._scope_ids(scope)
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         vector = self.embedder.embed([query])[0]
@@ -342,7 +388,7 @@ class Assistant:
         k = top_k or self.settings.top_k
         try:
             probe = CONFLICT_PROBE_PASSAGES if self.settings.answerer == "reader" else 0
-            pool = self.retriever.retrieve(query, vector, k + probe)
+            pool = self.retriever.retrieve(query, vector, k + probe, article_ids)
         except VectorStoreError as exc:
             raise AssistantError(str(exc)) from None
         passages, extra = pool[:k], pool[k:]
@@ -351,11 +397,11 @@ class Assistant:
         if focus not in (None, query):
             passages = _about_the_subject(passages, query, focus)
         selection = self._select(focus or query, vector if focus in (None, query) else None,
-                                 passages, extra)
+                                 passages, extra, article_ids)
         if selection.abstain and focus not in (None, query):
             # A bare follow-up ("where did they take place?") may be too vague on its own;
             # the rewrite carrying the conversation's subject may still find the answer.
-            with_context = self._select(query, vector, passages, extra)
+            with_context = self._select(query, vector, passages, extra, article_ids)
             if not with_context.abstain:
                 selection = with_context
         answer = self._extractive_answer(question, selection)
@@ -363,14 +409,14 @@ class Assistant:
         return passages, selection, answer, timings
 
     def _select(self, question: str, vector: np.ndarray | None, passages: list[Passage],
-                extra: list[Passage]) -> Selection:
+                extra: list[Passage], article_ids: frozenset[str] | None = None) -> Selection:
         """The configured answerer's choice. The reader reads the passages; the heuristic
         answerer scores their sentences against the question's embedding."""
         if self.settings.answerer == "reader":
             return self.reader_answerer.select(question, passages, extra)
         if vector is None:
             vector = self.embedder.embed([question])[0]
-        return self.answerer.select(question, vector, passages)
+        return self.answerer.select(question, vector, passages, article_ids)
 
     @staticmethod
     def _validate(question: str) -> str:
@@ -462,8 +508,9 @@ def _pieces_then(answer: Answer, words_per_piece: int = 4) -> Iterator[str | Ans
 
 
 def _finished(answer: Answer, question: str, query: str, note: str,
-              timings: dict[str, float], started: float) -> Answer:
-    """Record the follow-up rewrite (if any) and the timings on a final Answer."""
+              timings: dict[str, float], started: float, scope: Scope | None = None) -> Answer:
+    """Record the follow-up rewrite (if any), the scope and the timings on a final Answer."""
+    answer.scope = None if scope is None or scope.is_everything() else scope
     if note:
         answer.notes = [note, *answer.notes]
     answer.query = query if query != question else ""

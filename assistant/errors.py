@@ -15,3 +15,7 @@ class EmptyStoreError(AssistantError):
 
 class StoreMismatchError(AssistantError):
     pass
+
+
+class ScopeError(AssistantError, ValueError):
+    """A scope (article ids, date range) that names no indexed article, or is malformed."""

@@ -11,6 +11,7 @@ distinctive words the articles never use is one they don't answer.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -126,8 +127,10 @@ class ExtractiveAnswerer:
             else 0.0
         return candidates, facts
 
-    def select(self, question: str, query_vector: np.ndarray, passages: list[Passage]
-               ) -> Selection:
+    def select(self, question: str, query_vector: np.ndarray, passages: list[Passage],
+               article_ids: Collection[str] | None = None) -> Selection:
+        """Pick the sentences that answer; `article_ids` (a question's scope) bounds the
+        conflict check's extra search."""
         w = self.weights
         candidates, facts = self.score(question, query_vector, passages)
         if not candidates:
@@ -147,7 +150,7 @@ class ExtractiveAnswerer:
                 break
             if cand.score >= w.second_sentence_ratio * best.score and cand.text != best.text:
                 chosen.append(cand)
-        conflict = self._find_conflict(question, query_vector, passages, candidates)
+        conflict = self._find_conflict(question, query_vector, passages, candidates, article_ids)
         if conflict:
             _, first, second, _, _ = conflict
             chosen = [first, second]
@@ -169,7 +172,7 @@ class ExtractiveAnswerer:
         return float(matches[1] - matches[0])
 
     def _find_conflict(self, question: str, query_vector: np.ndarray, passages: list[Passage],
-                       candidates: list[Candidate]
+                       candidates: list[Candidate], article_ids: Collection[str] | None = None
                        ) -> tuple[str, Candidate, Candidate, str, str] | None:
         """Compare each article's best answer of the asked-for kind: if two articles give
         different amounts of the same unit, the sources disagree.
@@ -203,7 +206,8 @@ class ExtractiveAnswerer:
             hits = self.retriever.catalog.lexical_search_with(unit_word, terms, 10)
             extra.extend(cid for cid, _ in hits if cid not in seen and cid not in extra)
         if extra:
-            probe = self.retriever.passages_for_chunks(extra, rank=len(passages))
+            probe = self.retriever.passages_for_chunks(extra, rank=len(passages),
+                                                       article_ids=article_ids)
             probed, _ = self.score(question, query_vector, probe)
             answering += [c for c in probed if c.lexical > 0 and amounts(c)]
         # Each other article's best-scoring sentence that states a fitting amount about the

@@ -82,6 +82,18 @@ class GuardReport(BaseModel):
     changes: list[str] = Field(default_factory=list)
 
 
+class Scope(BaseModel):
+    """Which articles a question may be answered from: given ids and/or a publication-date range
+    (ISO dates, inclusive; an article without a date is outside any range). Empty: all."""
+
+    article_ids: list[str] = Field(default_factory=list)
+    date_from: str | None = Field(default=None, description="YYYY-MM-DD, inclusive")
+    date_to: str | None = Field(default=None, description="YYYY-MM-DD, inclusive")
+
+    def is_everything(self) -> bool:
+        return not (self.article_ids or self.date_from or self.date_to)
+
+
 class Answer(BaseModel):
     question: str
     answer: str
@@ -103,6 +115,8 @@ class Answer(BaseModel):
                        "chat follow-up was rewritten")
     guard: GuardReport | None = Field(default=None,
                                       description="the grounding guard's report (LLM answers)")
+    scope: Scope | None = Field(default=None, description="the articles the question was limited "
+                                "to (None: every indexed article)")
 
     def to_json(self) -> str:
         return self.model_dump_json()

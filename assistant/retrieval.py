@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,10 +61,13 @@ class Retriever:
                    for s in set(stems.values())}
         return weights, stems, df
 
-    def retrieve(self, question: str, query_vector: np.ndarray, top_k: int) -> list[Passage]:
+    def retrieve(self, question: str, query_vector: np.ndarray, top_k: int,
+                 article_ids: Collection[str] | None = None) -> list[Passage]:
+        """The best `top_k` passages; only from `article_ids` when given (a question's scope:
+        both searches are filtered, so a small scope is not starved by the rest of the corpus)."""
         pool = max(top_k * 4, 20)
-        dense_hits = self.vectors.query(query_vector, pool)
-        lexical_hits = self.catalog.lexical_search(self.question_terms(question), pool)
+        dense_hits = self.vectors.query(query_vector, pool, article_ids)
+        lexical_hits = self.catalog.lexical_search(self.question_terms(question), pool, article_ids)
         fused: dict[str, float] = defaultdict(float)
         dense_score = dict(dense_hits)
         lexical_score = dict(lexical_hits)
@@ -96,12 +100,16 @@ class Retriever:
             passage.rank = rank
         return passages
 
-    def passages_for_chunks(self, chunk_ids: list[str], rank: int) -> list[Passage]:
-        """Passages for chunks found by a follow-up search, all placed at one rank."""
+    def passages_for_chunks(self, chunk_ids: list[str], rank: int,
+                            article_ids: Collection[str] | None = None) -> list[Passage]:
+        """Passages for chunks found by a follow-up search, all placed at one rank; only those
+        of `article_ids` when given."""
         chunks = self.catalog.chunks_by_id(chunk_ids)
         out = []
         for cid in chunk_ids:
             chunk = chunks.get(cid)
+            if chunk and article_ids is not None and chunk.article_id not in article_ids:
+                continue
             article = self.catalog.article(chunk.article_id) if chunk else None
             if chunk and article:
                 out.append(Passage(chunk, article, 0.0, 0.0, 0.0, rank))

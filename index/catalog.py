@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +32,13 @@ _BM25_TOP = (
     "SELECT c.chunk_id, top.score FROM (SELECT rowid, -bm25(chunk_fts) AS score FROM chunk_fts "
     "WHERE chunk_fts MATCH ? ORDER BY bm25(chunk_fts) LIMIT ?) top "
     "JOIN chunks c ON c.rowid = top.rowid ORDER BY top.score DESC"
+)
+
+# The same, over the chunks of given articles (a question's scope).
+_BM25_TOP_OF = (
+    "SELECT c.chunk_id, -bm25(chunk_fts) AS score FROM chunk_fts JOIN chunks c "
+    "ON c.rowid = chunk_fts.rowid WHERE chunk_fts MATCH ? AND c.article_id IN ({marks}) "
+    "ORDER BY bm25(chunk_fts) LIMIT ?"
 )
 
 SCHEMA = """
@@ -247,13 +254,27 @@ class Catalog:
         ).fetchall()
         return {row[1]: ChunkRecord(*row) for row in rows}
 
-    def lexical_search(self, terms: list[str], limit: int) -> list[tuple[str, float]]:
-        """BM25 over chunks. Returns (chunk_id, score) best first; higher is better."""
+    def lexical_search(self, terms: list[str], limit: int,
+                       article_ids: Collection[str] | None = None) -> list[tuple[str, float]]:
+        """BM25 over chunks (only those of `article_ids` when given). Returns (chunk_id, score)
+        best first; higher is better."""
         if not terms:
             return []
         query = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
-        rows = self.read().execute(_BM25_TOP, (query, limit)).fetchall()
+        if article_ids is None:
+            rows = self.read().execute(_BM25_TOP, (query, limit)).fetchall()
+        else:
+            ids = sorted(article_ids)
+            rows = self.read().execute(_BM25_TOP_OF.format(marks=",".join("?" * len(ids))),
+                                       (query, *ids, limit)).fetchall()
         return [(r[0], float(r[1])) for r in rows]
+
+    def article_ids_in(self, date_from: str | None, date_to: str | None) -> set[str]:
+        """Ids of the articles dated within [date_from, date_to] (ISO dates compare as text)."""
+        rows = self.read().execute(
+            "SELECT article_id FROM articles WHERE date != '' AND substr(date, 1, 10) >= ? "
+            "AND substr(date, 1, 10) <= ?", (date_from or "0000", date_to or "9999")).fetchall()
+        return {r[0] for r in rows}
 
     def lexical_search_with(self, required: str, terms: list[str], limit: int
                             ) -> list[tuple[str, float]]:

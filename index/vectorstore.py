@@ -7,6 +7,7 @@ about a second, and a cold `assistant ask` must answer in under three.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,13 +113,19 @@ class ChromaStore:
             ids.extend(self._collection.get(where=where, include=[])["ids"])
         return ids
 
-    def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
-        """Nearest chunks as (chunk_id, cosine similarity), best first."""
+    def query(self, vector: np.ndarray, k: int, article_ids: Collection[str] | None = None
+              ) -> list[tuple[str, float]]:
+        """Nearest chunks as (chunk_id, cosine similarity), best first; only chunks of
+        `article_ids` when given."""
         # No count() first: Chroma 1.x returns fewer results when asked for more than it holds,
         # and the extra round trip cost 3-7 ms a query at 10,000 articles.
+        where: dict[str, Any] | None = None
+        if article_ids is not None:
+            ids = sorted(article_ids)
+            where = {"document_id": {"$in": ids}} if len(ids) > 1 else {"document_id": ids[0]}
         try:
             result = self._collection.query(
-                query_embeddings=[vector.tolist()], n_results=k, include=["distances"]
+                query_embeddings=[vector.tolist()], n_results=k, include=["distances"], where=where
             )
         except Exception as exc:
             reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__

@@ -17,6 +17,8 @@ from assistant import (
     EmptyQuestionError,
     EmptyStoreError,
     IngestSummary,
+    Scope,
+    ScopeError,
     Settings,
     Source,
 )
@@ -105,3 +107,32 @@ def test_two_assistants_on_different_stores_do_not_interfere(tmp_path: Path) -> 
     assert tram.sources() == [] and tram.vectors.count() == 0
     assert {s.article_id for s in heat.sources()} == heat_ids
     assert not heat.ask(HEAT).abstained
+
+
+def test_a_scope_limits_retrieval_and_answers(sample_assistant: Assistant) -> None:
+    """A question asked of chosen articles (by id or publication date) is answered from them
+    alone, even when another article answers it better; a scope that names nothing indexed is
+    a one-line error, not an abstention."""
+    sources = sample_assistant.sources()
+    tram = next(s for s in sources if "Riverside" in s.title and not s.date)
+    everywhere = sample_assistant.ask(TRAM)
+    assert not everywhere.abstained and everywhere.scope is None
+    for source in sources:
+        answer = sample_assistant.ask(TRAM, scope=Scope(article_ids=[source.article_id]))
+        assert {c.article_id for c in answer.citations} <= {source.article_id}
+        assert answer.scope is not None and answer.scope.article_ids == [source.article_id]
+        passages = sample_assistant.retrieve(TRAM, scope=Scope(article_ids=[source.article_id]))
+        assert passages and {p.article.article_id for p in passages} == {source.article_id}
+    dated = [s for s in sources if s.date]
+    assert dated, "the samples have dated articles"
+    day = dated[0].date[:10]
+    within = sample_assistant.retrieve(TRAM, top_k=10, scope=Scope(date_from=day, date_to=day))
+    assert {p.article.article_id for p in within} <= {s.article_id for s in dated
+                                                       if s.date[:10] == day}
+    assert tram.article_id not in {p.article.article_id for p in within}
+    for scope, words in ((Scope(article_ids=["missing-id"]), "missing-id"),
+                         (Scope(date_from="2999-01-01"), "no indexed article is in the scope"),
+                         (Scope(date_to="yesterday"), "must be a date")):
+        with pytest.raises(ScopeError) as refused:
+            sample_assistant.ask(TRAM, scope=scope)
+        assert words in str(refused.value) and "\n" not in str(refused.value)
