@@ -272,15 +272,21 @@ def _is_loopback(host: str) -> bool:
 @main.command()
 @store_option
 @chroma_option
+@llm_options
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to bind. Anything but loopback requires --auth.")
+              help="Address to bind. Anything but loopback requires --auth, and API keys unless "
+                   "--no-api.")
 @click.option("--port", type=click.IntRange(1, 65535), default=7860, show_default=True)
 @click.option("--auth", envvar="ASSISTANT_AUTH", metavar="USER:PASSWORD",
               help="Require this login (or set $ASSISTANT_AUTH, which keeps it out of `ps`).")
+@click.option("--no-api", is_flag=True,
+              help="Serve the web chat only, without the OpenAI-compatible API under /v1.")
 @click.pass_context
-def serve(ctx: click.Context, store: str | None, chroma_url: str | None, host: str, port: int,
-          auth: str | None) -> None:
-    """Serve the web chat (default http://127.0.0.1:7860)."""
+def serve(ctx: click.Context, store: str | None, chroma_url: str | None, llm: str | None,
+          llm_url: str | None, llm_model: str | None, host: str, port: int, auth: str | None,
+          no_api: bool) -> None:
+    """Serve the web chat (default http://127.0.0.1:7860) and the OpenAI-compatible API under
+    /v1 (keys: $ASSISTANT_API_KEYS or $ASSISTANT_API_KEYS_FILE)."""
     credentials: tuple[str, str] | None = None
     if auth:
         user, sep, password = auth.partition(":")
@@ -290,18 +296,31 @@ def serve(ctx: click.Context, store: str | None, chroma_url: str | None, host: s
     if not _is_loopback(host) and credentials is None:
         _fail(f"binding {host} exposes the chat beyond this machine; "
               "add --auth USER:PASSWORD (or set ASSISTANT_AUTH)")
-    assistant = _assistant(ctx, store, chroma_url)
+    assistant = _assistant(ctx, store, chroma_url, **_llm_overrides(llm, llm_url, llm_model))
+    if not no_api:
+        try:
+            keys = assistant.settings.api_key_values()
+        except OSError as exc:
+            _fail(f"cannot read the API keys file {assistant.settings.api_keys_file}: "
+                  f"{exc.strerror or exc}")
+            return
+        # The API must not be an open side door: wherever the chat needs a login (or could be
+        # reached from another machine), the API needs a key.
+        if not keys and not _is_loopback(host):
+            _fail(f"binding {host} exposes the API beyond this machine; set ASSISTANT_API_KEYS "
+                  "(or ASSISTANT_API_KEYS_FILE), or pass --no-api")
+        if not keys and credentials is not None:
+            _fail("--auth protects the chat but the API would be open; set ASSISTANT_API_KEYS "
+                  "(or ASSISTANT_API_KEYS_FILE), or pass --no-api")
     try:
-        # Imported here: gradio is heavy, and the other commands do not need it.
-        from ui.app import serve as serve_app
+        # Imported here: gradio and uvicorn are heavy, and the other commands do not need them.
+        from ui.server import serve as serve_app
     except ImportError as exc:
         _fail(f"the web chat is not available ({exc})")
         return
     try:
-        serve_app(assistant, host=host, port=port, auth=credentials)
+        serve_app(assistant, host=host, port=port, auth=credentials, api=not no_api)
     except OSError as exc:
-        if "empty port" in str(exc):  # gradio's words for a port that is taken
-            _fail(f"port {port} on {host} is in use; choose another with --port")
         _fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}")
     except AssistantError as exc:
         _fail(str(exc))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -60,3 +60,39 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(default=200, ge=16, le=4096, description="reply length limit")
     llm_max_passages: int = Field(default=4, ge=1, le=20,
                                   description="passages put in the prompt (the guard checks all)")
+
+    # The OpenAI-compatible API that `assistant serve` offers under /v1 (ui/openai_api.py).
+    api_keys: SecretStr | None = Field(
+        default=None, description="bearer tokens the API accepts, comma-separated; with none (and "
+        "no api_keys_file) the API is open, which `serve` allows on loopback only")
+    api_keys_file: Path | None = Field(default=None, description="a file of API keys, one a line")
+    api_rate_per_minute: float = Field(
+        default=60, ge=0, description="requests a key (or, without keys, a client address) may "
+        "make a minute, as a token bucket; 0: no limit")
+    api_burst: int = Field(default=20, ge=1, description="requests allowed at once above the rate")
+    api_max_request_bytes: int = Field(default=262_144, ge=1024,
+                                       description="larger request bodies are refused (413)")
+    api_workers: int | None = Field(
+        default=None, ge=1, le=64, description="answers computed at once; unset: the CPU count")
+    api_sources_in_text: bool = Field(
+        default=True, description="append a 'Sources:' list to the message text, for clients "
+        "that ignore the article_assistant field")
+    login_attempts_per_minute: float = Field(
+        default=10, ge=0, description="sign-in attempts per client address a minute on the web "
+        "chat's login (--auth); 0: no limit")
+
+    @field_validator("api_keys_file", "reader_model", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        """An empty environment variable means unset, not the current directory."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    def api_key_values(self) -> list[str]:
+        """The API keys from api_keys and api_keys_file (blank lines and # comments skipped).
+        Raises OSError when the file cannot be read."""
+        keys = [k.strip() for k in (self.api_keys.get_secret_value() if self.api_keys else "")
+                .split(",")]
+        if self.api_keys_file is not None:
+            lines = self.api_keys_file.read_text(encoding="utf-8").splitlines()
+            keys += [line.strip() for line in lines if not line.lstrip().startswith("#")]
+        return [k for k in dict.fromkeys(keys) if k]

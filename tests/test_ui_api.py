@@ -134,22 +134,26 @@ def test_chat_mounts_inside_a_fastapi_app(user_assistant: Assistant) -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["--host", "0.0.0.0"], "add --auth USER:PASSWORD"),
     (["--host", "192.168.1.10", "--auth", "nopassword"], "--auth must be USER:PASSWORD"),
+    (["--host", "0.0.0.0", "--auth", "editor:pw"], "exposes the API beyond this machine"),
+    (["--auth", "editor:pw"], "the API would be open"),
 ])
 def test_serve_refuses_a_public_host_without_auth(tmp_path: Path, args: list[str],
                                                   message: str) -> None:
     result = run_cli("serve", "--store", str(tmp_path), "--port", str(free_port()), *args,
-                     env={"ASSISTANT_AUTH": ""})
+                     env={"ASSISTANT_AUTH": "", "ASSISTANT_API_KEYS": "", "ASSISTANT_API_KEYS_FILE": ""})
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.stderr
 
 
 def test_serve_with_auth_requires_the_login(user_assistant: Assistant) -> None:
-    """Auth from the environment (kept out of `ps`): the API needs the login, and gets in with it."""
+    """Auth from the environment (kept out of `ps`): the API needs the login, and gets in with
+    it; the /v1 API needs its key; guessing the password is cut off by the login rate limit."""
     from gradio_client import Client
 
     port = free_port()
-    env = {**os.environ, "ASSISTANT_AUTH": "editor:s3cret-pass"}
+    env = {**os.environ, "ASSISTANT_AUTH": "editor:s3cret-pass", "ASSISTANT_API_KEYS": "sk-only-key",
+           "ASSISTANT_LOGIN_ATTEMPTS_PER_MINUTE": "6"}
     process = subprocess.Popen(
         [sys.executable, "-m", "assistant", "serve", "--store", str(user_assistant.settings.store),
          "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -164,10 +168,29 @@ def test_serve_with_auth_requires_the_login(user_assistant: Assistant) -> None:
         client = Client(url, verbose=False, auth=("editor", "s3cret-pass"))
         _assert_answer_json(client.predict("Where did the talks take place?", None, api_name="/ask"),
                             user_assistant)
+        with pytest.raises(urllib.error.HTTPError) as no_key:
+            urllib.request.urlopen(f"{url}v1/models", timeout=5)
+        assert no_key.value.code == 401
+        keyed = urllib.request.Request(f"{url}v1/models",
+                                       headers={"Authorization": "Bearer sk-only-key"})
+        assert urllib.request.urlopen(keyed, timeout=5).status == 200
+        # 6 attempts a minute: a guesser is stopped within a few tries, the right password too.
+        codes = []
+        for attempt in range(10):
+            login = urllib.request.Request(f"{url}login", method="POST",
+                                           data=f"username=editor&password=guess{attempt}".encode())
+            try:
+                codes.append(urllib.request.urlopen(login, timeout=5).status)
+            except urllib.error.HTTPError as exc:
+                codes.append(exc.code)
+                if exc.code == 429:
+                    assert int(exc.headers["Retry-After"]) >= 1
+        assert 429 in codes and codes.count(429) >= 4, codes
+        assert 200 not in codes, codes
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=15)
-    assert b"s3cret-pass" not in output
+    assert b"s3cret-pass" not in output and b"sk-only-key" not in output
 
 
 def test_render_escapes_text_and_links_only_real_footnotes() -> None:

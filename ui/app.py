@@ -1,4 +1,5 @@
-"""The web chat: `build_app(assistant)` returns a Gradio Blocks app; `serve` launches it.
+"""The web chat: `build_app(assistant)` returns a Gradio Blocks app; ui.server serves it, with
+the OpenAI-compatible API beside it.
 
 It uses only the public `assistant` API, as any other app would. Everything it shows passes
 through ui.render, which escapes article text and model output.
@@ -532,20 +533,3 @@ def _ingest_line(added: int, updated: int, unchanged: int, chunks: int) -> str:
 def _safe_name(name: str) -> str:
     cleaned = re.sub(r"[^\w.\- ]+", "_", name).strip(" .")
     return cleaned or "upload.txt"
-
-
-def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860,
-          auth: tuple[str, str] | None = None) -> None:
-    """Serve the chat until interrupted. The caller checks that a public host has auth."""
-    demo = build_app(assistant)
-    demo.launch(server_name=host, server_port=port, auth=auth, share=False, inbrowser=False,
-                show_error=False, ssr_mode=False, footer_links=["api"], max_file_size=MAX_UPLOAD,
-                auth_message="Article Assistant: sign in with the user and password it was started with.",
-                quiet=True, prevent_thread_lock=True, **page_options())
-    shown = f"[{host}]" if ":" in host else host
-    print(f"Article Assistant on http://{shown}:{port} (store {assistant.settings.store}); "
-          "Ctrl-C to stop.", flush=True)
-    try:
-        demo.block_thread()
-    finally:
-        demo.close()

@@ -1,0 +1,428 @@
+"""The OpenAI-compatible HTTP API: `/v1/chat/completions`, `/v1/models` and `/v1/search`.
+
+Any OpenAI client or chat front end (the `openai` SDK, Open WebUI, LibreChat) can ask the
+assistant questions. The answer text carries the [n] markers; everything else an Answer holds
+(citations, conflicts, abstention, the short answer, per-sentence support) travels in an extra
+top-level field, `article_assistant`, and, for clients that ignore extra fields, as a "Sources:"
+list appended to the message (`api_sources_in_text`).
+
+    from fastapi import FastAPI
+    from assistant import Assistant
+    from ui.openai_api import build_api
+    app = FastAPI()
+    app.mount("/v1", build_api(Assistant(store=".assistant")))
+
+It uses only the public `assistant` API. Answers are computed in a thread pool sized to the CPU
+count (the embedding and reader models run in onnxruntime, which releases the GIL), so requests
+are answered side by side rather than one at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import hmac
+import logging
+import os
+import re
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from assistant import Answer, Assistant, AssistantError, EmptyQuestionError, EmptyStoreError
+from assistant import Scope as ArticleScope
+
+log = logging.getLogger("assistant.api")
+
+MODEL_OFFLINE = "article-assistant"
+MODEL_LLM = "article-assistant-llm"
+# When the models were "created", for /v1/models: the package's first release.
+CREATED = 1764547200
+# A streamed answer is sent a few words a chunk, as a model would write it.
+WORDS_PER_CHUNK = 4
+
+
+# --- request shapes ----------------------------------------------------------------------------
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+
+class Options(BaseModel):
+    """The request's extra field `article_assistant` (the SDK's `extra_body`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scope: ArticleScope | None = Field(default=None, description="article ids and/or a date range "
+                                       "the answer may come from")
+    top_k: int | None = Field(default=None, ge=1, le=50, description="passages to retrieve")
+    sources_in_text: bool | None = Field(default=None, description="append the Sources list "
+                                         "to the message text (default: the server's setting)")
+
+
+class ChatCompletionRequest(BaseModel):
+    # OpenAI's other fields (temperature, max_tokens, n, user, ...) are accepted and ignored:
+    # the answer is quoted from the articles, not sampled.
+    model_config = ConfigDict(extra="allow")
+
+    model: str
+    messages: list[ChatMessage]
+    stream: bool = False
+    article_assistant: Options | None = None
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str
+    top_k: int | None = Field(default=None, ge=1, le=50)
+    scope: ArticleScope | None = None
+
+
+# --- errors, keys and rate limits ----------------------------------------------------------------
+
+
+class APIError(Exception):
+    """An error answered in OpenAI's shape: {"error": {"message", "type", "param", "code"}}."""
+
+    def __init__(self, status: int, message: str, kind: str = "invalid_request_error",
+                 code: str | None = None, param: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.kind, self.code = status, message, kind, code
+        self.param, self.headers = param, headers
+
+    def response(self) -> JSONResponse:
+        return error_response(self.status, self.message, self.kind, self.code, self.param,
+                              self.headers)
+
+
+def error_response(status: int, message: str, kind: str = "invalid_request_error",
+                   code: str | None = None, param: str | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class TokenBucket:
+    """Per-key token buckets: `rate_per_minute` requests a minute, up to `burst` at once."""
+
+    def __init__(self, rate_per_minute: float, burst: int) -> None:
+        self.rate = rate_per_minute / 60.0
+        self.burst = float(burst)
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float:
+        """Take one token for `key`: 0.0 when allowed, else the seconds until one is free."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            return (1.0 - tokens) / self.rate
+
+
+class APIKeys:
+    """The bearer tokens the API accepts. A request is matched against every key in constant
+    time; logs name a key only by its number, never by its text."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self._digests = [hashlib.sha256(k.encode()).digest() for k in keys]
+
+    @property
+    def required(self) -> bool:
+        return bool(self._digests)
+
+    def identify(self, authorization: str | None) -> str | None:
+        """'key-N' for a valid 'Bearer KEY' header, None otherwise."""
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        digest = hashlib.sha256(token.strip().encode()).digest()
+        found = None
+        for number, known in enumerate(self._digests, start=1):
+            if hmac.compare_digest(digest, known) and found is None:
+                found = f"key-{number}"
+        return found
+
+
+class BodyLimit:
+    """Refuses request bodies over `limit` bytes with 413, whether or not they declare a
+    Content-Length (a chunked upload is counted as it arrives)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(413, f"the request is larger than {self.limit} bytes "
+                                  "(api_max_request_bytes)", code="request_too_large")
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+# --- answers in OpenAI's shapes -----------------------------------------------------------------
+
+
+def sources_text(answer: Answer) -> str:
+    """The compact Sources list appended to the message for clients that show only the text."""
+    if not answer.citations:
+        return ""
+    lines = ["", "", "Sources:"]
+    for c in answer.citations:
+        where = f"{c.title}" + (f", {c.date}" if c.date else "") + (f", {c.url}" if c.url else "")
+        lines.append(f"[{c.n}] {where}: \u201c{c.text}\u201d")
+    return "\n".join(lines)
+
+
+def _text_pieces(text: str) -> list[str]:
+    """`text` in chunks of a few words that concatenate back to exactly `text`."""
+    return re.findall(rf"\S+(?:\s+\S+){{0,{WORDS_PER_CHUNK - 1}}}\s*|\s+", text)
+
+
+def _messages(request: ChatCompletionRequest) -> list[dict[str, Any]]:
+    """OpenAI messages as the Assistant's chat takes them. A 'developer' message is OpenAI's
+    new name for 'system'; both are set aside by the Assistant, which answers from the articles
+    whatever a prompt asks."""
+    out = []
+    for m in request.messages:
+        role = "system" if m.role == "developer" else m.role
+        out.append({"role": role, "content": m.content})
+    return out
+
+
+# --- the app ----------------------------------------------------------------------------------------
+
+
+class OpenAIAPI:
+    """The state behind the routes: the assistants per model, the worker pool, keys, limits."""
+
+    def __init__(self, assistant: Assistant) -> None:
+        settings = assistant.settings
+        self.base = assistant
+        self.keys = APIKeys(settings.api_key_values())
+        self.limits = TokenBucket(settings.api_rate_per_minute, settings.api_burst)
+        self.workers = settings.api_workers or os.cpu_count() or 2
+        self.pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="api-answer")
+        self.sources_in_text = settings.api_sources_in_text
+        self.max_request_bytes = settings.api_max_request_bytes
+        self._assistants: dict[str, Assistant] = {}
+        self._lock = threading.Lock()
+
+    def models(self) -> list[str]:
+        names = [MODEL_OFFLINE]
+        if self.base.settings.llm != "extractive":
+            names.append(MODEL_LLM)
+        return names
+
+    def assistant_for(self, model: str) -> Assistant:
+        if model not in (MODEL_OFFLINE, MODEL_LLM):
+            raise APIError(404, f"the model {model!r} does not exist; this server has "
+                           f"{', '.join(map(repr, self.models()))}", code="model_not_found",
+                           param="model")
+        wants_llm = model == MODEL_LLM
+        has_llm = self.base.settings.llm != "extractive"
+        if wants_llm and not has_llm:
+            raise APIError(404, f"{MODEL_LLM!r} needs an LLM: start `assistant serve` with "
+                           "--llm-url URL (or ASSISTANT_LLM=openai)", code="model_not_found",
+                           param="model")
+        if wants_llm == has_llm:
+            return self.base
+        with self._lock:
+            if model not in self._assistants:
+                # The offline variant of an LLM-configured server shares its loaded models.
+                reader = self.base.reader if self.base.settings.answerer == "reader" else None
+                self._assistants[model] = Assistant(settings=self.base.settings,
+                                                    embedder=self.base.embedder, reader=reader,
+                                                    llm="extractive")
+            return self._assistants[model]
+
+    def caller(self, request: Request) -> str:
+        """Who is calling, for the rate limit: the key's number, else the client address.
+        Raises APIError 401 when keys are required and the request has no valid one."""
+        if self.keys.required:
+            key = self.keys.identify(request.headers.get("authorization"))
+            if key is None:
+                raise APIError(401, "a valid API key is required: send 'Authorization: Bearer "
+                               "KEY' with a key from ASSISTANT_API_KEYS",
+                               code="invalid_api_key")
+            return key
+        return request.client.host if request.client else "unknown"
+
+    def admit(self, request: Request) -> str:
+        caller = self.caller(request)
+        wait = self.limits.take(caller)
+        if wait > 0:
+            retry = max(1, int(wait + 0.999))
+            raise APIError(429, f"rate limit reached ({self.limits.rate * 60:g} requests a "
+                           f"minute); retry in {retry} s", kind="rate_limit_error",
+                           code="rate_limit_exceeded", headers={"Retry-After": str(retry)})
+        return caller
+
+    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.pool, functools.partial(fn, *args, **kwargs))
+
+
+def build_api(assistant: Assistant) -> FastAPI:
+    """The /v1 app (mount it at "/v1"). Its settings come from `assistant.settings`."""
+    state = OpenAIAPI(assistant)
+
+    async def admit(request: Request) -> None:
+        """Every route: the key (401) and the rate limit (429), before the body is read."""
+        request.state.caller = state.admit(request)
+
+    api = FastAPI(title="Article Assistant API", version="1", dependencies=[Depends(admit)],
+                  description="OpenAI-compatible chat completions with citations.")
+    api.state.openai = state
+    api.add_middleware(BodyLimit, limit=state.max_request_bytes)
+
+    @api.exception_handler(APIError)
+    async def _api_error(request: Request, exc: APIError) -> JSONResponse:
+        return exc.response()
+
+    @api.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        return error_response(400, f"invalid request: {where + ': ' if where else ''}"
+                              f"{first.get('msg', 'invalid')}", param=where or None)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(exc.status_code, str(exc.detail),
+                              code="not_found" if exc.status_code == 404 else None)
+
+    @api.exception_handler(AssistantError)
+    async def _assistant_error(request: Request, exc: AssistantError) -> JSONResponse:
+        message = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        if isinstance(exc, EmptyStoreError):
+            return error_response(503, message, "server_error", code="empty_store")
+        if isinstance(exc, ValueError):  # the question, conversation or scope is at fault
+            return error_response(400, message, param="messages"
+                                  if isinstance(exc, EmptyQuestionError) else None)
+        return error_response(503, message, "server_error")
+
+    @api.middleware("http")
+    async def _log(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
+        """One line a call: who (by key number, never the key), status, time."""
+        started = time.perf_counter()
+        response = await call_next(request)
+        log.info("%s %s by %s: %d in %.0f ms", request.method, request.url.path,
+                 getattr(request.state, "caller", "-"), response.status_code,
+                 (time.perf_counter() - started) * 1000)
+        return response
+
+    @api.get("/models")
+    async def list_models() -> dict[str, Any]:
+        return {"object": "list", "data": [
+            {"id": name, "object": "model", "created": CREATED, "owned_by": "article-assistant"}
+            for name in state.models()]}
+
+    @api.post("/chat/completions", response_model=None)
+    async def chat_completions(body: ChatCompletionRequest
+                               ) -> JSONResponse | StreamingResponse:
+        target = state.assistant_for(body.model)
+        if not body.messages:
+            raise APIError(400, "messages is empty: send at least one user message",
+                           param="messages")
+        options = body.article_assistant or Options()
+        answer: Answer = await state.run(target.chat, _messages(body), top_k=options.top_k,
+                                         scope=options.scope)
+        with_sources = state.sources_in_text if options.sources_in_text is None \
+            else options.sources_in_text
+        text = answer.answer + (sources_text(answer) if with_sources else "")
+        ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+        extra = answer.model_dump(mode="json")
+        if not body.stream:
+            return JSONResponse({
+                "id": ident, "object": "chat.completion", "created": created, "model": body.model,
+                "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                             "message": {"role": "assistant", "content": text, "refusal": None}}],
+                "usage": None, "system_fingerprint": None, "article_assistant": extra})
+        return StreamingResponse(_stream(ident, created, body.model, text, extra),
+                                 media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    @api.post("/search")
+    async def search(body: SearchRequest) -> dict[str, Any]:
+        passages = await state.run(assistant.retrieve, body.query, body.top_k, scope=body.scope)
+        return {"object": "list", "query": body.query, "data": [
+            {"object": "search.result", "rank": p.rank + 1, "article_id": p.article.article_id,
+             "title": p.article.title, "source": p.article.source, "url": p.article.url,
+             "date": p.article.date, "text": p.chunk.text, "start": p.chunk.start,
+             "end": p.chunk.end,
+             "scores": {"dense": round(p.dense, 4), "lexical": round(p.lexical, 4),
+                        "fused": round(p.fused, 6)}}
+            for p in passages]}
+
+    return api
+
+
+async def _stream(ident: str, created: int, model: str, text: str, extra: dict[str, Any]
+                  ) -> AsyncIterator[str]:
+    """Server-sent events in OpenAI's chunk format. Only checked text is streamed (with an LLM,
+    the guard has already rewritten or removed what the sources do not support), so the chunks
+    concatenate to the final message; the Answer's fields arrive with the last chunk."""
+    import json
+
+    def event(delta: dict[str, Any], finish: Literal["stop"] | None = None,
+              **fields: Any) -> str:
+        chunk = {"id": ident, "object": "chat.completion.chunk", "created": created,
+                 "model": model, "system_fingerprint": None,
+                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish,
+                              "logprobs": None}], **fields}
+        return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
+
+    yield event({"role": "assistant", "content": ""})
+    for piece in _text_pieces(text):
+        yield event({"content": piece})
+    yield event({}, "stop", article_assistant=extra)
+    yield "data: [DONE]\n\n"

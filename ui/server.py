@@ -1,0 +1,99 @@
+"""What `assistant serve` runs: one FastAPI app, served by uvicorn, holding the web chat at "/"
+and the OpenAI-compatible API at "/v1" (ui/openai_api.py), both over one Assistant.
+
+    from assistant import Assistant
+    from ui.server import build_server
+    app = build_server(Assistant(store=".assistant"))   # any ASGI server can run it
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from assistant import Assistant
+from ui.openai_api import TokenBucket, build_api, error_response
+
+
+class LoginLimit:
+    """Rate-limits the web chat's sign-in (POST /login) per client address, so a password cannot
+    be guessed at network speed: over the limit, 429 with Retry-After."""
+
+    def __init__(self, app: ASGIApp, attempts_per_minute: float) -> None:
+        self.app = app
+        self.bucket = TokenBucket(attempts_per_minute, burst=max(1, int(attempts_per_minute)))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" \
+                and scope["path"].rstrip("/").endswith("/login"):
+            client = scope.get("client") or ("unknown", 0)
+            wait = self.bucket.take(client[0])
+            if wait > 0:
+                retry = max(1, int(wait + 0.999))
+                response = error_response(429, f"too many sign-in attempts; retry in {retry} s",
+                                          "rate_limit_error", code="rate_limit_exceeded",
+                                          headers={"Retry-After": str(retry)})
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def build_server(assistant: Assistant, auth: tuple[str, str] | None = None, *,
+                 api: bool = True) -> FastAPI:
+    """The chat at "/" (behind `auth` when given) and, unless `api` is False, the API at /v1."""
+    import gradio as gr
+
+    from ui.app import MAX_UPLOAD, build_app, page_options
+
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    if auth is not None:
+        app.add_middleware(LoginLimit,
+                           attempts_per_minute=assistant.settings.login_attempts_per_minute)
+    if api:
+        app.mount("/v1", build_api(assistant))
+    return gr.mount_gradio_app(
+        app, build_app(assistant), path="/", auth=auth, show_error=False, ssr_mode=False,
+        footer_links=["api"], max_file_size=MAX_UPLOAD,
+        auth_message="Article Assistant: sign in with the user and password it was started with.",
+        **page_options())
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so a taken port is one clear error, not a log line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise OSError(exc.errno, f"port {port} on {host} is in use; choose another with "
+                          "--port") from None
+        raise
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860,
+          auth: tuple[str, str] | None = None, *, api: bool = True) -> None:
+    """Serve the chat (and the API) until interrupted. The caller checks that a public host has
+    auth and API keys."""
+    import uvicorn
+
+    sock = bind(host, port)
+    app = build_server(assistant, auth, api=api)
+    # Gradio keeps its event stream open; without a short grace period shutdown waits ~15 s.
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2,
+                                           # 100 clients may connect at once (the load test)
+                                           backlog=2048))
+    shown = f"[{host}]" if ":" in host else host
+    where = f"http://{shown}:{port}"
+    print(f"Article Assistant on {where} (store {assistant.settings.store})"
+          + (f"; OpenAI-compatible API at {where}/v1" if api else "") + "; Ctrl-C to stop.",
+          flush=True)
+    server.run(sockets=[sock])
