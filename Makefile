@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STORE ?= .assistant
 PORT ?= 7860
 
-.PHONY: install run index chat test lint eval bench bench-reader train-reader llm-server clean
+.PHONY: install run index chat test lint eval bench bench-api bench-reader train-reader llm-server clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,11 @@ eval: install
 BENCH_FLAGS ?=
 bench: install
 	$(BIN)/python -m benchmarks.run $(BENCH_FLAGS)
+
+# The OpenAI-compatible API under load: 100 simultaneous chat completions against a real
+# `assistant serve` on loopback; prints errors, p50/p95 and the CPU-bound floor (~20 s).
+bench-api: install
+	$(BIN)/python -m benchmarks.api_load
 
 # The reader model (assistant/reader_model/): fine-tune MiniLM on squad2-pool plus hard negatives
 # (about 50 minutes on 2 cores), export it to int8 ONNX, then fit its threshold and calibration

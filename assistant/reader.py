@@ -178,6 +178,8 @@ class Reader:
             options.log_severity_level = 3
             if threads:
                 options.intra_op_num_threads = threads
+            # As the embedder's: idle threads sleep rather than spin (index/embedding.py).
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self._session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own types; all mean "cannot load"
             raise ReaderError(f"reader model {model} cannot be loaded: {str(exc).splitlines()[0]}") from None
