@@ -1,7 +1,7 @@
 """Sentence splitting and word normalisation shared by chunking, retrieval and checking.
 
-Everything here is pure Python and keeps character offsets, because every citation
-must point at the exact span of the article it quotes.
+Everything here keeps character offsets, because every citation must point at the exact span
+of the article it quotes.
 """
 
 from __future__ import annotations
@@ -9,16 +9,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-
-# Abbreviations whose trailing period does not end a sentence.
-_ABBREVIATIONS = {
-    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "gen", "col", "lt", "sgt", "capt",
-    "gov", "sen", "rep", "pres", "rev", "hon", "inc", "ltd", "co", "corp", "vs", "etc", "no",
-    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
-    "approx", "dept", "est", "fig", "e.g", "i.e", "u.s", "u.k", "u.n", "a.m", "p.m", "ave",
-}
-
-_SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+)|\n\s*\n|\n")
+from functools import cache
+from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -30,38 +23,61 @@ class Span:
     end: int
 
 
-def _ends_with_abbreviation(text: str) -> bool:
-    match = re.search(r"([A-Za-z][A-Za-z.]*)\.$", text)
-    if not match:
-        return False
-    word = match.group(1).lower()
-    # A single capital letter ("J. Smith") is an initial, not a sentence end.
-    if len(word) == 1:
-        return True
-    return word in _ABBREVIATIONS
+@cache
+def _punkt() -> Any:
+    """NLTK's Punkt sentence tokenizer with the English model that llama-index-core ships (its
+    _static/nltk_cache), found without importing llama_index.core (seconds of imports) and
+    never downloaded."""
+    import importlib.util
+
+    import nltk
+    from nltk.tokenize.punkt import PunktTokenizer
+
+    spec = importlib.util.find_spec("llama_index.core")
+    for root in list(spec.submodule_search_locations or []) if spec else []:
+        cache_dir = Path(root) / "_static" / "nltk_cache"
+        if (cache_dir / "tokenizers" / "punkt_tab" / "english").is_dir():
+            # NLTK reads models only from its search path (nltk.data.path).
+            if str(cache_dir) not in nltk.data.path:
+                nltk.data.path.append(str(cache_dir))
+            tokenizer = PunktTokenizer("english")
+            # Punkt's model knows few news abbreviations with capitalised successors
+            # ("Gov. Newsom", "Sen. Warren"); without these it splits after them.
+            tokenizer._params.abbrev_types.update(_EXTRA_ABBREVIATIONS)
+            return tokenizer
+    raise RuntimeError("NLTK's punkt model was not found in llama-index-core; reinstall with "
+                       "`make install`")
+
+
+# Titles and abbreviations that news text puts before a capitalised word.
+_EXTRA_ABBREVIATIONS = {
+    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "gen", "col", "lt", "sgt", "capt",
+    "gov", "sen", "rep", "pres", "rev", "hon", "inc", "ltd", "co", "corp", "vs", "no", "jan",
+    "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "approx",
+    "dept", "est", "fig", "ave", "u.s", "u.k", "u.n", "e.g", "i.e", "a.m", "p.m", "adm", "cmdr",
+    "supt", "insp", "det", "cpl", "pvt", "maj", "messrs", "mme", "mlle", "univ", "assn", "bros",
+}
+_LINE = re.compile(r"[^\n]+")
 
 
 def split_sentences(text: str, offset: int = 0) -> list[Span]:
-    """Split text into sentences, keeping offsets. Line breaks always end a sentence,
-    because headlines and captions in news text often carry no final punctuation."""
+    """Split text into sentences with NLTK's Punkt, keeping exact offsets. A line break always
+    ends a sentence (headlines and captions in news text often carry no final punctuation;
+    hard-wrapped paragraphs are reflowed by the cleaner before this runs), and a piece that
+    starts in lower case continues the previous sentence ('"Stop!" she said.')."""
+    tokenizer = _punkt()
     spans: list[Span] = []
-    start = 0
-    for match in _SENTENCE_END.finditer(text):
-        end = match.end()
-        piece = text[start:end]
-        is_newline = "\n" in match.group(0)
-        if not is_newline and _ends_with_abbreviation(piece.rstrip()):
-            continue
-        # A decimal number or a thousands separator ("3.5", "1,200.50") is not an end.
-        if not is_newline and re.search(r"\d\.$", piece) and re.match(r"\d", text[end:end + 1] or ""):
-            continue
-        # A stop followed by a lower-case word goes on ("'Stop!' she said.", "approx. ten"):
-        # a new sentence would start with a capital.
-        if not is_newline and re.match(r"\s+[a-z]", text[match.end():match.end() + 8]):
-            continue
-        _append_trimmed(spans, text, start, end, offset)
-        start = end
-    _append_trimmed(spans, text, start, len(text), offset)
+    for line in _LINE.finditer(text):
+        base = line.start()
+        pieces: list[list[int]] = []
+        for start, end in tokenizer.span_tokenize(line.group(0)):
+            head = line.group(0)[start:start + 1]
+            if pieces and head.islower():
+                pieces[-1][1] = end
+            else:
+                pieces.append([start, end])
+        for start, end in pieces:
+            _append_trimmed(spans, text, base + start, base + end, offset)
     return spans
 
 
