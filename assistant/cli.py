@@ -6,6 +6,7 @@ Errors print one line to stderr, `error: ...`, and exit 1 when nothing could be 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from assistant.models import Answer
 
 
 def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
+    click.echo(f"error: {_printable(message)}", err=True)
     sys.exit(1)
 
 
@@ -81,40 +82,68 @@ def main(ctx: click.Context, store: str | None, chroma_url: str | None) -> None:
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1)
 @store_option
 @chroma_option
+@click.option("--feed", "feeds", multiple=True, metavar="URL_OR_FILE",
+              help="An RSS or Atom feed: every entry becomes an article; run again to add only "
+                   "new entries. Repeatable.")
+@click.option("--fetch-pages", is_flag=True,
+              help="For feed entries that carry only a summary, fetch the whole page.")
+@click.option("--follow-links", is_flag=True,
+              help="Follow symbolic links that lead out of an ingested folder.")
 @click.option("--prune", is_flag=True, help="Drop indexed articles whose files are gone.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 def ingest(ctx: click.Context, paths: tuple[str, ...], store: str | None, chroma_url: str | None,
-           prune: bool, as_json: bool) -> None:
-    """Index files and folders of .txt, .md, .html, .json and .jsonl articles."""
+           feeds: tuple[str, ...], fetch_pages: bool, follow_links: bool, prune: bool,
+           as_json: bool) -> None:
+    """Index files and folders (.txt .md .html .json .jsonl .pdf), web pages by URL
+    (https://...) and RSS/Atom feeds (--feed)."""
+    if not paths and not feeds:
+        _fail("nothing to ingest: give files, folders or URLs, or --feed URL")
     assistant = _assistant(ctx, store, chroma_url)
-    bar: Any = None
+    bars: dict[str, Any] = {}
 
     def progress(done: int, total: int, path: str) -> None:
-        nonlocal bar
         if total < 20:
             return
-        if bar is None:
+        if "files" not in bars:
             from tqdm import tqdm
-            bar = tqdm(total=total, unit="file", file=sys.stderr, desc="ingest")
-        bar.update(1)
+            bars["files"] = tqdm(total=total, unit="file", file=sys.stderr, desc="ingest")
+        bars["files"].update(1)
+
+    def embedding_progress(done: int, total: int, name: str) -> None:
+        # A second bar for a flush big enough to take a while (one big file, or many records).
+        if total < 5000:
+            return
+        from tqdm import tqdm
+
+        bar = bars.get("sentences")
+        if bar is None or bar.total != total or bar.n > done:
+            if bar is not None:
+                bar.close()
+            bar = bars["sentences"] = tqdm(total=total, unit="sentence", file=sys.stderr,
+                                           desc=_printable(Path(name).name)[:40], leave=False)
+        bar.update(done - bar.n)
 
     try:
-        report = assistant.ingest(list(paths), prune=prune, progress=progress)
+        report = assistant.ingest(list(paths), prune=prune, progress=progress,
+                                  embedding_progress=embedding_progress, feeds=list(feeds),
+                                  fetch_pages=fetch_pages, follow_links=follow_links)
     except AssistantError as exc:
         _fail(str(exc))
         return
     finally:
-        if bar is not None:
+        for bar in bars.values():
             bar.close()
     for message in report.failed:
-        click.echo(f"error: {message}", err=True)
+        click.echo(f"error: {_printable(message)}", err=True)
     if as_json:
         click.echo(report.model_dump_json())
     else:
+        if report.repaired:
+            click.echo(f"rebuilt {report.repaired} vectors the store had lost (from the catalog)")
         click.echo(f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
                    f"removed {report.removed}, failed {len(report.failed)} "
                    f"({report.chunks} chunks, {report.tokens} tokens, "
@@ -124,25 +153,37 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], store: str | None, chroma
         sys.exit(1)
 
 
+# C0 and C1 control characters (escape sequences start with ESC, or CSI in C1), except the
+# newline and tab that text legitimately holds.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    """Article text (and anything derived from it) made safe for a terminal: an article must
+    not be able to move the cursor, recolour or retitle the terminal, or hide text."""
+    return _CONTROL.sub("", text)
+
+
 def _print_backend_notes(answer: Answer) -> None:
     """What the LLM backend, the guard and the chat rewrite did, on stderr: a fallback to the
     extractive answer should not pass unnoticed."""
     for note in answer.notes:
         if note.startswith(("llm:", "guard:", "chat:")):
-            click.echo(f"({note})", err=True)
+            click.echo(f"({_printable(note)})", err=True)
 
 
 def _print_answer(answer: Answer) -> None:
     if answer.short_answer and not answer.conflicts:
-        click.echo(f"Answer: {answer.short_answer}  (confidence {answer.confidence:.0%})")
+        click.echo(f"Answer: {_printable(answer.short_answer)}  (confidence {answer.confidence:.0%})")
         click.echo("")
-    click.echo(answer.answer)
+    click.echo(_printable(answer.answer))
     if answer.citations:
         click.echo("")
     for c in answer.citations:
         where = c.url or c.source
-        click.echo(f"[{c.n}] {c.title} ({where}, chars {c.start}-{c.end})")
-        click.echo(f"    “{c.text}”")
+        page = f"p. {c.page}, " if c.page else ""
+        click.echo(_printable(f"[{c.n}] {c.title} ({where}, {page}chars {c.start}-{c.end})"))
+        click.echo(_printable(f"    “{c.text}”"))
 
 
 @main.command()
@@ -206,7 +247,7 @@ def _ask_batch(assistant: Assistant, path: Path, top_k: int | None) -> None:
         else:
             continue
         failed += 1
-        click.echo(f"error: {message}", err=True)
+        click.echo(f"error: {_printable(message)}", err=True)
         click.echo(json.dumps({"id": item_id, "line": number, "error": message}))
     if failed and not answered:
         sys.exit(1)
@@ -230,7 +271,8 @@ def sources(ctx: click.Context, store: str | None, chroma_url: str | None, as_js
     if not items:
         click.echo("no articles indexed")
     for s in items:
-        click.echo(f"{s.article_id}  {s.chunks:3d} chunks  {s.date or '-':10.10}  {s.title}  ({s.source})")
+        click.echo(_printable(f"{s.article_id}  {s.chunks:3d} chunks  {s.date or '-':10.10}  "
+                              f"{s.title}  ({s.source})"))
 
 
 @main.command()
@@ -255,6 +297,29 @@ def remove(ctx: click.Context, article_ids: tuple[str, ...], store: str | None,
             missing += 1
             click.echo(f"error: no indexed article with id {article_id}", err=True)
     if missing == len(article_ids):
+        sys.exit(1)
+
+
+@main.command()
+@store_option
+@chroma_option
+@click.option("--repair", is_flag=True,
+              help="Delete orphaned vectors, rebuild missing ones from the catalog, and set a "
+                   "damaged catalog aside.")
+@click.pass_context
+def check(ctx: click.Context, store: str | None, chroma_url: str | None, repair: bool) -> None:
+    """Compare the catalog with the vectors; exit 1 when they differ (and --repair was not
+    given or could not fix it)."""
+    assistant = _assistant(ctx, store, chroma_url)
+    try:
+        result = assistant.check(repair=repair)
+    except AssistantError as exc:
+        _fail(str(exc))
+        return
+    for line in result.repaired:
+        click.echo(f"repair: {line}")
+    click.echo(f"check: {result.summary()}")
+    if not repair and not result.consistent:
         sys.exit(1)
 
 
@@ -349,7 +414,7 @@ def chat(ctx: click.Context, store: str | None, chroma_url: str | None, llm: str
             # The whole conversation goes in, so a follow-up ("and how long?") is understood.
             answer = assistant.chat([*history, {"role": "user", "content": question}])
         except AssistantError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {_printable(str(exc))}", err=True)
             continue
         _print_answer(answer)
         _print_backend_notes(answer)

@@ -6,10 +6,13 @@ and one of them can answer from several threads at once.
 
 from __future__ import annotations
 
+import functools
 import re
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +20,7 @@ import numpy as np
 
 from assistant.errors import (
     AssistantError,
+    CatalogDamagedError,
     EmptyQuestionError,
     EmptyStoreError,
     ScopeError,
@@ -39,6 +43,7 @@ from assistant.reading import ReaderAnswerer, Reading
 from assistant.retrieval import Candidate, Passage, Retriever
 from assistant.settings import Settings
 from index.catalog import Catalog
+from index.check import StoreCheck, catalog_is_damaged, check_store, set_damaged_catalog_aside
 from index.embedding import Embedder, EmbeddingError, LocalMiniLM, OpenAIEmbedder
 from index.pipeline import Indexer, IngestReport
 from index.text import STOPWORDS, words
@@ -55,6 +60,17 @@ CONFLICT_PROBE_PASSAGES = 4
 # The heuristic answerer's confidence threshold when abstain_threshold is unset.
 HEURISTIC_ABSTAIN_THRESHOLD = 0.4
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _catalog_guard(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Public methods report a damaged catalog in one line (see _catalog_errors)."""
+
+    @functools.wraps(method)
+    def guarded(self: Assistant, *args: Any, **kwargs: Any) -> Any:
+        with _catalog_errors(Path(self.settings.store) / self._catalog_name()):
+            return method(self, *args, **kwargs)
+
+    return guarded
 
 
 class Assistant:
@@ -227,33 +243,77 @@ class Assistant:
 
     # --- indexing -----------------------------------------------------------------------------
 
-    def ingest(self, paths: list[str | Path] | str | Path, *, prune: bool = False,
-               progress: Callable[[int, int, str], None] | None = None) -> IngestSummary:
-        """Index files and folders. Unchanged articles are skipped, changed ones replaced."""
+    @_catalog_guard
+    def ingest(self, paths: list[str | Path] | str | Path = (), *, prune: bool = False,
+               progress: Callable[[int, int, str], None] | None = None,
+               embedding_progress: Callable[[int, int, str], None] | None = None,
+               feeds: list[str] | None = None, fetch_pages: bool = False,
+               follow_links: bool = False) -> IngestSummary:
+        """Index files, folders (.txt .md .html .json .jsonl .pdf) and web pages (http(s)://
+        URLs in `paths`), and every entry of the RSS/Atom `feeds` (URLs or files; with
+        `fetch_pages`, an entry that carries only a summary is fetched whole). Unchanged
+        articles are skipped, changed ones replaced, a feed's known entries not fetched again.
+        Symbolic links inside a folder are followed out of it only with `follow_links`."""
         if isinstance(paths, (str, Path)):
             paths = [paths]
         self._check_embedder()
         indexer = Indexer(self.catalog, self.vectors, self.embedder, self.settings.chunk_words,
-                          self.settings.chunk_overlap_sentences)
+                          self.settings.chunk_overlap_sentences,
+                          max_file_bytes=int(self.settings.max_file_mb * 1_000_000),
+                          follow_links=follow_links)
         try:
-            report: IngestReport = indexer.ingest(list(paths), prune=prune, progress=progress)
+            report: IngestReport = indexer.ingest(
+                list(paths), prune=prune, progress=progress, embedding_progress=embedding_progress,
+                feeds=list(feeds or []), fetch_pages=fetch_pages)
         except (VectorStoreError, EmbeddingError) as exc:
             raise AssistantError(str(exc)) from None
         return IngestSummary(
             added=report.added, updated=report.updated, unchanged=report.unchanged,
             removed=report.removed, failed=report.failed, chunks=report.chunks,
             tokens=report.tokens, seconds=round(report.seconds, 3),
-            tokens_per_second=round(report.tokens_per_second, 1))
+            tokens_per_second=round(report.tokens_per_second, 1), repaired=report.repaired)
 
+    def check(self, *, repair: bool = False) -> StoreCheck:
+        """Compare the catalog with the vectors: missing, orphaned, unreadable and wrong-sized
+        vectors, and whether the catalog file is damaged. With `repair`, orphans are deleted,
+        missing vectors rebuilt from the catalog (no model run), and a damaged catalog is set
+        aside for a fresh one (its articles must then be ingested again)."""
+        path = Path(self.settings.store) / self._catalog_name()
+        result: StoreCheck | None = None
+        if catalog_is_damaged(path):
+            if not repair:
+                return StoreCheck(catalog_damaged=True)
+            moved = set_damaged_catalog_aside(path)
+            with self._lock:
+                self._catalog, self._retriever, self._answerer = None, None, None
+                self._reader_answerer, self._queryable = None, False
+            notes = [f"moved the damaged catalog to {moved.name}; ingest the articles again"]
+            if not self.vectors.shared:
+                # Every vector of this store's own collection belonged to the lost catalog.
+                orphans = self.vectors.all_ids()
+                self.vectors.delete(orphans)
+                notes.append(f"deleted its {len(orphans)} vectors")
+            result = check_store(self.catalog, self.vectors, self.embedder.dimension,
+                                 shared=self.vectors.shared, repair=True)
+            result.catalog_damaged = True
+            result.repaired = notes + result.repaired
+            return result
+        with _catalog_errors(path):
+            return check_store(self.catalog, self.vectors, self.embedder.dimension,
+                               shared=self.vectors.shared, repair=repair)
+
+    @_catalog_guard
     def sources(self) -> list[Source]:
         return [Source(article_id=a.article_id, title=a.title, source=a.source, url=a.url,
                        date=a.date, chunks=a.n_chunks) for a in self.catalog.articles()]
 
+    @_catalog_guard
     def remove(self, article_id: str) -> bool:
         """Remove an article by id (see `sources`). Returns False when no such article."""
         indexer = Indexer(self.catalog, self.vectors, self.embedder)
         return indexer.remove(article_id)
 
+    @_catalog_guard
     def article(self, article_id: str) -> dict[str, Any] | None:
         """An indexed article's clean text and metadata (what citations' offsets refer to)."""
         record = self.catalog.article(article_id)
@@ -264,6 +324,7 @@ class Assistant:
 
     # --- answering ----------------------------------------------------------------------------
 
+    @_catalog_guard
     def retrieve(self, question: str, top_k: int | None = None, *, scope: Scope | None = None
                  ) -> list[Passage]:
         """The passages a question retrieves, best first (hybrid, spread across articles);
@@ -278,6 +339,7 @@ class Assistant:
         except VectorStoreError as exc:
             raise AssistantError(str(exc)) from None
 
+    @_catalog_guard
     def ask(self, question: str, *, top_k: int | None = None, scope: Scope | None = None
             ) -> Answer:
         """Answer one question from the indexed articles (or those in `scope`), with cited,
@@ -286,6 +348,7 @@ class Assistant:
         question = self._validate(question)
         return self._answer(question, question, question, "", top_k, started, scope)
 
+    @_catalog_guard
     def chat(self, messages: ChatMessages, *, top_k: int | None = None,
              scope: Scope | None = None) -> Answer:
         """Answer the last user message of a conversation ([{"role", "content"}, ...]). A
@@ -305,7 +368,7 @@ class Assistant:
             t0 = time.perf_counter()
             answer = self.generative.answer(question, query, passages, selection, answer)
             timings["answer"] += _ms(t0)
-        return _finished(answer, question, query, note, timings, started, scope)
+        return _finished(self._with_pages(answer), question, query, note, timings, started, scope)
 
     def stream(self, question_or_messages: str | ChatMessages, *, top_k: int | None = None,
                scope: Scope | None = None) -> Iterator[str | Answer]:
@@ -319,14 +382,22 @@ class Assistant:
             query, focus, note = question, question, ""
         else:
             question, query, focus, note = self._condense(question_or_messages)
-        passages, selection, answer, timings = self._evidence(question, query, top_k, focus, scope)
+        with _catalog_errors(Path(self.settings.store) / self._catalog_name()):
+            passages, selection, answer, timings = self._evidence(question, query, top_k, focus,
+                                                                  scope)
         if self.settings.llm == "extractive":
             items: Iterator[str | Answer] = _pieces_then(answer)
         else:
             items = self.generative.stream(question, query, passages, selection, answer)
         for item in items:
-            yield _finished(item, question, query, note, timings, started, scope) \
+            yield _finished(self._with_pages(item), question, query, note, timings, started, scope) \
                 if isinstance(item, Answer) else item
+
+    def _with_pages(self, answer: Answer) -> Answer:
+        """Name the page each quote of a paginated source (a PDF) starts on."""
+        for citation in answer.citations:
+            citation.page = self.catalog.page_at(citation.article_id, citation.start)
+        return answer
 
     def _condense(self, messages: ChatMessages) -> tuple[str, str, str, str]:
         """(question as asked, standalone query for retrieval, question the extractive answerer
@@ -529,6 +600,17 @@ def _about_the_subject(passages: list[Passage], query: str, focus: str) -> list[
         return passages
     about = [p for p in passages if any(w in set(words(p.chunk.text)) for w in carried)]
     return about or passages
+
+
+@contextmanager
+def _catalog_errors(path: Path) -> Iterator[None]:
+    """A catalog SQLite cannot read (a truncated or overwritten file) is one line that says
+    what to do, not a sqlite3 traceback."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        raise CatalogDamagedError(f"the catalog at {path} is damaged ({exc}); run "
+                                  "`assistant check --repair`") from None
 
 
 def _ms(since: float) -> float:

@@ -19,3 +19,7 @@ class StoreMismatchError(AssistantError):
 
 class ScopeError(AssistantError, ValueError):
     """A scope (article ids, date range) that names no indexed article, or is malformed."""
+
+
+class CatalogDamagedError(AssistantError):
+    """The store's catalog file cannot be read; `assistant check --repair` sets it aside."""

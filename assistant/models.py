@@ -22,6 +22,8 @@ class Citation(BaseModel):
     passage: str = Field(default="", description="the retrieved chunk around the quote")
     passage_start: int = 0
     passage_end: int = 0
+    page: int | None = Field(default=None, description="the page of a paginated source (a PDF) "
+                             "the quote starts on")
     answer_start: int | None = Field(
         default=None, description="offset in the article's text of the short answer the reader "
         "found inside this quote (None when this citation holds no short answer)")
@@ -143,3 +145,5 @@ class IngestSummary(BaseModel):
     tokens: int
     seconds: float
     tokens_per_second: float
+    repaired: int = Field(default=0, description="vectors rebuilt from the catalog before "
+                          "ingesting (the store had lost them)")

@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     embedding_model: str = "text-embedding-3-small"
     embedding_base_url: str | None = None
 
+    # Ingest.
+    max_file_mb: float = Field(default=50, gt=0, description="files larger than this are refused "
+                               "with a one-line error (ingest streams what it accepts)")
+
     # Chunking.
     chunk_words: int = Field(default=120, ge=20, le=400)
     chunk_overlap_sentences: int = Field(default=1, ge=0, le=5)

@@ -63,6 +63,10 @@ CREATE TABLE IF NOT EXISTS sentences (
     article_id TEXT NOT NULL, idx INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
     vector BLOB NOT NULL, PRIMARY KEY (article_id, idx)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pages (
+    article_id TEXT NOT NULL, page INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
+    PRIMARY KEY (article_id, page)
+) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5(text, tokenize='porter unicode61');
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_vocab USING fts5vocab(chunk_fts, 'row');
 """
@@ -175,6 +179,17 @@ class Catalog:
                                   (article_id,)).fetchone()
         return row[0] if row else None
 
+    def page_at(self, article_id: str, offset: int) -> int | None:
+        """The page (1-based) of a paginated article (a PDF) that holds this text offset."""
+        row = self.read().execute(
+            "SELECT page FROM pages WHERE article_id=? AND start<=? AND ?<end ORDER BY page LIMIT 1",
+            (article_id, offset, offset)).fetchone()
+        return row[0] if row else None
+
+    def article_keys(self) -> set[str]:
+        """Every article's key (its path, path#record, or URL)."""
+        return {r[0] for r in self.read().execute("SELECT key FROM articles")}
+
     def content_hashes(self) -> dict[str, str]:
         return dict(self.read().execute("SELECT article_id, content_hash FROM articles"))
 
@@ -208,12 +223,16 @@ class Catalog:
                  article.date, article.publisher, article.path, article.content_hash,
                  article.text, len(chunks), time.time()),
             )
-            vectors16 = sentence_vectors.astype(np.float16)
+            # A generator, not a list: a 50 MB article has ~400,000 sentence rows.
+            vectors16 = np.asarray(sentence_vectors, dtype=np.float16)
             db.executemany(
                 "INSERT INTO sentences VALUES (?,?,?,?,?)",
-                [(article.article_id, i, s.start, s.end, vectors16[i].tobytes())
-                 for i, s in enumerate(sentences)],
+                ((article.article_id, i, s.start, s.end, vectors16[i].tobytes())
+                 for i, s in enumerate(sentences)),
             )
+            db.executemany("INSERT INTO pages VALUES (?,?,?,?)",
+                           [(article.article_id, number, start, end)
+                            for number, (start, end) in enumerate(article.pages, start=1)])
             for chunk, chunk_id in zip(chunks, chunk_ids, strict=True):
                 cursor = db.execute(
                     "INSERT INTO chunks(chunk_id, article_id, idx, start, end, sent_first, "
@@ -239,6 +258,7 @@ class Catalog:
                    "(SELECT rowid FROM chunks WHERE article_id=?)", (article_id,))
         db.execute("DELETE FROM chunks WHERE article_id=?", (article_id,))
         db.execute("DELETE FROM sentences WHERE article_id=?", (article_id,))
+        db.execute("DELETE FROM pages WHERE article_id=?", (article_id,))
         db.execute("DELETE FROM articles WHERE article_id=?", (article_id,))
 
     # --- retrieval support ------------------------------------------------------------------

@@ -1,22 +1,25 @@
 """Load article files into clean text plus metadata.
 
-Supported: .txt (first non-empty line is the title), .md, .html/.htm, .json (one record or a
-list of records) and .jsonl (one record a line). A JSON record is one article with `text` and
-optional `title`, `url`, `date` and `source` fields.
+Supported: .txt, .md, .html/.htm, .json (one record or a list of records), .jsonl (one record a
+line) and .pdf (index/sources.py). A .txt file's first line is its title only when it looks like
+a headline (short, no final full stop, a blank line after it); otherwise the text keeps it and
+the title is the first sentence. A JSON record is one article with `text` and optional `title`,
+`url`, `date` and `source` fields. Text may be UTF-8, or UTF-16/32 with a byte-order mark.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 
 from index.clean import clean_text
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".pdf")
 # Files that describe a folder rather than report news. They are skipped when a folder is
 # ingested (a file named explicitly is always ingested).
 FOLDER_DOC_NAMES = {"readme", "license", "licence", "changelog", "contributing", "notice",
@@ -41,6 +44,9 @@ class Article:
     date: str = ""
     publisher: str = ""
     content_hash: str = field(default="")
+    # Where each page of a paginated source (a PDF) lies in `text`: (start, end) offsets, the
+    # first pair being page 1. Empty for sources without pages.
+    pages: list[tuple[int, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.content_hash:
@@ -61,50 +67,118 @@ class LoadResult:
     errors: list[str]  # one-line messages for records that failed inside a readable file
 
 
-def discover(paths: list[str | Path]) -> tuple[list[Path], list[str]]:
-    """Expand files and folders into supported files. Returns (files, one-line errors)."""
+def discover(paths: list[str | Path], follow_links: bool = False) -> tuple[list[Path], list[str]]:
+    """Expand files and folders into supported regular files. Returns (files, one-line errors).
+
+    Only regular files are read: a FIFO would block forever, a device (or a link to /dev/zero)
+    would read until memory runs out. Inside a folder, a symbolic link is followed only when it
+    stays inside that folder, unless `follow_links` (a link to /etc/passwd is not an article)."""
     files: list[Path] = []
     errors: list[str] = []
     for raw in paths:
         path = Path(raw)
         if not path.exists():
-            errors.append(f"{raw}: no such file or directory")
+            errors.append(f"{raw}: no such file or directory" if not path.is_symlink()
+                          else f"{raw}: broken symbolic link")
         elif path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
-                and p.stem.lower() not in FOLDER_DOC_NAMES
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-            if not found:
-                errors.append(f"{raw}: folder holds no .txt, .md, .html, .json or .jsonl files")
+            found, skipped = _walk(path, follow_links)
+            errors.extend(skipped)
+            if not found and not skipped:
+                errors.append(f"{raw}: folder holds no .txt, .md, .html, .json, .jsonl or .pdf files")
             files.extend(found)
+        elif not path.is_file():
+            errors.append(f"{raw}: not a regular file (a FIFO, socket or device), skipped")
         elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
             errors.append(f"{raw}: unsupported file type {path.suffix or '(none)'}; "
-                          "use .txt, .md, .html, .json or .jsonl")
+                          "use .txt, .md, .html, .json, .jsonl or .pdf")
         else:
             files.append(path)
     unique = list(dict.fromkeys(p.resolve() for p in files))
     return unique, errors
 
 
-def read_text_file(path: Path) -> str:
-    data = path.read_bytes()
+def _walk(root: Path, follow_links: bool) -> tuple[list[Path], list[str]]:
+    """Supported files under `root`, sorted; and one-line notes on what was skipped."""
+    real_root = root.resolve()
+    found: list[Path] = []
+    skipped: list[str] = []
+    seen_dirs: set[Path] = set()
+    for folder, dirs, names in os.walk(root, followlinks=follow_links):
+        here = Path(folder)
+        # A followed link may lead back to a folder already walked: stop the loop there.
+        real = here.resolve()
+        if real in seen_dirs:
+            dirs[:] = []
+            continue
+        seen_dirs.add(real)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            path = here / name
+            if name.startswith(".") or path.suffix.lower() not in SUPPORTED_SUFFIXES \
+                    or path.stem.lower() in FOLDER_DOC_NAMES:
+                continue
+            if path.is_symlink() and not follow_links:
+                target = path.resolve()
+                if not target.is_relative_to(real_root):
+                    skipped.append(f"{path}: symbolic link to {target}, outside {root}; skipped "
+                                   "(use --follow-links to follow it)")
+                    continue
+            if not path.is_file():
+                skipped.append(f"{path}: not a regular file (a FIFO, socket, device or broken "
+                               "link), skipped")
+                continue
+            found.append(path)
+    return found, skipped
+
+
+# Byte-order marks, longest first (UTF-32's little-endian mark begins with UTF-16's).
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+         (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"), (b"\xef\xbb\xbf", "utf-8-sig"))
+
+
+def read_bytes(path: Path, max_bytes: int | None = None) -> bytes:
+    """A regular file's bytes, refusing what is over `max_bytes` before reading it."""
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise LoadError(f"{path}: not a regular file (a FIFO, socket or device)")
+    if max_bytes is not None and info.st_size > max_bytes:
+        raise LoadError(f"{path}: file is {info.st_size / 1e6:.1f} MB, over the "
+                        f"{max_bytes / 1e6:.0f} MB limit (ASSISTANT_MAX_FILE_MB)")
+    return path.read_bytes()
+
+
+def decode_text(path: Path, data: bytes) -> str:
+    """Text from bytes: UTF-8, or UTF-16/32 when a byte-order mark says so. Line ends are
+    normalised to \\n."""
     if not data.strip():
         raise LoadError(f"{path}: file is empty")
-    if b"\x00" in data[:8192]:
+    encoding = next((name for bom, name in _BOMS if data.startswith(bom)), "utf-8")
+    if encoding == "utf-8" and b"\x00" in data[:8192]:
         raise LoadError(f"{path}: binary file, not text")
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise LoadError(f"{path}: not valid UTF-8 text (byte {exc.start})") from None
+        raise LoadError(f"{path}: not valid {encoding.upper().replace('-SIG', '')} text "
+                        f"(byte {exc.start})") from None
+    text = text.lstrip("\ufeff")
+    if not text.strip():
+        raise LoadError(f"{path}: file is empty")
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def load_file(path: Path) -> LoadResult:
+def read_text_file(path: Path, max_bytes: int | None = None) -> str:
+    return decode_text(path, read_bytes(path, max_bytes))
+
+
+def load_file(path: Path, max_bytes: int | None = None) -> LoadResult:
     """Load one file. Raises LoadError when nothing in it can be used."""
-    raw = read_text_file(path)
     suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        from index.sources import load_pdf
+
+        read_bytes(path, max_bytes)  # the size limit and the regular-file check
+        return load_pdf(path)
+    raw = read_text_file(path, max_bytes)
     key = str(path)
     if suffix in (".json", ".jsonl"):
         return _load_json(path, raw)
@@ -115,21 +189,47 @@ def load_file(path: Path) -> LoadResult:
         title, body = _split_markdown(raw, first_line_title="title" not in meta)
         title = meta.get("title") or title
     else:
-        title, body = _split_first_line(raw)
-        if not clean_text(body):
-            # A file of one line (or one line plus boilerplate) is the article itself, not a
-            # title with nothing under it.
-            title, body = "", raw
+        title, body = split_headline(raw)
         meta = {}
     text = clean_text(body)
     if not text:
         raise LoadError(f"{path}: no article text left after removing boilerplate")
     article = Article(
         article_id=article_id_for(key), key=key, source=meta.get("url") or str(path),
-        title=title or path.stem, text=text, path=str(path), url=meta.get("url", ""),
-        date=meta.get("date", ""), publisher=meta.get("source", ""),
+        title=title or title_from_text(text) or path.stem, text=text, path=str(path),
+        url=meta.get("url", ""), date=meta.get("date", ""), publisher=meta.get("source", ""),
     )
     return LoadResult([article], [])
+
+
+# A headline: one short line without a closing full stop, set off by a blank line.
+_HEADLINE_MAX_CHARS = 160
+_TITLE_MAX_CHARS = 120
+
+
+def split_headline(raw: str) -> tuple[str, str]:
+    """(title, body) of plain text. The first line is the title only when it looks like a
+    headline (short, no final full stop, followed by a blank line or the end); otherwise the
+    text keeps it and the title is "" (the caller takes the first sentence)."""
+    stripped = raw.lstrip("\n")
+    first, _, rest = stripped.partition("\n")
+    line = first.strip()
+    headline = (0 < len(line) <= _HEADLINE_MAX_CHARS and not line.endswith(".")
+                and (not rest.strip() or rest.startswith("\n") or not rest.split("\n", 1)[0].strip()))
+    if headline and rest.strip() and clean_text(rest):
+        return line, rest
+    return "", raw
+
+
+def title_from_text(text: str) -> str:
+    """The first sentence, shortened at a word boundary to at most 120 characters."""
+    from index.text import split_sentences
+
+    sentences = split_sentences(text[:2000])
+    first = sentences[0].text if sentences else text.strip().split("\n", 1)[0]
+    if len(first) <= _TITLE_MAX_CHARS:
+        return first
+    return first[:_TITLE_MAX_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
 def _split_first_line(raw: str) -> tuple[str, str]:
@@ -182,112 +282,13 @@ def _split_markdown(raw: str, first_line_title: bool = True) -> tuple[str, str]:
     return title, body
 
 
-class _ArticleHTMLParser(HTMLParser):
-    """Collects readable blocks of a news page, skipping navigation, scripts, footers and the
-    share bars, teasers and comment boxes that pages mark with a class or id."""
-
-    _SKIP = frozenset({"script", "style", "nav", "header", "footer", "aside", "form", "noscript",
-             "svg", "button", "iframe", "template", "menu"})
-    _BLOCK = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "div", "section",
-              "article", "br", "tr", "figcaption", "pre", "main"})
-    # Only containers that pages reliably close: a skipped <p> or <li> left open would swallow
-    # the rest of the article.
-    _CLASS_SKIPPABLE = frozenset({"div", "section", "ul", "ol", "span", "figure", "table"})
-    _BOILERPLATE_CLASS = re.compile(
-        r"(^|[-_\s])(share|sharing|social|related|newsletter|subscribe|comments?|promo|advert|ads?|"
-        r"breadcrumbs?|recommended|most-read|trending|sidebar|cookie|paywall)([-_\s]|$)", re.IGNORECASE)
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        # The outermost skipped element, and how deeply tags of its name nest inside it.
-        self.skip_tag: str | None = None
-        self.skip_nesting = 0
-        self.in_article = 0
-        self.in_title = False
-        self.title = ""
-        self.h1 = ""
-        self.in_h1 = False
-        self.h1_done = False
-        self.blocks: list[str] = []
-        self.current: list[str] = []
-        self.meta: dict[str, str] = {}
-
-    def _starts_skip(self, tag: str, attributes: dict[str, str]) -> bool:
-        if tag == "header" and self.in_article:
-            return False  # an article's own header holds its headline
-        if tag in self._SKIP:
-            return True
-        marks = f"{attributes.get('class', '')} {attributes.get('id', '')}"
-        return tag in self._CLASS_SKIPPABLE and bool(self._BOILERPLATE_CLASS.search(marks))
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = {k: v or "" for k, v in attrs}
-        if self.skip_tag:
-            self.skip_nesting += tag == self.skip_tag
-        elif self._starts_skip(tag, attributes):
-            self.skip_tag, self.skip_nesting = tag, 1
-        if tag in ("article", "main"):
-            self.in_article += 1
-        if tag == "title":
-            self.in_title = True
-        elif tag == "meta":
-            name = (attributes.get("property") or attributes.get("name") or "").lower()
-            content = attributes.get("content", "")
-            if name in ("og:url",):
-                self.meta.setdefault("url", content)
-            elif name in ("article:published_time", "date", "pubdate", "og:published_time"):
-                self.meta.setdefault("date", content)
-            elif name in ("og:site_name", "publisher"):
-                self.meta.setdefault("source", content)
-        elif tag == "link" and attributes.get("rel") == "canonical":
-            self.meta.setdefault("url", attributes.get("href", ""))
-        elif tag == "time" and attributes.get("datetime"):
-            self.meta.setdefault("date", attributes["datetime"])
-        if tag in self._BLOCK:
-            self._flush()
-        if tag == "h1" and not self.h1_done and not self.skip_tag:
-            self.in_h1 = True
-
-    def handle_endtag(self, tag: str) -> None:
-        if self.skip_tag and tag == self.skip_tag:
-            self.skip_nesting -= 1
-            if self.skip_nesting == 0:
-                self.skip_tag = None
-        if tag in ("article", "main") and self.in_article:
-            self.in_article -= 1
-        if tag == "title":
-            self.in_title = False
-        if tag == "h1" and self.in_h1:
-            self.in_h1 = False
-            self.h1_done = bool(self.h1.strip())
-        if tag in self._BLOCK:
-            self._flush()
-
-    def handle_data(self, data: str) -> None:
-        if self.in_title:
-            self.title += data
-            return
-        if self.skip_tag:
-            return
-        if self.in_h1:
-            self.h1 += data
-            return
-        self.current.append(data)
-
-    def _flush(self) -> None:
-        text = re.sub(r"\s+", " ", "".join(self.current)).strip()
-        if text:
-            self.blocks.append(text)
-        self.current = []
-
-
 def _parse_html(raw: str) -> tuple[str, str, dict[str, str]]:
-    parser = _ArticleHTMLParser()
-    parser.feed(raw)
-    parser.close()
-    parser._flush()
-    title = re.sub(r"\s+", " ", parser.h1 or parser.title).strip()
-    return title, "\n\n".join(parser.blocks), parser.meta
+    """Title, main text and metadata of a news page (trafilatura, in index/html.py)."""
+    from index.html import extract_html
+
+    page = extract_html(raw)
+    meta = {"url": page.url, "date": page.date, "source": page.publisher}
+    return page.title, page.text, {k: v for k, v in meta.items() if v}
 
 
 _TEXT_FIELDS = ("text", "body", "content", "article")
@@ -304,11 +305,15 @@ def _load_json(path: Path, raw: str) -> LoadResult:
                 records.append((f"line {number}", json.loads(line)))
             except json.JSONDecodeError as exc:
                 errors.append(f"{path}:{number}: malformed JSON ({exc.msg})")
+            except RecursionError:
+                errors.append(f"{path}:{number}: JSON nested too deeply to read")
     else:
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise LoadError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from None
+        except RecursionError:
+            raise LoadError(f"{path}: JSON nested too deeply to read") from None
         items = data if isinstance(data, list) else [data]
         records = [(f"record {i + 1}", item) for i, item in enumerate(items)]
     articles = []

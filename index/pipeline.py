@@ -18,7 +18,7 @@ import numpy as np
 from index.catalog import Catalog
 from index.chunking import Chunk, chunk_article
 from index.embedding import Embedder, normalise
-from index.loaders import Article, LoadError, discover, load_file
+from index.loaders import Article, LoadError, LoadResult, discover, load_file
 from index.text import Span
 from index.vectorstore import ChromaStore, NodeToStore
 
@@ -53,6 +53,7 @@ class IngestReport:
     tokens: int = 0
     chunks: int = 0
     seconds: float = 0.0
+    repaired: int = 0  # vectors rebuilt from the catalog before ingesting
 
     @property
     def tokens_per_second(self) -> float:
@@ -77,19 +78,36 @@ class Indexer:
     # Embedding many articles' sentences in one call keeps the model's batches full.
     sentences_per_flush = 512
 
+    # Sentences embedded per model call: bounds the tokenizer's and the model's working memory
+    # whatever the size of one article (a 50 MB text file holds ~400,000 sentences).
+    embed_slice = 2048
+
     def __init__(self, catalog: Catalog, vectors: ChromaStore, embedder: Embedder,
-                 chunk_words: int = 120, overlap_sentences: int = 1) -> None:
+                 chunk_words: int = 120, overlap_sentences: int = 1,
+                 max_file_bytes: int | None = None, follow_links: bool = False) -> None:
         self.catalog = catalog
         self.vectors = vectors
         self.embedder = embedder
         self.chunk_words = chunk_words
         self.overlap_sentences = overlap_sentences
+        self.max_file_bytes = max_file_bytes
+        self.follow_links = follow_links
+        self._embedding_progress: ProgressCallback | None = None
 
     def ingest(self, paths: list[str | Path], prune: bool = False,
-               progress: ProgressCallback | None = None) -> IngestReport:
+               progress: ProgressCallback | None = None,
+               embedding_progress: ProgressCallback | None = None,
+               feeds: list[str] | None = None, fetch_pages: bool = False) -> IngestReport:
+        """Index files, folders and web pages (http(s) URLs in `paths`) and the entries of
+        `feeds`. `progress(done, total, name)` follows the files; `embedding_progress(done,
+        total, name)` the sentences embedded in each flush, so a single big file shows progress
+        too."""
         started = time.perf_counter()
         report = IngestReport()
-        files, errors = discover(paths)
+        self._embedding_progress = embedding_progress
+        report.repaired = self._restore_missing_vectors()
+        urls = [str(p) for p in paths if _is_url(p)]
+        files, errors = discover([p for p in paths if not _is_url(p)], self.follow_links)
         report.failed.extend(errors)
         known = self.catalog.content_hashes()
         by_path: dict[str, set[str]] = {}
@@ -99,7 +117,20 @@ class Indexer:
         marks: list[tuple[str, str, int]] = []  # files to mark once their articles are committed
         pending: list[_Prepared] = []
         pending_sentences = 0
-        for number, path in enumerate(files, start=1):
+        sources: list[Path | str | tuple[str, str]] = [*files, *urls,
+                                                        *(("feed", f) for f in feeds or [])]
+        for number, item in enumerate(sources, start=1):
+            if not isinstance(item, Path):
+                loaded = self._load_remote(item, fetch_pages, report)
+                if loaded is not None:
+                    pending_sentences += self._prepare(loaded.articles, known, pending, report)
+                if pending_sentences >= self.sentences_per_flush:
+                    self._flush(pending, report)
+                    pending, pending_sentences = [], 0
+                if progress:
+                    progress(number, len(sources), item if isinstance(item, str) else item[1])
+                continue
+            path = item
             # A file whose bytes are those of its last complete ingest, with all its articles
             # still indexed, is skipped without parsing: cleaning 10,000 unchanged articles
             # only to find their hashes unchanged was 80% of a re-ingest.
@@ -108,10 +139,10 @@ class Indexer:
             if raw_hash and mark and mark[0] == raw_hash and len(by_path.get(str(path), ())) == mark[1]:
                 report.unchanged += mark[1]
                 if progress:
-                    progress(number, len(files), str(path))
+                    progress(number, len(sources), str(path))
                 continue
             try:
-                loaded = load_file(path)
+                loaded = load_file(path, self.max_file_bytes)
             except LoadError as exc:
                 report.failed.append(str(exc))
                 loaded = None
@@ -128,16 +159,7 @@ class Indexer:
                         if self.remove(stale):
                             known.pop(stale, None)
                             report.removed += 1
-                for article in loaded.articles:
-                    if known.get(article.article_id) == article.content_hash:
-                        report.unchanged += 1
-                        continue
-                    sentences, chunks = chunk_article(article.text, self.chunk_words,
-                                                      self.overlap_sentences)
-                    pending.append(_Prepared(article, sentences, chunks,
-                                             article.article_id in known))
-                    known[article.article_id] = article.content_hash
-                    pending_sentences += len(sentences)
+                pending_sentences += self._prepare(loaded.articles, known, pending, report)
                 if raw_hash and not loaded.errors:
                     marks.append((str(path), raw_hash,
                                   len({a.article_id for a in loaded.articles})))
@@ -147,7 +169,7 @@ class Indexer:
                 self.catalog.mark_files(marks)
                 marks = []
             if progress:
-                progress(number, len(files), str(path))
+                progress(number, len(sources), str(path))
         self._flush(pending, report)
         self.catalog.mark_files(marks)
         if prune:
@@ -163,13 +185,77 @@ class Indexer:
         report.seconds = time.perf_counter() - started
         return report
 
+    def _prepare(self, articles: list[Article], known: dict[str, str], pending: list[_Prepared],
+                 report: IngestReport) -> int:
+        """Queue the new or changed articles for the next flush; returns their sentences."""
+        added = 0
+        for article in articles:
+            if known.get(article.article_id) == article.content_hash:
+                report.unchanged += 1
+                continue
+            sentences, chunks = chunk_article(article.text, self.chunk_words,
+                                              self.overlap_sentences)
+            pending.append(_Prepared(article, sentences, chunks, article.article_id in known))
+            known[article.article_id] = article.content_hash
+            added += len(sentences)
+        return added
+
+    def _restore_missing_vectors(self) -> int:
+        """The cheap part of `check`: when the store holds fewer vectors than the catalog has
+        chunks (a deleted or damaged chroma/ folder, an interrupted write), rebuild the missing
+        ones from the catalog, so an unchanged file is not reported unchanged over a store that
+        has lost its vectors. Only for a collection this store owns: on a Chroma server the
+        count includes other stores' vectors."""
+        if self.vectors.shared:
+            return 0
+        if self.vectors.count() >= self.catalog.chunk_count():
+            return 0
+        from index.check import check_store
+
+        result = check_store(self.catalog, self.vectors, self.embedder.dimension, shared=False,
+                             repair=True)
+        return len(result.missing) + len(result.unreadable) + len(result.wrong_dimension)
+
+    def _load_remote(self, item: str | tuple[str, str], fetch_pages: bool,
+                     report: IngestReport) -> LoadResult | None:
+        """A web page (a URL) or a feed's entries; a failure is one line in the report."""
+        from index.sources import load_feed, load_url
+
+        try:
+            if isinstance(item, tuple):
+                loaded = load_feed(item[1], fetch_pages=fetch_pages,
+                                   known_keys=self.catalog.article_keys())
+            else:
+                loaded = load_url(item)
+        except LoadError as exc:
+            report.failed.append(str(exc))
+            return None
+        report.failed.extend(loaded.errors)
+        return loaded
+
+    def _embed(self, texts: list[str], report: IngestReport, name: str) -> np.ndarray:
+        """float16 vectors of `texts`, embedded a slice at a time (see embed_slice)."""
+        out = np.zeros((len(texts), getattr(self.embedder, "dimension", 0) or 1), dtype=np.float16)
+        counter = getattr(self.embedder, "count_tokens", None)
+        for begin in range(0, len(texts), self.embed_slice):
+            batch = texts[begin:begin + self.embed_slice]
+            vectors = self.embedder.embed(batch)
+            if out.shape[1] != vectors.shape[1]:
+                out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float16)
+            out[begin:begin + len(batch)] = vectors
+            report.tokens += counter(batch) if counter else sum(len(t.split()) for t in batch)
+            if self._embedding_progress:
+                self._embedding_progress(begin + len(batch), len(texts), name)
+        return out
+
     def _flush(self, pending: list[_Prepared], report: IngestReport) -> None:
         if not pending:
             return
         texts = [s.text for item in pending for s in item.sentences]
-        vectors = self.embedder.embed(texts)
-        counter = getattr(self.embedder, "count_tokens", None)
-        report.tokens += counter(texts) if counter else sum(len(t.split()) for t in texts)
+        # Named after the last file queued: a big file fills a flush on its own.
+        name = pending[-1].article.path or pending[-1].article.source
+        vectors = self._embed(texts, report, name)
+        del texts
         staged: list[tuple[_Prepared, np.ndarray, list[str]]] = []
         nodes: list[NodeToStore] = []
         offset = 0
@@ -208,7 +294,7 @@ class Indexer:
         # A chunk is represented by the mean of its sentences' vectors: every sentence is
         # embedded once, and overlapping chunks cost nothing extra to embed.
         chunk_vectors = normalise(np.stack([
-            sentence_vectors[c.first_sentence:c.last_sentence + 1].mean(axis=0)
+            sentence_vectors[c.first_sentence:c.last_sentence + 1].astype(np.float32).mean(axis=0)
             for c in item.chunks
         ])) if item.chunks else np.zeros((0, sentence_vectors.shape[1]), dtype=np.float32)
         chunk_ids = [f"{article.article_id}-{article.content_hash[:10]}-{c.index}"
@@ -226,3 +312,7 @@ class Indexer:
         old = self.catalog.delete_article(article_id)
         self.vectors.delete(old)
         return True
+
+
+def _is_url(item: str | Path) -> bool:
+    return isinstance(item, str) and item.lower().startswith(("http://", "https://"))

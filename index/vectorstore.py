@@ -41,6 +41,9 @@ class ChromaStore:
             raise VectorStoreError(f"collection name {collection!r} is too short (3+ characters)")
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         self.location = url or str(path)
+        # A server's collection may be written by other stores too; a folder's is ours alone.
+        self.shared = bool(url)
+        self._max_batch: int | None = None
         try:
             if url:
                 parsed = urlparse(url if "://" in url else f"http://{url}")
@@ -73,10 +76,27 @@ class ChromaStore:
     def add(self, nodes: list[NodeToStore]) -> None:
         if not nodes:
             return
-        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         store = ChromaVectorStore(chroma_collection=self._collection)
+        # Chroma refuses a write over its max batch size (5,461 on 1.5), and a whole big
+        # file's nodes as Python lists would hold gigabytes: write a batch at a time.
+        batch = max(1, min(self.max_batch_size, 4096))
+        for begin in range(0, len(nodes), batch):
+            self._add_batch(store, nodes[begin:begin + batch])
+
+    @property
+    def max_batch_size(self) -> int:
+        if self._max_batch is None:
+            try:
+                self._max_batch = int(self._client.get_max_batch_size())
+            except Exception:  # an older server without the call: Chroma's long-standing limit
+                self._max_batch = 5461
+        return self._max_batch
+
+    def _add_batch(self, store: Any, nodes: list[NodeToStore]) -> None:
+        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+
         text_nodes = []
         for node in nodes:
             text_node = TextNode(
@@ -135,6 +155,11 @@ class ChromaStore:
 
     def count(self) -> int:
         return self._collection.count()
+
+    def embeddings(self, chunk_ids: list[str]) -> dict[str, list[float]]:
+        """The stored vectors of these ids (those Chroma can read back)."""
+        got = self._collection.get(ids=chunk_ids, include=["embeddings"])
+        return {cid: list(vector) for cid, vector in zip(got["ids"], got["embeddings"], strict=True)}
 
     def all_ids(self, page: int = 5000) -> list[str]:
         ids: list[str] = []

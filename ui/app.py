@@ -37,7 +37,7 @@ log = logging.getLogger("assistant.ui")
 
 # What `assistant ingest` accepts. Listed here because ui/ sees only the public API; a file of
 # another type is still passed to ingest, which reports it in one line.
-UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"]
+UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".pdf"]
 MAX_UPLOAD = "20mb"
 N_EXAMPLES = 3
 # Text that arrives in a burst (the offline backend produces its whole answer at once) is
@@ -393,10 +393,13 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             uploads.mkdir(parents=True, exist_ok=True)
             copies: list[Path] = []
             for temp in files:
-                # A stable path per file name: the article's identity in the index is its path,
-                # so the same file uploaded again is recognised as unchanged.
-                target = uploads / _safe_name(Path(temp).name)
-                shutil.copyfile(temp, target)
+                # Named by content and name: the same file uploaded again lands on the same path
+                # (and is recognised as unchanged), while another file that happens to share its
+                # name (a second "article.txt") is kept beside it instead of replacing it.
+                digest = hashlib.sha256(Path(temp).read_bytes()).hexdigest()[:12]
+                target = uploads / f"{digest}-{_safe_name(Path(temp).name)}"
+                if not target.exists():
+                    shutil.copyfile(temp, target)
                 copies.append(target)
 
             def step(done: int, total: int, path: str) -> None:

@@ -273,6 +273,7 @@ def citation_html(answer: Answer, n: int, turn: int, article: dict[str, object] 
         '<dl class="aa-viewer-meta">',
         f"<dt>Date</dt><dd>{date_html}</dd>",
         f"<dt>Source</dt><dd>{source_html}</dd>",
+        f"<dt>Page</dt><dd>{citation.page}</dd>" if citation.page else "",
         f"<dt>URL</dt><dd>{url_html}</dd>",
         "</dl>",
         f'<blockquote class="aa-passage">{esc(lead)}'

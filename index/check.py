@@ -1,0 +1,163 @@
+"""Compare the catalog with the vectors, and repair what differs.
+
+The catalog (SQLite) decides what is indexed; Chroma holds one vector per chunk. They can drift:
+an ingest killed between the two writes, a deleted or damaged chroma/ folder, another process
+writing to the same collection. A chunk's vector is the mean of its sentences' vectors, which
+the catalog keeps, so a missing vector is rebuilt without running the model again.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from index.catalog import Catalog
+from index.embedding import normalise
+from index.vectorstore import ChromaStore, NodeToStore
+
+log = logging.getLogger("assistant.index")
+# Vectors read back per Chroma call when looking for unreadable or wrong-sized ones.
+READ_BATCH = 1000
+
+
+class CatalogDamagedError(Exception):
+    """The catalog file cannot be read as a database. The message is one line."""
+
+
+@dataclass
+class StoreCheck:
+    articles: int = 0
+    chunks: int = 0
+    vectors: int = 0
+    missing: list[str] = field(default_factory=list)  # catalog chunks without a vector
+    orphaned: list[str] = field(default_factory=list)  # vectors no catalog chunk owns
+    unreadable: list[str] = field(default_factory=list)  # listed, but cannot be read back
+    wrong_dimension: list[str] = field(default_factory=list)
+    catalog_damaged: bool = False
+    repaired: list[str] = field(default_factory=list)  # what --repair did, one line each
+
+    @property
+    def consistent(self) -> bool:
+        return not (self.missing or self.orphaned or self.unreadable or self.wrong_dimension
+                    or self.catalog_damaged)
+
+    def summary(self) -> str:
+        if self.catalog_damaged and not self.repaired:
+            return "the catalog is damaged; run `assistant check --repair`"
+        return (f"{self.articles} articles, {self.chunks} chunks, {self.vectors} vectors: "
+                f"{len(self.missing)} missing, {len(self.orphaned)} orphaned, "
+                f"{len(self.unreadable)} unreadable, {len(self.wrong_dimension)} of the wrong "
+                "dimension")
+
+
+def catalog_is_damaged(path: Path) -> bool:
+    """SQLite's own quick check of the whole file (reads every page: seconds for a large
+    store, so only `check` runs it, not every command)."""
+    if not path.exists():
+        return False
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            rows = db.execute("PRAGMA quick_check").fetchall()
+        finally:
+            db.close()
+    except sqlite3.DatabaseError:
+        return True
+    return rows != [("ok",)]
+
+
+def set_damaged_catalog_aside(path: Path) -> Path:
+    """Move a damaged catalog (and its WAL files) aside, so a fresh one can be made."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.damaged-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        source = Path(f"{path}{suffix}")
+        if source.exists():
+            shutil.move(source, Path(f"{target}{suffix}"))
+    return target
+
+
+def check_store(catalog: Catalog, vectors: ChromaStore, dimension: int, *, shared: bool,
+                repair: bool = False) -> StoreCheck:
+    """Compare; with `repair`, delete orphans and rebuild missing, unreadable and wrong-sized
+    vectors. With a `shared` collection (a Chroma server other stores may write to), only
+    vectors of this catalog's articles count as ours: others' vectors are never orphans."""
+    result = StoreCheck()
+    articles = catalog.articles()
+    result.articles = len(articles)
+    owned = catalog.all_chunk_ids()
+    result.chunks = len(owned)
+    if shared:
+        present = set(vectors.ids_of_articles([a.article_id for a in articles])) if articles else set()
+    else:
+        present = set(vectors.all_ids())
+    result.vectors = len(present)
+    result.missing = sorted(owned - present)
+    result.orphaned = sorted(present - owned)
+    result.unreadable, result.wrong_dimension = _unreadable(vectors, sorted(owned & present),
+                                                            dimension)
+    if repair:
+        if result.orphaned:
+            vectors.delete(result.orphaned)
+            result.repaired.append(f"deleted {len(result.orphaned)} orphaned vectors")
+        rebuild = sorted(set(result.missing) | set(result.unreadable) | set(result.wrong_dimension))
+        if rebuild:
+            stale = sorted(set(result.unreadable) | set(result.wrong_dimension))
+            if stale:
+                vectors.delete(stale)
+            rebuilt = rebuild_vectors(catalog, vectors, rebuild)
+            result.repaired.append(f"rebuilt {rebuilt} vectors from the catalog")
+    return result
+
+
+def _unreadable(vectors: ChromaStore, ids: list[str], dimension: int
+                ) -> tuple[list[str], list[str]]:
+    unreadable: list[str] = []
+    wrong: list[str] = []
+    for begin in range(0, len(ids), READ_BATCH):
+        batch = ids[begin:begin + READ_BATCH]
+        try:
+            found = vectors.embeddings(batch)
+        except Exception:  # one bad id fails the batch: read those one by one
+            found = {}
+            for chunk_id in batch:
+                try:
+                    found.update(vectors.embeddings([chunk_id]))
+                except Exception:
+                    log.warning("vector %s cannot be read back", chunk_id)
+        for chunk_id in batch:
+            vector = found.get(chunk_id)
+            if vector is None:
+                unreadable.append(chunk_id)
+            elif dimension and len(vector) != dimension:
+                wrong.append(chunk_id)
+    return unreadable, wrong
+
+
+def rebuild_vectors(catalog: Catalog, vectors: ChromaStore, chunk_ids: list[str]) -> int:
+    """Write the vectors of these catalog chunks again, each the normalised mean of its
+    sentences' stored vectors (what ingest wrote). Returns how many were written."""
+    nodes: list[NodeToStore] = []
+    written = 0
+    for begin in range(0, len(chunk_ids), READ_BATCH):
+        chunks = catalog.chunks_by_id(chunk_ids[begin:begin + READ_BATCH])
+        for chunk in chunks.values():
+            article = catalog.article(chunk.article_id)
+            sentences = catalog.sentences_of(chunk.article_id, chunk.sent_first, chunk.sent_last)
+            if article is None or not sentences:
+                continue
+            vector = normalise(np.mean([s.vector for s in sentences], axis=0, keepdims=True))[0]
+            nodes.append(NodeToStore(chunk.chunk_id, chunk.article_id, chunk.text, chunk.start,
+                                     chunk.end, vector, {"title": article.title,
+                                                         "source": article.source,
+                                                         "url": article.url, "date": article.date}))
+        vectors.add(nodes)
+        written += len(nodes)
+        nodes = []
+    return written
