@@ -214,35 +214,59 @@ class Catalog:
                         chunks: list[Chunk], chunk_ids: list[str]) -> list[str]:
         """Swap an article's rows for new ones in one transaction. Returns the old chunk ids."""
         with self.write() as db:
-            old = [r[0] for r in db.execute("SELECT chunk_id FROM chunks WHERE article_id=?",
-                                            (article.article_id,))]
-            self._delete_rows(db, article.article_id)
-            db.execute(
-                "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (article.article_id, article.key, article.source, article.title, article.url,
-                 article.date, article.publisher, article.path, article.content_hash,
-                 article.text, len(chunks), time.time()),
-            )
-            # A generator, not a list: a 50 MB article has ~400,000 sentence rows.
-            vectors16 = np.asarray(sentence_vectors, dtype=np.float16)
-            db.executemany(
-                "INSERT INTO sentences VALUES (?,?,?,?,?)",
-                ((article.article_id, i, s.start, s.end, vectors16[i].tobytes())
-                 for i, s in enumerate(sentences)),
-            )
-            db.executemany("INSERT INTO pages VALUES (?,?,?,?)",
-                           [(article.article_id, number, start, end)
-                            for number, (start, end) in enumerate(article.pages, start=1)])
-            for chunk, chunk_id in zip(chunks, chunk_ids, strict=True):
-                cursor = db.execute(
-                    "INSERT INTO chunks(chunk_id, article_id, idx, start, end, sent_first, "
-                    "sent_last, text) VALUES (?,?,?,?,?,?,?,?)",
-                    (chunk_id, article.article_id, chunk.index, chunk.start, chunk.end,
-                     chunk.first_sentence, chunk.last_sentence, chunk.text),
-                )
-                db.execute("INSERT INTO chunk_fts(rowid, text) VALUES (?, ?)",
-                           (cursor.lastrowid, chunk.text))
+            old = self._begin_article(db, article, len(chunks))
+            self._insert_sentences(db, article.article_id, 0, sentences, sentence_vectors)
+            self._insert_chunks(db, article.article_id, chunks, chunk_ids)
         return old
+
+    @contextmanager
+    def replacing_article(self, article: Article, n_chunks: int) -> Iterator[ArticleWriter]:
+        """The same swap, written piece by piece inside one transaction, so an article of
+        hundreds of thousands of sentences never has all its vectors in memory at once. The
+        old chunk ids are on the writer (`old_chunk_ids`)."""
+        with self.write() as db:
+            writer = ArticleWriter(self, db, article.article_id,
+                                   self._begin_article(db, article, n_chunks))
+            yield writer
+
+    def _begin_article(self, db: sqlite3.Connection, article: Article, n_chunks: int) -> list[str]:
+        old = [r[0] for r in db.execute("SELECT chunk_id FROM chunks WHERE article_id=?",
+                                        (article.article_id,))]
+        self._delete_rows(db, article.article_id)
+        db.execute(
+            "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (article.article_id, article.key, article.source, article.title, article.url,
+             article.date, article.publisher, article.path, article.content_hash,
+             article.text, n_chunks, time.time()),
+        )
+        db.executemany("INSERT INTO pages VALUES (?,?,?,?)",
+                       [(article.article_id, number, start, end)
+                        for number, (start, end) in enumerate(article.pages, start=1)])
+        return old
+
+    @staticmethod
+    def _insert_sentences(db: sqlite3.Connection, article_id: str, first: int,
+                          sentences: list[Span], vectors: np.ndarray) -> None:
+        # A generator, not a list: a 50 MB article has ~600,000 sentence rows.
+        vectors16 = np.asarray(vectors, dtype=np.float16)
+        db.executemany(
+            "INSERT INTO sentences VALUES (?,?,?,?,?)",
+            ((article_id, first + i, s.start, s.end, vectors16[i].tobytes())
+             for i, s in enumerate(sentences)),
+        )
+
+    @staticmethod
+    def _insert_chunks(db: sqlite3.Connection, article_id: str, chunks: list[Chunk],
+                       chunk_ids: list[str]) -> None:
+        for chunk, chunk_id in zip(chunks, chunk_ids, strict=True):
+            cursor = db.execute(
+                "INSERT INTO chunks(chunk_id, article_id, idx, start, end, sent_first, "
+                "sent_last, text) VALUES (?,?,?,?,?,?,?,?)",
+                (chunk_id, article_id, chunk.index, chunk.start, chunk.end,
+                 chunk.first_sentence, chunk.last_sentence, chunk.text),
+            )
+            db.execute("INSERT INTO chunk_fts(rowid, text) VALUES (?, ?)",
+                       (cursor.lastrowid, chunk.text))
 
     def delete_article(self, article_id: str) -> list[str]:
         """Remove an article. Returns its chunk ids so the caller can drop their vectors."""
@@ -355,3 +379,19 @@ class PorterStems:
                 for w in missing:
                     self._cache.setdefault(w, w)
         return {w: self._cache[w] for w in words}
+
+
+@dataclass
+class ArticleWriter:
+    """Rows of one article written inside Catalog.replacing_article's transaction."""
+
+    catalog: Catalog
+    db: sqlite3.Connection
+    article_id: str
+    old_chunk_ids: list[str]
+
+    def sentences(self, first: int, sentences: list[Span], vectors: np.ndarray) -> None:
+        self.catalog._insert_sentences(self.db, self.article_id, first, sentences, vectors)
+
+    def chunks(self, chunks: list[Chunk], chunk_ids: list[str]) -> None:
+        self.catalog._insert_chunks(self.db, self.article_id, chunks, chunk_ids)

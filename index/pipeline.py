@@ -81,6 +81,8 @@ class Indexer:
     # Sentences embedded per model call: bounds the tokenizer's and the model's working memory
     # whatever the size of one article (a 50 MB text file holds ~400,000 sentences).
     embed_slice = 2048
+    # An article with more sentences than this is written slice by slice (_flush_streaming).
+    stream_sentences = 8192
 
     def __init__(self, catalog: Catalog, vectors: ChromaStore, embedder: Embedder,
                  chunk_words: int = 120, overlap_sentences: int = 1,
@@ -249,6 +251,10 @@ class Indexer:
         return out
 
     def _flush(self, pending: list[_Prepared], report: IngestReport) -> None:
+        big = [item for item in pending if len(item.sentences) > self.stream_sentences]
+        for item in big:
+            self._flush_streaming(item, report)
+        pending = [item for item in pending if len(item.sentences) <= self.stream_sentences]
         if not pending:
             return
         texts = [s.text for item in pending for s in item.sentences]
@@ -287,6 +293,63 @@ class Indexer:
             else:
                 report.added += 1
         self.vectors.delete(stale)
+
+    def _flush_streaming(self, item: _Prepared, report: IngestReport) -> None:
+        """One big article, a slice of sentences at a time, inside one catalog transaction:
+        embed the slice, write its sentence rows, then the chunks it completes and their
+        vectors. Memory holds one slice's vectors (plus the few sentences a chunk carries over
+        from the slice before), not the article's. Vectors reach Chroma before the catalog
+        commits, as in _flush: an ingest killed midway leaves orphans, never a hole."""
+        article = item.article
+        name = article.path or article.source
+        live = set(self.catalog.chunk_ids_of(article.article_id))
+        self.vectors.delete([i for i in self.vectors.ids_of_article(article.article_id)
+                             if i not in live])
+        chunk_ids = [f"{article.article_id}-{article.content_hash[:10]}-{c.index}"
+                     for c in item.chunks]
+        metadata = {"title": article.title, "source": article.source, "url": article.url,
+                    "date": article.date}
+        counter = getattr(self.embedder, "count_tokens", None)
+        total = len(item.sentences)
+        with self.catalog.replacing_article(article, len(item.chunks)) as writer:
+            held = np.zeros((0, 0), dtype=np.float16)  # vectors of sentences held_from...
+            held_from = 0
+            next_chunk = 0
+            for begin in range(0, total, self.embed_slice):
+                batch = item.sentences[begin:begin + self.embed_slice]
+                texts = [sentence.text for sentence in batch]
+                vectors = self.embedder.embed(texts).astype(np.float16)
+                report.tokens += counter(texts) if counter else sum(len(t.split()) for t in texts)
+                writer.sentences(begin, batch, vectors)
+                held = vectors if held.size == 0 else np.concatenate([held, vectors])
+                done = begin + len(batch)
+                ready: list[Chunk] = []
+                while next_chunk < len(item.chunks) and item.chunks[next_chunk].last_sentence < done:
+                    ready.append(item.chunks[next_chunk])
+                    next_chunk += 1
+                if ready:
+                    chunk_vectors = normalise(np.stack([
+                        held[c.first_sentence - held_from:c.last_sentence - held_from + 1]
+                        .astype(np.float32).mean(axis=0) for c in ready]))
+                    ids = [chunk_ids[c.index] for c in ready]
+                    self.vectors.add([NodeToStore(cid, article.article_id, c.text, c.start, c.end,
+                                                  vec, metadata)
+                                      for cid, c, vec in zip(ids, ready, chunk_vectors, strict=True)])
+                    writer.chunks(ready, ids)
+                # Keep only what the next chunk still needs.
+                keep_from = item.chunks[next_chunk].first_sentence \
+                    if next_chunk < len(item.chunks) else done
+                held, held_from = held[keep_from - held_from:], keep_from
+                if self._embedding_progress:
+                    self._embedding_progress(done, total, name)
+        stale = [cid for cid in writer.old_chunk_ids if cid not in set(chunk_ids)]
+        self.vectors.delete(stale)
+        report.chunks += len(item.chunks)
+        report.articles.append(article.article_id)
+        if item.is_update:
+            report.updated += 1
+        else:
+            report.added += 1
 
     def _nodes(self, item: _Prepared, sentence_vectors: np.ndarray
                ) -> tuple[list[str], list[NodeToStore]]:
