@@ -499,6 +499,7 @@ class Assistant:
         if selection.abstain:
             return Answer(question=question, answer=ABSTAIN_TEXT, abstained=True,
                           confidence=round(selection.confidence, 4),
+                          confidence_calibrated=self.settings.answerer == "reader",
                           notes=[f"abstained: {selection.reason}"])
         citations: list[Citation] = []
         sentences: list[SentenceSupport] = []
@@ -531,7 +532,8 @@ class Assistant:
         return Answer(question=question, answer=" ".join(parts), abstained=False,
                       short_answer=selection.reading.text if selection.reading else "",
                       citations=citations, sentences=sentences, conflicts=conflicts,
-                      confidence=round(selection.confidence, 4))
+                      confidence=round(selection.confidence, 4),
+                      confidence_calibrated=self.settings.answerer == "reader")
 
 
 def _with_span(citation: Citation, readings: list[Reading]) -> Citation:

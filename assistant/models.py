@@ -111,6 +111,10 @@ class Answer(BaseModel):
     confidence: float = Field(default=0.0, description="how sure the answerer is: with answerer='reader', "
                               "its calibrated probability that the short answer is right (see the "
                               "README); the heuristic answerer's fitted confidence otherwise")
+    confidence_calibrated: bool = Field(
+        default=False, description="whether `confidence` is a calibrated probability (the reader's, "
+        "fitted on held-out validation articles); when False it only ranks answers, and the web "
+        "chat shows a plain label (strong or weak evidence) instead of a percentage")
     notes: list[str] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
     query: str = Field(default="", description="the standalone question retrieval used, when a "

@@ -58,14 +58,18 @@ def _error(message: str) -> None:
                    "Reported only, never gates.")
 @click.option("--judge-cache", type=click.Path(dir_okay=False), default=DEFAULT_JUDGE_CACHE,
               show_default=True, help="Where the judge's verdicts are cached.")
+@click.option("--independent/--no-independent", default=True, show_default=True,
+              help="Check each cited sentence with the trained reader too (evals/checker.py), "
+                   "independently of the grounding scorer the guard uses.")
 @click.pass_context
 def eval_command(ctx: click.Context, dataset_dir: str, articles: str | None, backend: str | None,
                  llm_url: str | None, llm_model: str | None, store: str | None, top_k: int | None,
                  as_json: bool, report_dir: str | None, baseline: str | None, update_baseline: bool,
                  thresholds: str | None, name: str | None, judge: bool | None,
-                 judge_cache: str) -> None:
+                 judge_cache: str, independent: bool) -> None:
     """Evaluate answers on a gold question set; exit 1 when quality regresses."""
     from assistant import Settings
+    from evals.checker import ReaderChecker
     from evals.dataset import DatasetError, load_dataset
     from evals.gate import (
         DEFAULT_THRESHOLDS,
@@ -114,7 +118,9 @@ def eval_command(ctx: click.Context, dataset_dir: str, articles: str | None, bac
     try:
         with assistant_for(dataset, store=store, backend=backend, chroma_url=obj.get("chroma_url"),
                            log=lambda m: click.echo(m, err=True), **overrides) as assistant:
-            run = run_eval(dataset, assistant, top_k=top_k, judge=llm_judge, progress=progress)
+            checker = ReaderChecker(assistant) if independent else None
+            run = run_eval(dataset, assistant, top_k=top_k, judge=llm_judge, checker=checker,
+                           progress=progress)
     except EvalError as exc:
         _error(str(exc))
         return
@@ -124,12 +130,13 @@ def eval_command(ctx: click.Context, dataset_dir: str, articles: str | None, bac
     try:
         if update_baseline and baseline_path is not None:
             write_baseline(baseline_path, dataset.name, baseline_entry(
-                run.metrics, backend=run.backend, top_k=run.top_k, questions=run.counts["questions"]))
+                run.metrics, backend=run.backend, top_k=run.top_k, questions=run.counts["questions"],
+                intervals=run.intervals))
             click.echo(f"recorded {dataset.name!r} in {baseline_path}", err=True)
             baseline_path = None
         gate = evaluate_gate(run.metrics, dataset.name, thresholds=thresholds_path,
                              baseline=baseline_path, backend=run.backend, top_k=run.top_k,
-                             questions=run.counts["questions"])
+                             questions=run.counts["questions"], intervals=run.intervals)
     except GateError as exc:
         _error(str(exc))
         return

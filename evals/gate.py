@@ -7,10 +7,12 @@ thresholds.json:
      "datasets": {"sample": {"answer_match": {"min": 0.6}, ...}}}
 
 `default` applies to every dataset, `datasets.NAME` adds to it (and overrides it) for one.
-baseline.json holds one entry per dataset, the metrics of an accepted run. A metric regresses
-when it is worse than its baseline by more than the tolerance for its unit; latency is never
-compared with the baseline (it measures the machine as much as the code) and is gated by
-thresholds only.
+baseline.json holds one entry per dataset, the metrics of an accepted run. A rate regresses
+when the 95 % interval of its difference from the baseline lies wholly on the worse side
+(Newcombe's interval for proportions, from both runs' Wilson intervals; for averages such as MRR
+the run's bootstrap interval, the baseline's noise taken as equal); other metrics when they are worse than
+their baseline by more than the tolerance for their unit. Latency is never compared with the
+baseline (it measures the machine as much as the code) and is gated by thresholds only.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evals.metrics import METRICS
+from evals.metrics import METRICS, difference_interval
 
 DEFAULT_THRESHOLDS = Path(__file__).resolve().parent / "thresholds.json"
 DEFAULT_BASELINE = Path(__file__).resolve().parent / "baseline.json"
@@ -94,9 +96,13 @@ def load_baseline(path: Path) -> dict[str, Any]:
 
 
 def baseline_entry(metrics: dict[str, float | None], *, backend: str, top_k: int,
-                   questions: int) -> dict[str, Any]:
+                   questions: int, intervals: dict[str, dict[str, float] | None] | None = None
+                   ) -> dict[str, Any]:
+    """A run's entry in baseline.json; `counts` (how many items each rate averaged) lets the
+    gate weigh the baseline's own noise."""
     return {"backend": backend, "top_k": top_k, "questions": questions,
-            "metrics": {k: metrics.get(k) for k in METRICS}}
+            "metrics": {k: metrics.get(k) for k in METRICS},
+            "counts": {k: int(v["n"]) for k, v in (intervals or {}).items() if v}}
 
 
 def write_baseline(path: Path, dataset: str, entry: dict[str, Any]) -> None:
@@ -115,7 +121,12 @@ def _fmt(value: float | None) -> str:
 def evaluate_gate(metrics: dict[str, float | None], dataset: str, *,
                   thresholds: Path | None = DEFAULT_THRESHOLDS, baseline: Path | None = None,
                   backend: str = "extractive", top_k: int | None = None,
-                  questions: int | None = None) -> GateResult:
+                  questions: int | None = None,
+                  intervals: dict[str, dict[str, float] | None] | None = None) -> GateResult:
+    """Thresholds, then the baseline. A rate with a 95 % interval (`intervals`, from
+    evals.metrics.intervals) regresses only when its baseline lies outside that interval on the
+    worse side: a change the run's own sampling noise could explain is not a regression, and a
+    larger one always is, whatever a fixed tolerance says. Other metrics use the tolerance."""
     limits, tolerance = load_thresholds(thresholds, dataset)
     gate = GateResult()
     for metric, limit in limits.items():
@@ -159,9 +170,18 @@ def evaluate_gate(metrics: dict[str, float | None], dataset: str, *,
                                      f"{info.label}: no value, baseline {_fmt(base)}"))
             continue
         worse_by = (base - value) if info.higher_is_better else (value - base)
-        ok = worse_by <= tol + 1e-9
+        interval = (intervals or {}).get(metric)
+        if interval is not None:
+            base_n = (entry.get("counts") or {}).get(metric)
+            low, high = difference_interval(value, interval, base, base_n)
+            # Worse beyond noise: the whole interval of the difference is on the worse side.
+            ok = high >= -1e-9 if info.higher_is_better else low <= 1e-9
+            noise = f"difference {value - base:+.3f}, 95% interval {low:+.3f} to {high:+.3f}"
+        else:
+            ok = worse_by <= tol + 1e-9
+            noise = f"tolerance {_fmt(tol)}"
         verdict = "regressed" if not ok else ("improved" if worse_by < -1e-9 else "holds")
         gate.checks.append(Check(metric, "baseline", ok, value, base,
                                  f"{info.label} {_fmt(value)} {verdict} vs baseline {_fmt(base)} "
-                                 f"(tolerance {_fmt(tol)})"))
+                                 f"({noise})"))
     return gate

@@ -14,6 +14,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from assistant import Answer, Citation
@@ -29,6 +30,8 @@ from evals.dataset import Question
 
 # An optional second opinion on (sentence, premise): True/False, or None when it could not judge.
 Judge = Callable[[str, str], bool | None]
+# The independent support check on (question, sentence, cited passages): evals/checker.py.
+Checker = Callable[[str, str, list[str]], bool | None]
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,20 @@ METRICS: dict[str, MetricInfo] = {m.key: m for m in [
     MetricInfo("invalid_citations", "invalid citations", "citations", False, "count",
                "citations that are an [n] with no citation, or whose quote (or passage) is not found "
                "verbatim in its article at its offsets; summed over the dataset"),
+    MetricInfo("answer_evidence", "answer cites gold evidence", "evidence", True, "rate",
+               "answered answerable questions (with located evidence) at least one of whose "
+               "citations overlaps a gold evidence snippet: a verbatim quote of the wrong passage "
+               "counts as wrong"),
+    MetricInfo("citation_evidence", "citations on gold evidence", "evidence", True, "rate",
+               "citations of answered answerable questions (with located evidence) that overlap "
+               "a gold evidence snippet"),
+    MetricInfo("independent_support", "independent support", "grounding", True, "rate",
+               "answer sentences (conflict summaries aside) that the independent checker finds "
+               "supported: the trained reader, reading the question over the passages the "
+               "sentence cites, finds an answer the sentence states (evals/checker.py)"),
+    MetricInfo("checker_agreement", "scorer/checker agreement", "grounding", True, "rate",
+               "sentences on which the support scorer (the grounding guard's own method) and the "
+               "independent checker agree"),
     MetricInfo("groundedness", "groundedness", "grounding", True, "rate",
                "share of all answer sentences supported by at least one passage the answerer saw "
                "(retrieved or cited)"),
@@ -185,6 +202,7 @@ class SentenceResult:
     needed_citations: int
     check: str = "scorer"  # how support was judged: "scorer" or "conflict sides"
     judge: bool | None = None  # the optional LLM judge's verdict on (sentence, cited passages)
+    independent: bool | None = None  # the independent checker's verdict (evals/checker.py)
 
 
 @dataclass
@@ -214,6 +232,9 @@ class QuestionResult:
     conflict_reported: bool
     conflicts: list[dict[str, Any]]
     notes: list[str]
+    # Of its citations, how many overlap a gold evidence snippet (None: not judged: abstained,
+    # unanswerable, or no evidence located).
+    citations_on_evidence: int | None = None
     failures: list[str] = field(default_factory=list)
 
     @property
@@ -229,7 +250,7 @@ class QuestionResult:
 def score_question(question: Question, answer: Answer, passages: list[PassageRef],
                    scorer: SupportScorer, article: Callable[[str], dict[str, Any] | None],
                    evidence: list[EvidenceSpan | None], latency_ms: float,
-                   judge: Judge | None = None) -> QuestionResult:
+                   judge: Judge | None = None, checker: Checker | None = None) -> QuestionResult:
     """Score one answer. `passages` are those retrieval returned for the question, best first;
     `evidence` the located spans of the question's evidence snippets (None: not found)."""
     located = [span for span in evidence if span is not None]
@@ -244,7 +265,8 @@ def score_question(question: Question, answer: Answer, passages: list[PassageRef
         f1 = 0.0 if answer.abstained else round(token_f1(text, question.answers), 4)
 
     invalid = citation_problems(answer, article)
-    sentences = [] if answer.abstained else _score_sentences(answer, passages, scorer, judge)
+    sentences = [] if answer.abstained else _score_sentences(answer, passages, scorer, judge,
+                                                             checker, question.question)
     recall = precision = None
     if sentences:
         recall = sum(s.supported_by_citations for s in sentences) / len(sentences)
@@ -266,7 +288,11 @@ def score_question(question: Question, answer: Answer, passages: list[PassageRef
         citations=[_citation_dict(c) for c in answer.citations], sentences=sentences,
         invalid=invalid, citation_recall=recall, citation_precision=precision,
         conflict_reported=bool(answer.conflicts),
-        conflicts=[c.model_dump() for c in answer.conflicts], notes=list(answer.notes))
+        conflicts=[c.model_dump() for c in answer.conflicts], notes=list(answer.notes),
+        citations_on_evidence=None if (answer.abstained or not question.answerable or not located)
+        else sum(1 for c in answer.citations if any(
+            c.article_id == span.article_id and c.start < span.end and span.start < c.end
+            for span in located)))
     result.failures = _failures(question, result, len(evidence) - len(located))
     return result
 
@@ -277,7 +303,8 @@ def _citation_dict(c: Citation) -> dict[str, Any]:
 
 
 def _score_sentences(answer: Answer, passages: list[PassageRef], scorer: SupportScorer,
-                     judge: Judge | None = None) -> list[SentenceResult]:
+                     judge: Judge | None = None, checker: Checker | None = None,
+                     question: str = "") -> list[SentenceResult]:
     by_n = {c.n: c for c in answer.citations}
     # The pool: what the answerer saw, retrieved passages plus any cited passage it found by a
     # follow-up search.
@@ -304,7 +331,9 @@ def _score_sentences(answer: Answer, passages: list[PassageRef], scorer: Support
             best_support=round(best, 4), supported_by_citations=supported, grounded=grounded,
             misattributed=grounded and not supported and bool(claim.citations),
             needed_citations=needed, check="scorer" if conflict is None else "conflict sides",
-            judge=judge(claim.text, cited_premise(cited)) if judge is not None and cited else None))
+            judge=judge(claim.text, cited_premise(cited)) if judge is not None and cited else None,
+            independent=checker(question, claim.text, [c.passage or c.text for c in cited])
+            if checker is not None and cited and conflict is None else None))
     return results
 
 
@@ -333,8 +362,12 @@ def _failures(question: Question, r: QuestionResult, evidence_missing: int) -> l
             out.append("no gold answer in the answer")
     elif not r.abstained:
         out.append("answered an unanswerable question")
+    if r.citations_on_evidence == 0 and r.citations:
+        out.append("wrong passage: no citation overlaps the gold evidence")
     if question.conflict and not r.conflict_reported:
         out.append("conflict not reported")
+    elif not question.conflict and r.conflict_reported:
+        out.append("spurious conflict: reported on a question without one")
     for problem in r.invalid:
         out.append(f"invalid citation: {problem}")
     for i, s in enumerate(r.sentences, start=1):
@@ -352,9 +385,9 @@ def _mean(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 4) if values else None
 
 
-def aggregate(results: list[QuestionResult]) -> dict[str, float | None]:
-    """Dataset-level metrics (keys of METRICS). None where a metric has nothing to average over,
-    e.g. conflict detection on a dataset with no `conflict` questions."""
+def _items(results: list[QuestionResult]) -> dict[str, list[float]]:
+    """Per-item values of every averaged metric: the metric is their mean, and its interval is
+    computed from them."""
     answerable = [r for r in results if r.answerable]
     unanswerable = [r for r in results if not r.answerable]
     answered = [r for r in results if not r.abstained]
@@ -362,32 +395,137 @@ def aggregate(results: list[QuestionResult]) -> dict[str, float | None]:
     # Retrieval is judged only where the evidence could be located in the articles (the rest is
     # reported as a dataset problem).
     judged = [r for r in answerable if r.evidence_located]
+    on_evidence = [r for r in judged if r.citations_on_evidence is not None and r.citations]
     sentences = [s for r in answered for s in r.sentences]
     conflict = [r for r in results if "conflict" in r.tags]
     other = [r for r in results if "conflict" not in r.tags]
+    return {
+        "hit_at_k": [float(r.first_relevant_rank is not None) for r in judged],
+        "mrr": [1.0 / r.first_relevant_rank if r.first_relevant_rank else 0.0 for r in judged],
+        "evidence_recall_at_k": [r.evidence_found / r.evidence_located for r in judged],
+        "answer_match": [float(bool(r.holds_answer)) for r in answerable],
+        "token_f1": [r.f1 or 0.0 for r in answerable],
+        "answer_length": [float(r.length_words) for r in answered],
+        "answer_evidence": [float(bool(r.citations_on_evidence)) for r in on_evidence],
+        "citation_evidence": [float(i < (r.citations_on_evidence or 0)) for r in on_evidence
+                              for i in range(len(r.citations))],
+        "citation_recall": [r.citation_recall for r in answered if r.citation_recall is not None],
+        "citation_precision": [r.citation_precision for r in answered
+                               if r.citation_precision is not None],
+        "independent_support": [float(bool(s.independent)) for s in sentences
+                                if s.independent is not None],
+        "checker_agreement": [float(s.independent == s.supported_by_citations) for s in sentences
+                              if s.independent is not None],
+        "groundedness": [float(s.grounded) for s in sentences],
+        "misattribution": [float(s.misattributed) for s in sentences],
+        "abstention_precision": [float(not r.answerable) for r in abstained],
+        "abstention_recall": [float(r.abstained) for r in unanswerable],
+        "false_abstention_rate": [float(r.abstained) for r in answerable],
+        "conflict_detection": [float(r.conflict_reported) for r in conflict],
+        "spurious_conflict_rate": [float(r.conflict_reported) for r in other],
+    }
+
+
+def aggregate(results: list[QuestionResult]) -> dict[str, float | None]:
+    """Dataset-level metrics (keys of METRICS). None where a metric has nothing to average over,
+    e.g. conflict detection on a dataset with no `conflict` questions."""
+    metrics: dict[str, float | None] = {key: _mean(values) for key, values in _items(results).items()}
     latencies = [r.latency_ms for r in results]
     p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
-    return {
-        "hit_at_k": _mean([float(r.first_relevant_rank is not None) for r in judged]),
-        "mrr": _mean([1.0 / r.first_relevant_rank if r.first_relevant_rank else 0.0 for r in judged]),
-        "evidence_recall_at_k": _mean([r.evidence_found / r.evidence_located for r in judged]),
-        "answer_match": _mean([float(bool(r.holds_answer)) for r in answerable]),
-        "token_f1": _mean([r.f1 or 0.0 for r in answerable]),
-        "answer_length": _mean([float(r.length_words) for r in answered]),
-        "citation_recall": _mean([r.citation_recall for r in answered if r.citation_recall is not None]),
-        "citation_precision": _mean([r.citation_precision for r in answered
-                                     if r.citation_precision is not None]),
-        "invalid_citations": float(sum(len(r.invalid) for r in results)),
-        "groundedness": _mean([float(s.grounded) for s in sentences]),
-        "misattribution": _mean([float(s.misattributed) for s in sentences]),
-        "abstention_precision": _mean([float(not r.answerable) for r in abstained]),
-        "abstention_recall": _mean([float(r.abstained) for r in unanswerable]),
-        "false_abstention_rate": _mean([float(r.abstained) for r in answerable]),
-        "conflict_detection": _mean([float(r.conflict_reported) for r in conflict]),
-        "spurious_conflict_rate": _mean([float(r.conflict_reported) for r in other]),
-        "latency_p50_ms": None if p50 is None else round(p50, 1),
-        "latency_p95_ms": None if p95 is None else round(p95, 1),
-    }
+    metrics["invalid_citations"] = float(sum(len(r.invalid) for r in results))
+    metrics["latency_p50_ms"] = None if p50 is None else round(p50, 1)
+    metrics["latency_p95_ms"] = None if p95 is None else round(p95, 1)
+    return {key: metrics.get(key) for key in METRICS}
+
+
+# --- uncertainty and calibration ------------------------------------------------------------------
+
+Z_95 = 1.959964
+BOOTSTRAP_RESAMPLES = 2000
+
+
+def wilson(successes: float, n: int, z: float = Z_95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (good at the small n and the 0 %/100 % rates
+    our sets have, where the normal approximation gives nonsense)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def bootstrap(values: list[float], resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
+              ) -> tuple[float, float]:
+    """A 95 % percentile-bootstrap interval of a mean (for averages of non-binary values, such as
+    MRR and token F1). Seeded, so a report is reproducible."""
+    import random
+
+    rng = random.Random(seed)
+    n = len(values)
+    means = sorted(sum(rng.choice(values) for _ in range(n)) / n for _ in range(resamples))
+    return means[int(0.025 * resamples)], means[min(resamples - 1, int(0.975 * resamples))]
+
+
+def intervals(results: list[QuestionResult]) -> dict[str, dict[str, float] | None]:
+    """{metric: {"low", "high", "n"}}: the 95 % interval of every averaged rate metric."""
+    out: dict[str, dict[str, float] | None] = {}
+    for key, values in _items(results).items():
+        if METRICS[key].unit != "rate" or not values:
+            out[key] = None
+            continue
+        binary = all(v in (0.0, 1.0) for v in values)
+        low, high = wilson(sum(values), len(values)) if binary else bootstrap(values)
+        out[key] = {"low": round(low, 4), "high": round(high, 4), "n": len(values),
+                    "method": "wilson" if binary else "bootstrap"}
+    return out
+
+
+def difference_interval(value: float, interval: dict[str, Any], base: float,
+                        base_n: int | None = None) -> tuple[float, float]:
+    """A 95 % interval of (this run - baseline), each with its own sampling noise: Newcombe's
+    hybrid score interval for two proportions (Wilson), or, for bootstrapped averages, the
+    difference with both halves' noise added in quadrature (the baseline's taken as this run's,
+    the same questions being asked)."""
+    n = int(interval["n"])
+    if interval.get("method") == "wilson":
+        base_n = base_n or n
+        low1, high1 = interval["low"], interval["high"]
+        low2, high2 = wilson(round(base * base_n), base_n)
+        d = value - base
+        return (d - math.sqrt((value - low1) ** 2 + (high2 - base) ** 2),
+                d + math.sqrt((high1 - value) ** 2 + (base - low2) ** 2))
+    half = (interval["high"] - interval["low"]) / 2
+    margin = math.sqrt(2) * half
+    return value - base - margin, value - base + margin
+
+
+CALIBRATION_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+def calibration(results: list[QuestionResult]) -> dict[str, Any]:
+    """How well `confidence` predicts a right answer, over the questions answered (not
+    abstained): right means an answerable question whose answer holds a gold answer; an answer
+    to an unanswerable question is wrong. A reliability table in five bins and the expected
+    calibration error (the bins' |accuracy - mean confidence| weighted by their size)."""
+    pairs = [(r.confidence, 1.0 if r.answerable and r.holds_answer else 0.0)
+             for r in results if not r.abstained]
+    bins = []
+    for low, high in pairwise(CALIBRATION_BINS):
+        inside = [(c, y) for c, y in pairs if low <= c < high or (high == 1.0 and c == 1.0)]
+        if inside:
+            right = sum(y for _, y in inside)
+            lo, hi = wilson(right, len(inside))
+            bins.append({"low": low, "high": high, "n": len(inside),
+                         "mean_confidence": round(sum(c for c, _ in inside) / len(inside), 4),
+                         "accuracy": round(right / len(inside), 4),
+                         "accuracy_low": round(lo, 4), "accuracy_high": round(hi, 4)})
+        else:
+            bins.append({"low": low, "high": high, "n": 0})
+    ece = sum(b["n"] / len(pairs) * abs(b["accuracy"] - b["mean_confidence"])
+              for b in bins if b["n"]) if pairs else None
+    return {"answered": len(pairs), "ece": None if ece is None else round(ece, 4), "bins": bins}
 
 
 def counts(results: list[QuestionResult]) -> dict[str, int]:

@@ -25,6 +25,7 @@ def run_to_dict(run: EvalRun, gate: GateResult | None = None) -> dict[str, Any]:
         "backend": run.backend, "top_k": run.top_k, "support_threshold": run.support_threshold,
         "seconds": run.seconds, "counts": run.counts, "metrics": run.metrics,
         "metric_info": {k: {x: y for x, y in asdict(m).items() if x != "key"} for k, m in METRICS.items()},
+        "intervals": run.intervals, "calibration": run.calibration,
         "gate": gate.to_dict() if gate else None, "notes": run.notes, "judge": run.judge,
         "questions": [r.to_dict() for r in run.results],
     }
@@ -87,6 +88,27 @@ def _baseline_value(metric: str, gate: GateResult) -> float | None:
 
 # --- text ---------------------------------------------------------------------------------------
 
+def interval_text(run: EvalRun, metric: str) -> str:
+    """'[0.71, 0.89]': the metric's 95 % interval, or '' when it has none."""
+    interval = run.intervals.get(metric)
+    return f"[{interval['low']:.2f}, {interval['high']:.2f}]" if interval else ""
+
+
+def calibration_lines(run: EvalRun) -> list[str]:
+    """The reliability table of `confidence` and its expected calibration error."""
+    cal = run.calibration
+    if not cal or not cal.get("answered"):
+        return []
+    lines = [f"  calibration of confidence over {cal['answered']} answered questions: "
+             f"ECE {cal['ece']:.3f}"]
+    for b in cal["bins"]:
+        if b["n"]:
+            lines.append(f"    confidence {b['low']:.1f}-{b['high']:.1f}: n={b['n']:<3} mean "
+                         f"{b['mean_confidence']:.2f}, right {b['accuracy']:.2f} "
+                         f"[{b['accuracy_low']:.2f}, {b['accuracy_high']:.2f}]")
+    return lines
+
+
 def summary_text(run: EvalRun, gate: GateResult) -> str:
     lines = [f"{run.dataset}: {run.counts['questions']} questions, backend {run.backend}, top_k "
              f"{run.top_k}, {run.seconds:.1f} s; {run.counts['passed']} passed every check"]
@@ -95,8 +117,9 @@ def summary_text(run: EvalRun, gate: GateResult) -> str:
         extra = [x for x in (_threshold_text(metric, gate),
                              f"baseline {fmt(base, info.unit)}" if base is not None else "") if x]
         status = _metric_status(metric, gate)
-        lines.append(f"  {info.label:<24} {fmt(run.metrics.get(metric), info.unit):>9}  "
-                     f"{status:<4}  {'; '.join(extra)}".rstrip())
+        lines.append(f"  {info.label:<26} {fmt(run.metrics.get(metric), info.unit):>9} "
+                     f"{interval_text(run, metric):<15}  {status:<4}  {'; '.join(extra)}".rstrip())
+    lines.extend(calibration_lines(run))
     for note in run.notes + gate.notes:
         lines.append(f"  note: {note}")
     if run.judge:
@@ -155,12 +178,22 @@ def markdown(run: EvalRun, gate: GateResult) -> str:
            f"· {run.seconds:.1f} s", ""]
     if gate.failures:
         out += ["## Gate failures", ""] + [f"- {c.message}" for c in gate.failures] + [""]
-    out += ["## Metrics", "", "| metric | value | threshold | baseline | status |", "|---|---:|---|---:|---|"]
+    out += ["## Metrics", "", "| metric | value | 95% interval | threshold | baseline | status |",
+            "|---|---:|---|---|---:|---|"]
     for metric, info in METRICS.items():
         base = _baseline_value(metric, gate)
         out.append(f"| {info.label} | {fmt(run.metrics.get(metric), info.unit)} | "
+                   f"{interval_text(run, metric)} | "
                    f"{_threshold_text(metric, gate)} | {fmt(base, info.unit) if base is not None else ''} | "
                    f"{_metric_status(metric, gate)} |")
+    cal = run.calibration
+    if cal and cal.get("answered"):
+        out += ["", f"## Calibration of confidence (ECE {cal['ece']:.3f}, {cal['answered']} answered)",
+                "", "| confidence | answers | mean confidence | right | 95% interval |",
+                "|---|---:|---:|---:|---|"]
+        out += [f"| {b['low']:.1f}-{b['high']:.1f} | {b['n']} | {b['mean_confidence']:.2f} | "
+                f"{b['accuracy']:.2f} | [{b['accuracy_low']:.2f}, {b['accuracy_high']:.2f}] |"
+                for b in cal["bins"] if b["n"]]
     notes = run.notes + gate.notes
     if run.judge:
         notes.append(f"LLM judge agreement with the offline scorer: {fmt(run.judge.get('agreement'))} "
@@ -286,6 +319,22 @@ def _question_row(r: QuestionResult) -> str:
             f'<td>{sentences}</td><td>{why}</td></tr>')
 
 
+def _calibration_html(run: EvalRun) -> str:
+    cal = run.calibration
+    if not cal or not cal.get("answered"):
+        return ""
+    rows = "".join(
+        f"<tr><td>{b['low']:.1f}-{b['high']:.1f}</td><td>{b['n']}</td>"
+        f"<td>{b['mean_confidence']:.2f}</td><td>{b['accuracy']:.2f}</td>"
+        f"<td>[{b['accuracy_low']:.2f}, {b['accuracy_high']:.2f}]</td></tr>"
+        for b in cal["bins"] if b["n"])
+    return (f"<h2>Calibration of confidence</h2><p class=\"muted\">Expected calibration error "
+            f"{cal['ece']:.3f} over {cal['answered']} answered questions; right = the answer holds "
+            "a gold answer (an answer to an unanswerable question is wrong).</p>"
+            "<table><thead><tr><th>confidence</th><th>answers</th><th>mean confidence</th>"
+            f"<th>right</th><th>95% interval</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
 def html_report(run: EvalRun, gate: GateResult) -> str:
     thresholds = _thresholds(gate)
     cards = []
@@ -295,9 +344,11 @@ def html_report(run: EvalRun, gate: GateResult) -> str:
         bad = _metric_status(metric, gate) == "FAIL"
         extra = [x for x in (_threshold_text(metric, gate),
                              f"baseline {fmt(base, info.unit)}" if base is not None else "") if x]
+        interval = interval_text(run, metric)
         cards.append(f'<div class="card{" bad" if bad else ""}"><h3>{_e(info.label)} '
                      f'<span class="muted">({_e(info.group)})</span></h3>'
-                     f'<div class="v">{_e(fmt(value, info.unit))}</div>'
+                     f'<div class="v">{_e(fmt(value, info.unit))} '
+                     f'<span class="muted" title="95% interval">{_e(interval)}</span></div>'
                      f'{_bullet_svg(value, info.unit, thresholds.get(metric, {}), base, bad)}'
                      f'<p>{_e("; ".join(extra))}</p><p>{_e(info.definition)}</p></div>')
     ordered = sorted(run.results, key=lambda r: (r.passed, run.results.index(r)))
@@ -321,8 +372,10 @@ backend <code>{_e(run.backend)}</code>, top_k {run.top_k}, support threshold {ru
 {f"<h2>Gate failures</h2><ul>{failures}</ul>" if failures else ""}
 {"<h2>Notes</h2><ul>" + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>" if notes else ""}
 <h2>Metrics</h2>
-<p class="muted">Bar: this run. Dashed red: threshold. Black: baseline.</p>
+<p class="muted">Bar: this run, with its 95% interval in brackets. Dashed red: threshold.
+Black: baseline.</p>
 <div class="grid">{"".join(cards)}</div>
+{_calibration_html(run)}
 <h2>Support of answer sentences by the passages they cite</h2>
 {_histogram_svg(supports, run.support_threshold)}
 <h2>Questions (failures first)</h2>

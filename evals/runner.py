@@ -20,12 +20,15 @@ from assistant import Assistant, AssistantError
 from assistant.grounding import SUPPORT_THRESHOLD, SupportScorer
 from evals.dataset import Dataset
 from evals.metrics import (
+    Checker,
     EvidenceSpan,
     Judge,
     PassageRef,
     QuestionResult,
     aggregate,
+    calibration,
     counts,
+    intervals,
     locate_evidence,
     score_question,
 )
@@ -69,6 +72,8 @@ class EvalRun:
     seconds: float
     notes: list[str] = field(default_factory=list)
     judge: dict[str, Any] | None = None
+    intervals: dict[str, dict[str, float] | None] = field(default_factory=dict)
+    calibration: dict[str, Any] = field(default_factory=dict)
 
 
 @contextmanager
@@ -92,7 +97,7 @@ def assistant_for(dataset: Dataset, *, store: str | Path | None = None, backend:
 
 
 def run_eval(dataset: Dataset, assistant: Assistant, *, top_k: int | None = None,
-             judge: Judge | None = None,
+             judge: Judge | None = None, checker: Checker | None = None,
              progress: Callable[[int, int, QuestionResult], None] | None = None) -> EvalRun:
     started = time.perf_counter()
     k = top_k or assistant.settings.top_k
@@ -127,7 +132,7 @@ def run_eval(dataset: Dataset, assistant: Assistant, *, top_k: int | None = None
         backends.add(answer.backend)
         evidence: list[EvidenceSpan | None] = [locate_evidence(e, texts) for e in question.evidence]
         result = score_question(question, answer, passages, scorer, article, evidence, latency,
-                                judge=judge)
+                                judge=judge, checker=checker)
         results.append(result)
         if progress:
             progress(i + 1, len(dataset.questions), result)
@@ -139,7 +144,8 @@ def run_eval(dataset: Dataset, assistant: Assistant, *, top_k: int | None = None
     run = EvalRun(dataset=dataset.name, dataset_path=str(dataset.path), articles=str(dataset.articles),
                   backend=backend, top_k=k, support_threshold=SUPPORT_THRESHOLD, results=results,
                   metrics=aggregate(results), counts=counts(results),
-                  seconds=round(time.perf_counter() - started, 2), notes=notes)
+                  seconds=round(time.perf_counter() - started, 2), notes=notes,
+                  intervals=intervals(results), calibration=calibration(results))
     if judge is not None:
         run.judge = judge_agreement(results)
     return run

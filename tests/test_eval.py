@@ -28,12 +28,15 @@ from evals.metrics import (
     PassageRef,
     QuestionResult,
     aggregate,
+    bootstrap,
+    calibration,
     holds_answer,
     locate_evidence,
     normalize_answer,
     percentile,
     score_question,
     token_f1,
+    wilson,
 )
 from evals.report import write_reports
 from evals.runner import EvalRun, run_eval
@@ -462,3 +465,89 @@ def test_llm_judge_caches_its_verdicts(tmp_path: Path) -> None:
     again = LLMJudge(model=SMOLLM2_MODEL_ALIAS, base_url=url, cache=cache, timeout=5)
     assert [again(s, p) for s, p in pairs] == first
     assert again.calls == 0 and again.hits == 2
+
+
+# --- evidence, intervals, calibration (issue 10) --------------------------------------------------
+
+def test_a_verbatim_quote_of_the_wrong_passage_lowers_the_evidence_metric(corpus: Corpus) -> None:
+    question = q("evidence", ["14.2 kilometres"], [TRAM_FACT], ["fact"])
+    right = answer_of(question.question, [(TRAM_FACT, [1])], [corpus.cite(1, TRAM_FACT)])
+    # The same words, quoted verbatim, but from another passage than the gold evidence.
+    wrong = answer_of(question.question, [(HEAT_FACT, [1])], [corpus.cite(1, HEAT_FACT)])
+    passages = [corpus.passage(TRAM_FACT), corpus.passage(HEAT_FACT)]
+    good, bad = score(corpus, question, right, passages), score(corpus, question, wrong, passages)
+    assert good.citations_on_evidence == 1 and bad.citations_on_evidence == 0
+    assert "wrong passage: no citation overlaps the gold evidence" in bad.failures
+    assert aggregate([good])["answer_evidence"] == 1.0
+    assert aggregate([good, bad])["answer_evidence"] == 0.5
+    assert aggregate([bad])["citation_evidence"] == 0.0
+
+
+def test_wilson_and_bootstrap_intervals() -> None:
+    assert wilson(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    assert wilson(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    assert wilson(48, 48)[1] == 1.0 and wilson(48, 48)[0] == pytest.approx(0.9259, abs=1e-4)
+    low, high = bootstrap([0.0, 0.5, 1.0, 1.0, 0.25, 0.75] * 5)
+    assert low < 0.583 < high and high - low < 0.4
+    assert bootstrap([0.2, 0.4, 0.9]) == bootstrap([0.2, 0.4, 0.9]), "seeded"
+
+
+def _rates(name: str, value: float, n: int) -> tuple[dict[str, float | None], dict]:
+    """Metrics and intervals of a run whose `name` is `value` over n items (Wilson)."""
+    low, high = wilson(round(value * n), n)
+    return {name: value}, {name: {"low": low, "high": high, "n": n, "method": "wilson"}}
+
+
+@pytest.mark.parametrize(("now", "passes"), [(0.85, True), (0.80, True), (0.60, False)])
+def test_the_gate_fails_a_regression_past_the_noise_and_only_then(tmp_path: Path, now: float,
+                                                                  passes: bool) -> None:
+    baseline = tmp_path / "baseline.json"
+    base_metrics, base_intervals = _rates("answer_match", 0.90, 48)
+    write_baseline(baseline, "demo", baseline_entry(base_metrics, backend="extractive", top_k=6,
+                                                    questions=48, intervals=base_intervals))
+    metrics, intervals = _rates("answer_match", now, 48)
+    gate = evaluate_gate(metrics, "demo", thresholds=None, baseline=baseline, intervals=intervals)
+    [check] = [c for c in gate.checks if c.metric == "answer_match"]
+    assert check.passed is passes, check.message
+    assert "95% interval" in check.message
+    if not passes:
+        assert "regressed" in check.message and not gate.passed
+
+
+def test_calibration_table_and_expected_calibration_error(corpus: Corpus) -> None:
+    question = q("cal", ["14.2 kilometres"], [TRAM_FACT])
+    right = answer_of(question.question, [(TRAM_FACT, [1])], [corpus.cite(1, TRAM_FACT)],
+                      confidence=0.9)
+    wrong = answer_of(question.question, [(HEAT_FACT, [1])], [corpus.cite(1, HEAT_FACT)],
+                      confidence=0.9)
+    passages = [corpus.passage(TRAM_FACT)]
+    results = [score(corpus, question, right, passages)] * 3 + [score(corpus, question, wrong, passages)]
+    cal = calibration(results)
+    [top] = [b for b in cal["bins"] if b["n"]]
+    assert (top["n"], top["accuracy"], top["mean_confidence"]) == (4, 0.75, 0.9)
+    assert cal["ece"] == pytest.approx(0.15)
+    # Overconfident on everything wrong: the error is as large as the confidence.
+    assert calibration([score(corpus, question, wrong, passages)] * 4)["ece"] == pytest.approx(0.9)
+
+
+def test_the_independent_checker_rejects_a_fabricated_sentence(corpus: Corpus) -> None:
+    """The trained reader, not the guard's scorer, judges: a sentence stating what the cited
+    passage says is supported; the same sentence with the number made up is not."""
+    from evals.checker import ReaderChecker
+
+    checker = ReaderChecker(corpus.assistant)
+    passage = corpus.passage(TRAM_FACT).text
+    question = "How long is the Riverside Line?"
+    assert checker(question, TRAM_FACT, [passage]) is True
+    assert checker(question, TRAM_FACT.replace("14.2", "19.5"), [passage]) is False
+    assert checker(question, "The line cost nothing to build.", [passage]) is False
+    assert checker(question, TRAM_FACT, []) is None
+    # Scored through the metrics, the fabricated sentence counts against independent support.
+    q_ = Question("fab", question, ["14.2 kilometres"], [TRAM_FACT], [])
+    evidence = [locate_evidence(e, corpus.texts) for e in q_.evidence]
+    results = [score_question(q_, answer_of(question, [(sentence, [1])], [corpus.cite(1, TRAM_FACT)]),
+                              [corpus.passage(TRAM_FACT)], corpus.assistant.scorer,
+                              corpus.assistant.article, evidence, latency_ms=1.0, checker=checker)
+               for sentence in (TRAM_FACT, TRAM_FACT.replace("14.2", "19.5"))]
+    assert [r.sentences[0].independent for r in results] == [True, False]
+    assert aggregate(results)["independent_support"] == 0.5

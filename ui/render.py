@@ -187,6 +187,12 @@ def _notes_html(answer: Answer) -> str:
     return f'<ul class="aa-notes" aria-label="Notes">{items}</ul>'
 
 
+# Where the label for an uncalibrated confidence turns from "weak" to "strong" evidence. A
+# display choice, not a fitted number and not a probability: the heuristic answerer abstains
+# below 0.4, and 0.7 puts the upper third of its answers on our gold sets on the strong side.
+STRONG_EVIDENCE = 0.7
+
+
 def _meta_html(answer: Answer) -> str:
     # A follow-up is answered from a standalone rewrite; showing it lets the reader check it.
     query = str(getattr(answer, "query", "") or "")
@@ -194,7 +200,12 @@ def _meta_html(answer: Answer) -> str:
                if query and query != answer.question else "")
     bits = [esc(answer.backend)]
     if not answer.abstained:
-        bits.append(f"confidence {answer.confidence:.0%}")
+        # A percentage only when it is a calibrated probability; otherwise it would read as one
+        # (the heuristic answerer's 80% is right about two times in three on fresh questions).
+        if answer.confidence_calibrated:
+            bits.append(f"confidence {answer.confidence:.0%}")
+        else:
+            bits.append("strong evidence" if answer.confidence >= STRONG_EVIDENCE else "weak evidence")
     total = answer.timings_ms.get("total")
     if total is not None:
         bits.append(f"{total:.0f} ms")
