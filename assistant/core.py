@@ -26,7 +26,7 @@ from assistant.errors import (
     ScopeError,
     StoreMismatchError,
 )
-from assistant.extractive import ExtractiveAnswerer, Selection
+from assistant.extractive import ExtractiveAnswerer, Selection, fitted_weights
 from assistant.grounding import SupportScorer
 from assistant.models import (
     Answer,
@@ -57,8 +57,6 @@ ABSTAIN_TEXT = "The articles don't say."
 # Passages past top_k that are read only when there is an answer, to find a source that
 # disagrees with it even though it ranked lower.
 CONFLICT_PROBE_PASSAGES = 4
-# The heuristic answerer's confidence threshold when abstain_threshold is unset.
-HEURISTIC_ABSTAIN_THRESHOLD = 0.4
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -180,7 +178,9 @@ class Assistant:
             threshold = self.settings.abstain_threshold
             self._answerer = ExtractiveAnswerer(
                 self.retriever, max_sentences=self.settings.max_answer_sentences,
-                abstain_threshold=HEURISTIC_ABSTAIN_THRESHOLD if threshold is None else threshold,
+                # Unset: the threshold that goes with the weights (heuristic_weights.json).
+                abstain_threshold=fitted_weights()["abstain_threshold"] if threshold is None
+                else threshold,
                 embedder=self.embedder)
         return self._answerer
 

@@ -5,15 +5,19 @@ the IDF-weighted share of the question's words it (or its neighbour) contains, w
 the kind of answer asked for (a date for "when"), and its passage's retrieval rank. The best one
 or two sentences form the answer. The answer's confidence comes from the best sentence's
 similarity and from how much of the question the passage covers at all; a question whose
-distinctive words the articles never use is one they don't answer.
+distinctive words the articles never use is one they don't answer. The weights, the confidence
+and the abstention threshold live in heuristic_weights.json (hand-set on our dev sets; see it).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Collection
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,27 +31,46 @@ if TYPE_CHECKING:
     from assistant.reading import Reading
 
 
+# The numbers below are read from this file. They were set by hand on our dev sets (its
+# "fitted_on" says so, and every figure on those sets is in-sample); training/fit_heuristic.py
+# refits them on a training split, and its "refit" records why that fit is not shipped.
+FITTED = Path(__file__).with_name("heuristic_weights.json")
+
+
+@cache
+def fitted_weights() -> dict[str, float]:
+    """The fitted numbers (sentence weights, confidence, abstention threshold)."""
+    data = json.loads(FITTED.read_text(encoding="utf-8"))
+    return {k: float(v) for k, v in data.items() if isinstance(v, (int, float))}
+
+
+def _fitted(name: str) -> Any:
+    return field(default_factory=lambda: fitted_weights()[name])
+
+
 @dataclass(frozen=True)
 class ScoringWeights:
-    dense: float = 1.0
-    lexical: float = 0.8
-    answer_type: float = 0.3
-    passage_rank: float = 0.05
+    # A candidate sentence's score: a weighted sum of its similarity to the question, the
+    # IDF-weighted share of the question's words it (or the sentence before it) covers,
+    # whether it offers the asked-for type of value, and 1 / (1 + its passage's rank).
+    dense: float = _fitted("dense")
+    lexical: float = _fitted("lexical")
+    answer_type: float = _fitted("answer_type")
+    passage_rank: float = _fitted("passage_rank")
     # Confidence that the articles answer the question: a logistic function of the best
     # sentence's similarity to the question, the share of the question's (IDF-weighted) words
-    # that no article uses, and whether a typed question ("how many", "when") finds no value of
-    # that type. Fitted on the SQuAD 2.0 "Normans" set plus our two gold sets, each weighted
-    # equally; lexical overlap was left out because SQuAD's unanswerable questions copy the
-    # passage's words on purpose, which taught the fit to distrust overlap. The alignment gap
-    # is how much worse the question's worst-matched word fares than its second-worst, in
-    # token-level similarity to the best two sentences: one word that nothing in the passage
-    # matches, while the rest match well, is the mark of a swapped name or detail.
-    conf_bias: float = -1.66
-    conf_dense: float = 5.34
-    conf_missing: float = -1.08
-    conf_type_missing: float = -1.28
-    conf_alignment_gap: float = -2.02
-    # A second sentence joins the answer when it scores at least this share of the best one.
+    # that no article uses, whether a typed question ("how many", "when") finds no value of that
+    # type, and the alignment gap: how much worse the question's worst-matched word fares than
+    # its second-worst, in token-level similarity to the best two sentences (one word nothing
+    # in the passage matches, while the rest match well, is the mark of a swapped detail).
+    conf_bias: float = _fitted("conf_bias")
+    conf_dense: float = _fitted("conf_dense")
+    conf_missing: float = _fitted("conf_missing")
+    conf_type_missing: float = _fitted("conf_type_missing")
+    conf_alignment_gap: float = _fitted("conf_alignment_gap")
+    # Design choices, not fitted: a second sentence joins the answer when it scores at least
+    # this share of the best one; another article's sentence is weighed for a conflict when it
+    # scores at least conflict_ratio of the best.
     second_sentence_ratio: float = 0.7
     conflict_ratio: float = 0.8
 

