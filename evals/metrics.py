@@ -59,6 +59,13 @@ METRICS: dict[str, MetricInfo] = {m.key: m for m in [
     MetricInfo("token_f1", "token F1", "answer", True, "rate",
                "SQuAD token F1 between the answer (markers removed) and the best gold answer, over "
                "answerable questions; an abstention scores 0"),
+    MetricInfo("short_answer_em", "short answer exact match", "answer", True, "rate",
+               "answerable questions whose short answer (the reader's span; answerers without "
+               "one are n/a) equals a gold answer after SQuAD normalization; an abstention or an "
+               "empty short answer scores 0"),
+    MetricInfo("short_answer_f1", "short answer token F1", "answer", True, "rate",
+               "SQuAD token F1 of the short answer against the best gold answer, over answerable "
+               "questions; an abstention or an empty short answer scores 0"),
     MetricInfo("answer_length", "mean answer length", "answer", False, "words",
                "mean number of words in non-abstained answers, markers removed"),
     MetricInfo("citation_recall", "citation recall", "citations", True, "rate",
@@ -235,6 +242,9 @@ class QuestionResult:
     # Of its citations, how many overlap a gold evidence snippet (None: not judged: abstained,
     # unanswerable, or no evidence located).
     citations_on_evidence: int | None = None
+    short_answer: str = ""
+    short_em: float | None = None  # answerable questions, when the answerer gives short answers
+    short_f1: float | None = None
     failures: list[str] = field(default_factory=list)
 
     @property
@@ -289,12 +299,27 @@ def score_question(question: Question, answer: Answer, passages: list[PassageRef
         invalid=invalid, citation_recall=recall, citation_precision=precision,
         conflict_reported=bool(answer.conflicts),
         conflicts=[c.model_dump() for c in answer.conflicts], notes=list(answer.notes),
+        short_answer=answer.short_answer,
+        short_em=_short(answer, question, exact=True), short_f1=_short(answer, question, exact=False),
         citations_on_evidence=None if (answer.abstained or not question.answerable or not located)
         else sum(1 for c in answer.citations if any(
             c.article_id == span.article_id and c.start < span.end and span.start < c.end
             for span in located)))
     result.failures = _failures(question, result, len(evidence) - len(located))
     return result
+
+
+def _short(answer: Answer, question: Question, exact: bool) -> float | None:
+    """Exact match or token F1 of the short answer; None when the question is unanswerable or
+    the answerer gives no short answers at all (the heuristic one)."""
+    if not question.answerable or (not answer.short_answer and not answer.confidence_calibrated):
+        return None
+    if answer.abstained or not answer.short_answer:
+        return 0.0
+    if exact:
+        gold = {normalize_answer(g) for g in question.answers}
+        return 1.0 if normalize_answer(answer.short_answer) in gold else 0.0
+    return round(token_f1(answer.short_answer, question.answers), 4)
 
 
 def _citation_dict(c: Citation) -> dict[str, Any]:
@@ -405,6 +430,8 @@ def _items(results: list[QuestionResult]) -> dict[str, list[float]]:
         "evidence_recall_at_k": [r.evidence_found / r.evidence_located for r in judged],
         "answer_match": [float(bool(r.holds_answer)) for r in answerable],
         "token_f1": [r.f1 or 0.0 for r in answerable],
+        "short_answer_em": [r.short_em for r in answerable if r.short_em is not None],
+        "short_answer_f1": [r.short_f1 for r in answerable if r.short_f1 is not None],
         "answer_length": [float(r.length_words) for r in answered],
         "answer_evidence": [float(bool(r.citations_on_evidence)) for r in on_evidence],
         "citation_evidence": [float(i < (r.citations_on_evidence or 0)) for r in on_evidence
