@@ -5,8 +5,8 @@ big text file and one JSONL file of many records, each into a fresh store.
 
 The text is the seeded news generator's (benchmarks/corpus.py) articles concatenated into one
 file of about --mb megabytes: one article of hundreds of thousands of sentences, the worst case
-for memory. The JSONL holds --records generated articles, one a line. Peak memory is the
-ingest process's maximum resident set (getrusage of the child). The per-file progress bar is
+for memory. The JSONL holds --records generated articles, one a line. Peak memory is each
+ingest process's own maximum resident set (os.wait4). The per-file progress bar is
 on stderr; its last state is printed. Expect about half an hour for 50 MB on 2 cores.
 """
 
@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -51,24 +50,28 @@ def write_jsonl(path: Path, records: int, seed: int) -> None:
 
 
 def ingest(path: Path, store: Path) -> dict[str, object]:
-    """Run the CLI ingest in a child; its wall time, peak RSS and last progress line."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Run the CLI ingest in a child; its wall time, its own peak RSS (os.wait4's rusage of that
+    one child) and its last progress line."""
     started = time.perf_counter()
     env = {**os.environ, "ASSISTANT_MAX_FILE_MB": "100"}
-    result = subprocess.run([sys.executable, "-m", "assistant", "ingest", str(path), "--store",
-                             str(store), "--json"], capture_output=True, text=True, cwd=ROOT, env=env)
-    seconds = time.perf_counter() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if result.returncode != 0:
-        sys.exit(f"ingest of {path.name} failed: {result.stderr[-500:]}")
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    bars = [p for p in result.stderr.replace("\r", "\n").splitlines() if "sentence" in p]
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen([sys.executable, "-m", "assistant", "ingest", str(path), "--store",
+                                  str(store), "--json"], stdout=out, stderr=err, text=True,
+                                 cwd=ROOT, env=env)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if child.returncode != 0:
+        sys.exit(f"ingest of {path.name} failed: {stderr[-500:]}")
+    report = json.loads(stdout.strip().splitlines()[-1])
+    bars = [p for p in stderr.replace("\r", "\n").splitlines() if "sentence" in p]
     return {"file": path.name, "megabytes": round(path.stat().st_size / 1e6, 1),
             "seconds": round(seconds, 1), "articles": report["added"], "chunks": report["chunks"],
             "tokens": report["tokens"], "tokens_per_second": report["tokens_per_second"],
-            # ru_maxrss of children is the largest of any child so far; each run is the largest
-            # process yet when it grows past the previous one.
-            "peak_rss_mb": round(max(peak_kb, before) / 1024, 1),
+            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
             "progress_bar": bars[-1].strip() if bars else "(none)"}
 
 
@@ -86,14 +89,18 @@ def main() -> None:
         jsonl, text = work / f"records-{args.records}.jsonl", work / f"one-article-{args.mb:g}mb.txt"
         write_jsonl(jsonl, args.records, args.seed)
         write_text(text, args.mb, args.seed)
-        # The smaller run first, so the peak of the bigger one is its own.
-        results = [ingest(jsonl, work / "store-jsonl"), ingest(text, work / "store-text")]
-    for r in results:
-        print(f"{r['file']}: {r['megabytes']} MB, {r['articles']} articles, {r['chunks']} chunks, "
-              f"{r['tokens']} tokens in {r['seconds']} s ({r['tokens_per_second']} tokens/s); "
-              f"peak memory {r['peak_rss_mb']} MB; last progress: {r['progress_bar']}")
-    if args.json_path:
-        Path(args.json_path).write_text(json.dumps(results, indent=2) + "\n")
+        results = []
+        # The big text first: the children's peak RSS is a maximum over all of them, and the
+        # text file's is the larger.
+        for path, store in ((text, work / "store-text"), (jsonl, work / "store-jsonl")):
+            r = ingest(path, store)
+            results.append(r)
+            print(f"{r['file']}: {r['megabytes']} MB, {r['articles']} articles, {r['chunks']} "
+                  f"chunks, {r['tokens']} tokens in {r['seconds']} s ({r['tokens_per_second']} "
+                  f"tokens/s); peak memory {r['peak_rss_mb']} MB; last progress: "
+                  f"{r['progress_bar']}", flush=True)
+            if args.json_path:
+                Path(args.json_path).write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

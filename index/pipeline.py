@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -197,6 +197,11 @@ class Indexer:
                 continue
             sentences, chunks = chunk_article(article.text, self.chunk_words,
                                               self.overlap_sentences)
+            if len(sentences) > self.stream_sentences:
+                # Offsets only: the text of each sentence and chunk is sliced from the article
+                # when its slice is written (a 50 MB article's objects held ~200 MB).
+                sentences = _OffsetSentences(article.text, sentences)  # type: ignore[assignment]
+                chunks = _OffsetChunks(article.text, chunks)  # type: ignore[assignment]
             pending.append(_Prepared(article, sentences, chunks, article.article_id in known))
             known[article.article_id] = article.content_hash
             added += len(sentences)
@@ -379,3 +384,38 @@ class Indexer:
 
 def _is_url(item: str | Path) -> bool:
     return isinstance(item, str) and item.lower().startswith(("http://", "https://"))
+
+
+class _OffsetSentences:
+    """A big article's sentences as two offset arrays; slicing gives Span objects back."""
+
+    def __init__(self, text: str, spans: list[Span]) -> None:
+        self.text = text
+        self.starts = np.fromiter((sp.start for sp in spans), dtype=np.int64, count=len(spans))
+        self.ends = np.fromiter((sp.end for sp in spans), dtype=np.int64, count=len(spans))
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, index: slice) -> list[Span]:
+        return [Span(self.text[a:b], int(a), int(b))
+                for a, b in zip(self.starts[index], self.ends[index], strict=True)]
+
+
+class _OffsetChunks:
+    """A big article's chunks as an array of (start, end, first, last); items are Chunks."""
+
+    def __init__(self, text: str, chunks: list[Chunk]) -> None:
+        self.text = text
+        self.rows = np.array([(c.start, c.end, c.first_sentence, c.last_sentence) for c in chunks],
+                             dtype=np.int64).reshape(-1, 4)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> Chunk:
+        start, end, first, last = (int(v) for v in self.rows[index])
+        return Chunk(index, start, end, first, last, self.text[start:end])
+
+    def __iter__(self) -> Iterator[Chunk]:
+        return (self[i] for i in range(len(self)))

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 
-@dataclass(frozen=True)
+# Slots: a 50 MB article holds ~600,000 of these at once.
+@dataclass(frozen=True, slots=True)
 class Span:
     """A piece of text with its character offsets in the text it came from."""
 
