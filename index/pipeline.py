@@ -83,6 +83,8 @@ class Indexer:
     embed_slice = 2048
     # An article with more sentences than this is written slice by slice (_flush_streaming).
     stream_sentences = 8192
+    # Pending sentences that force a flush in the middle of a file of many records.
+    max_pending_sentences = 8192
 
     def __init__(self, catalog: Catalog, vectors: ChromaStore, embedder: Embedder,
                  chunk_words: int = 120, overlap_sentences: int = 1,
@@ -205,6 +207,12 @@ class Indexer:
             pending.append(_Prepared(article, sentences, chunks, article.article_id in known))
             known[article.article_id] = article.content_hash
             added += len(sentences)
+            # A file of many records is flushed as it goes, not as a whole: memory stays that
+            # of one flush however many records the file holds.
+            if added >= self.max_pending_sentences:
+                self._flush(pending, report)
+                pending.clear()
+                added = 0
         return added
 
     def _restore_missing_vectors(self) -> int:
