@@ -30,6 +30,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from evals.llm_server import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "sk-load-test"
 QUESTION_SETS = [ROOT / "evals" / "datasets" / "sample" / "questions.jsonl",
@@ -47,14 +49,6 @@ def cpu_seconds(pid: int) -> float:
     """utime + stime of a process (all threads), in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -28,7 +28,7 @@ class ReaderChecker:
             return None
         claim = f" {normalize_answer(sentence)} "
         for span in self.reader.read(question, passages):
-            if self.reader.answers(span) and span is not None:
+            if span is not None and self.reader.answers(span):
                 answer = normalize_answer(span.text)
                 if answer and f" {answer} " in claim:
                     return True

@@ -10,8 +10,6 @@ from __future__ import annotations
 import io
 import json
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import trafilatura
+from conftest import run_cli
 from pypdf import PdfReader, PdfWriter
 
 from index.html import extract_html, html_to_text
@@ -705,24 +704,18 @@ def test_feed_missing_file_and_bad_scheme(tmp_path: Path) -> None:
 # -- end to end: `assistant ingest` with pages, feeds and PDFs, then `assistant ask` --------------
 
 
-def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    root = Path(__file__).resolve().parent.parent
-    return subprocess.run([sys.executable, "-m", "assistant", *args], capture_output=True, text=True,
-                          cwd=root, timeout=timeout)
-
-
 def test_cli_ingests_a_page_by_url_once_and_answers_from_it(site: Site, tmp_path: Path) -> None:
     store = str(tmp_path / "store")
-    first = _cli("ingest", f"{site.base}/go/bridge", "--store", store)
+    first = run_cli("ingest", f"{site.base}/go/bridge", "--store", store)
     assert "added 1," in first.stdout, first.stderr
-    again = _cli("ingest", f"{site.base}/news/bridge", "--store", store)
+    again = run_cli("ingest", f"{site.base}/news/bridge", "--store", store)
     assert "unchanged 1" in again.stdout, "the same page by another URL is one article"
-    sources = _cli("sources", "--store", store, "--json")
+    sources = run_cli("sources", "--store", store, "--json")
     [source] = json.loads(sources.stdout)
     assert source["url"] == f"{site.base}/news/riverside-bridge"
-    answer = _cli("ask", "How many vehicles a day does the bridge carry?", "--store", store)
+    answer = run_cli("ask", "How many vehicles a day does the bridge carry?", "--store", store)
     assert "eleven thousand vehicles" in answer.stdout, answer.stdout
-    failed = _cli("ingest", f"{site.base}/missing-page", "--store", store)
+    failed = run_cli("ingest", f"{site.base}/missing-page", "--store", store)
     assert failed.returncode == 1
     assert [line for line in failed.stderr.splitlines() if line.startswith("error:")] == [
         line for line in failed.stderr.splitlines() if "missing-page" in line]
@@ -730,14 +723,14 @@ def test_cli_ingests_a_page_by_url_once_and_answers_from_it(site: Site, tmp_path
 
 def test_cli_feed_adds_only_new_entries_and_fetches_pages_once(site: Site, tmp_path: Path) -> None:
     store = str(tmp_path / "store")
-    first = _cli("ingest", "--feed", f"{site.base}/feed.rss", "--fetch-pages", "--store", store)
+    first = run_cli("ingest", "--feed", f"{site.base}/feed.rss", "--fetch-pages", "--store", store)
     assert "added 3," in first.stdout, (first.stdout, first.stderr)
     fetched = site.count("/news/ferry-service")
     assert fetched == 1, "the summary-only entry's page was fetched"
-    again = _cli("ingest", "--feed", f"{site.base}/feed.rss", "--fetch-pages", "--store", store)
+    again = run_cli("ingest", "--feed", f"{site.base}/feed.rss", "--fetch-pages", "--store", store)
     assert "added 0," in again.stdout, again.stdout
     assert site.count("/news/ferry-service") == fetched, "a known entry's page was fetched again"
-    answer = _cli("ask", "How often will the temporary ferry run?", "--store", store)
+    answer = run_cli("ask", "How often will the temporary ferry run?", "--store", store)
     assert "every fifteen minutes" in answer.stdout, answer.stdout
 
 
@@ -745,9 +738,9 @@ def test_cli_pdf_citations_name_their_page(tmp_path: Path) -> None:
     path = tmp_path / "report.pdf"
     path.write_bytes(make_pdf(REPORT_PAGES, title="Annual Report 2023"))
     store = str(tmp_path / "store")
-    assert "added 1," in _cli("ingest", str(path), "--store", store).stdout
-    answer = _cli("ask", "How much did spending rise?", "--store", store, "--json")
+    assert "added 1," in run_cli("ingest", str(path), "--store", store).stdout
+    answer = run_cli("ask", "How much did spending rise?", "--store", store, "--json")
     citation = json.loads(answer.stdout)["citations"][0]
     assert "12.5 million pounds" in citation["text"] and citation["page"] == 3
-    shown = _cli("ask", "How much did spending rise?", "--store", store).stdout
+    shown = run_cli("ask", "How much did spending rise?", "--store", store).stdout
     assert "p. 3, chars" in shown, shown
