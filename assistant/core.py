@@ -46,6 +46,8 @@ from index.catalog import Catalog
 from index.check import StoreCheck, catalog_is_damaged, check_store, set_damaged_catalog_aside
 from index.embedding import Embedder, EmbeddingError, LocalMiniLM, OpenAIEmbedder
 from index.pipeline import Indexer, IngestReport
+from index.record import ServerRecord, sync_catalog
+from index.state import LeaseTimeout, LocalState, ServerState, StoreState, lease
 from index.text import STOPWORDS, words
 from index.vectorstore import ChromaStore, VectorStoreError
 
@@ -101,6 +103,12 @@ class Assistant:
         self._scorer: SupportScorer | None = None
         self._queryable = False  # set once the store is known to exist, hold articles and match
         self._generative: GenerativeAnswerer | None = None
+        # Keeping up with other processes that write to the same store (see _refresh).
+        self._state: StoreState | None = None
+        self._record: ServerRecord | None = None
+        self._sync_lock = threading.Lock()
+        self._seen_token: str | None = None
+        self._checked_at = float("-inf")
 
     # --- wiring (lazy, so constructing an Assistant is free) ----------------------------------
 
@@ -145,13 +153,123 @@ class Assistant:
         if self._vectors is None:
             with self._lock:
                 if self._vectors is None:
+                    s = self.settings
                     try:
                         self._vectors = ChromaStore(
-                            path=Path(self.settings.store) / "chroma",
-                            url=self.settings.chroma_url, collection=self.settings.collection)
+                            path=Path(s.store) / "chroma", url=s.chroma_url,
+                            collection=s.collection,
+                            token=s.chroma_token.get_secret_value() if s.chroma_token else None,
+                            token_header=s.chroma_token_header, tenant=s.chroma_tenant,
+                            database=s.chroma_database)
                     except VectorStoreError as exc:
                         raise AssistantError(str(exc)) from None
         return self._vectors
+
+    @property
+    def server_mode(self) -> bool:
+        """The Chroma server holds the articles; the store folder is only a cache."""
+        return bool(self.settings.chroma_url)
+
+    @property
+    def record(self) -> ServerRecord | None:
+        """The server's copy of every article (None for a store folder: its catalog is it)."""
+        if self.server_mode and self._record is None:
+            vectors = self.vectors
+            with self._lock:
+                if self._record is None:
+                    self._record = ServerRecord(self._side("articles"), vectors.call)
+        return self._record
+
+    @property
+    def state(self) -> StoreState:
+        """The store's change token and writer lease (index/state.py)."""
+        if self._state is None:
+            if self.server_mode:
+                vectors = self.vectors
+                with self._lock:
+                    if self._state is None:
+                        self._state = ServerState(self._side("state"), vectors.call)
+            else:
+                self._state = LocalState(self.catalog)
+        return self._state
+
+    def _side(self, suffix: str) -> Any:
+        try:
+            return self.vectors.side_collection(suffix)
+        except VectorStoreError as exc:
+            raise AssistantError(str(exc)) from None
+
+    def _refresh(self, force: bool = False) -> None:
+        """Take in what other processes wrote to the store since we last looked: at most once
+        every `sync_interval_s`, one read of the change token (a SQLite row, or one request to
+        the Chroma server); only when it moved, a sync. With a server, the local catalog is
+        brought up to date from the server's records; with a store folder, the catalog is
+        already shared through SQLite, but the embedded Chroma client must reload its vectors."""
+        now = time.monotonic()
+        if not force and now - self._checked_at < self.settings.sync_interval_s:
+            return
+        with self._sync_lock:
+            if not force and now - self._checked_at < self.settings.sync_interval_s:
+                return
+            try:
+                token = self.state.token()
+                if self._seen_token is None and self.server_mode:
+                    self._seen_token = self.catalog.get_meta("synced_token")
+                if token == self._seen_token:
+                    self._checked_at = now
+                    return
+                if self.server_mode:
+                    assert self.record is not None
+                    _fetched, _dropped, complete = sync_catalog(self.record, self.catalog)
+                    embedder = self.state_info("embedder")
+                    if embedder:
+                        self.catalog.set_meta("embedder", embedder)
+                    if complete:
+                        self.catalog.set_meta("synced_token", token)
+                else:
+                    complete = True
+                    if self._vectors is not None and self._seen_token is not None:
+                        self._reopen_vectors()
+            except VectorStoreError as exc:
+                raise AssistantError(str(exc)) from None
+            self._checked_at = now
+            if complete:
+                self._seen_token = token
+                self._queryable = False  # counts and the recorded embedder may have changed
+
+    def _reopen_vectors(self) -> None:
+        assert self._vectors is not None
+        self._vectors.reopen()
+
+    def state_info(self, key: str) -> str | None:
+        """A store-wide setting (the embedder's name): on the server with one, else in the
+        catalog."""
+        if not self.server_mode:
+            return self.catalog.get_meta(key)
+        return self._server_info().get(key)
+
+    def _server_info(self) -> dict[str, str]:
+        state = self.state
+        assert isinstance(state, ServerState)
+        return state.info()
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the store's writer lease (waiting for another process's ingest), then start
+        from what the store holds now."""
+        try:
+            with lease(self.state, seconds=self.settings.lease_seconds,
+                       wait=self.settings.lease_wait_s):
+                if self._vectors is not None and not self.server_mode:
+                    self._vectors.reopen()  # another writer may have written since we opened
+                self._refresh(force=True)
+                if self.server_mode and self._seen_token != self.state.token():
+                    self._refresh(force=True)  # an article was mid-replacement: once more
+                yield
+        except LeaseTimeout as exc:
+            raise AssistantError(str(exc)) from None
+        except VectorStoreError as exc:
+            raise AssistantError(str(exc)) from None
 
     @property
     def retriever(self) -> Retriever:
@@ -216,12 +334,15 @@ class Assistant:
         does not exist (asking must not create one), an empty store, or a store built with
         another embedding model (its vectors would be compared in the wrong space)."""
         store = Path(self.settings.store)
-        if self._catalog is None and not (store / self._catalog_name()).exists():
+        if (not self.server_mode and self._catalog is None
+                and not (store / self._catalog_name()).exists()):
             raise EmptyStoreError(
                 f"no index at {store}; run `assistant ingest PATH --store {store}` first")
+        self._refresh()
         if self.catalog.count_articles() == 0:
-            raise EmptyStoreError(
-                f"the store {store} is empty; run `assistant ingest PATH` first")
+            where = f"the collection {self.settings.collection!r} on {self.settings.chroma_url}" \
+                if self.server_mode else f"the store {store}"
+            raise EmptyStoreError(f"{where} is empty; run `assistant ingest PATH` first")
         if self._queryable:
             return
         recorded = self.catalog.get_meta("embedder")
@@ -232,9 +353,13 @@ class Assistant:
         self._queryable = True
 
     def _check_embedder(self) -> None:
-        recorded = self.catalog.get_meta("embedder")
+        recorded = self.state_info("embedder")
         name = self.embedder.name
         if recorded is None:
+            if self.server_mode:
+                state = self.state
+                assert isinstance(state, ServerState)
+                state.set_info("embedder", name)
             self.catalog.set_meta("embedder", name)
         elif recorded != name:
             raise StoreMismatchError(
@@ -256,17 +381,23 @@ class Assistant:
         Symbolic links inside a folder are followed out of it only with `follow_links`."""
         if isinstance(paths, (str, Path)):
             paths = [paths]
-        self._check_embedder()
-        indexer = Indexer(self.catalog, self.vectors, self.embedder, self.settings.chunk_words,
-                          self.settings.chunk_overlap_sentences,
-                          max_file_bytes=int(self.settings.max_file_mb * 1_000_000),
-                          follow_links=follow_links)
-        try:
-            report: IngestReport = indexer.ingest(
-                list(paths), prune=prune, progress=progress, embedding_progress=embedding_progress,
-                feeds=list(feeds or []), fetch_pages=fetch_pages)
-        except (VectorStoreError, EmbeddingError) as exc:
-            raise AssistantError(str(exc)) from None
+        with self._writing():
+            self._check_embedder()
+            indexer = Indexer(self.catalog, self.vectors, self.embedder,
+                              self.settings.chunk_words, self.settings.chunk_overlap_sentences,
+                              max_file_bytes=int(self.settings.max_file_mb * 1_000_000),
+                              follow_links=follow_links, record=self.record, state=self.state)
+            try:
+                report: IngestReport = indexer.ingest(
+                    list(paths), prune=prune, progress=progress,
+                    embedding_progress=embedding_progress, feeds=list(feeds or []),
+                    fetch_pages=fetch_pages)
+            except (VectorStoreError, EmbeddingError) as exc:
+                raise AssistantError(str(exc)) from None
+            # Our own writes moved the token: no need to sync them back.
+            self._seen_token, self._checked_at = self.state.token(), time.monotonic()
+            if self.server_mode:
+                self.catalog.set_meta("synced_token", self._seen_token)
         return IngestSummary(
             added=report.added, updated=report.updated, unchanged=report.unchanged,
             removed=report.removed, failed=report.failed, chunks=report.chunks,
@@ -275,47 +406,79 @@ class Assistant:
 
     def check(self, *, repair: bool = False) -> StoreCheck:
         """Compare the catalog with the vectors: missing, orphaned, unreadable and wrong-sized
-        vectors, and whether the catalog file is damaged. With `repair`, orphans are deleted,
-        missing vectors rebuilt from the catalog (no model run), and a damaged catalog is set
-        aside for a fresh one (its articles must then be ingested again)."""
+        vectors (and, with a Chroma server, article records no header owns), and whether the
+        catalog file is damaged. With `repair` (under the store's lease), orphans are deleted,
+        missing vectors rebuilt from the stored sentence vectors (no model run), and a damaged
+        catalog is set aside: with a server it is a cache, rebuilt from the server; with a
+        store folder its articles must be ingested again."""
         path = Path(self.settings.store) / self._catalog_name()
-        result: StoreCheck | None = None
-        if catalog_is_damaged(path):
+        notes: list[str] = []
+        damaged = catalog_is_damaged(path)
+        if damaged:
             if not repair:
                 return StoreCheck(catalog_damaged=True)
             moved = set_damaged_catalog_aside(path)
             with self._lock:
                 self._catalog, self._retriever, self._answerer = None, None, None
                 self._reader_answerer, self._queryable = None, False
-            notes = [f"moved the damaged catalog to {moved.name}; ingest the articles again"]
-            if not self.vectors.shared:
+                self._seen_token = None
+                if not self.server_mode:
+                    self._state = None
+            if self.server_mode:
+                notes.append(f"moved the damaged catalog cache to {moved.name}; rebuilt it from "
+                             "the server")
+            else:
+                notes.append(f"moved the damaged catalog to {moved.name}; ingest the articles "
+                             "again")
                 # Every vector of this store's own collection belonged to the lost catalog.
                 orphans = self.vectors.all_ids()
                 self.vectors.delete(orphans)
                 notes.append(f"deleted its {len(orphans)} vectors")
-            result = check_store(self.catalog, self.vectors, self.embedder.dimension,
-                                 shared=self.vectors.shared, repair=True)
-            result.catalog_damaged = True
-            result.repaired = notes + result.repaired
-            return result
         with _catalog_errors(path):
-            return check_store(self.catalog, self.vectors, self.embedder.dimension,
-                               shared=self.vectors.shared, repair=repair)
+            try:
+                if repair:
+                    with self._writing():
+                        result = check_store(self.catalog, self.vectors, self.embedder.dimension,
+                                             repair=True, record=self.record)
+                        if result.repaired:
+                            self.state.bump()
+                else:
+                    self._refresh(force=True)
+                    result = check_store(self.catalog, self.vectors, self.embedder.dimension,
+                                         record=self.record)
+            except VectorStoreError as exc:
+                raise AssistantError(str(exc)) from None
+        result.catalog_damaged = damaged
+        result.repaired = notes + result.repaired
+        return result
+
+    def discard(self) -> None:
+        """Delete this store's collections on the Chroma server (a throwaway store, such as an
+        evaluation's). The local cache goes with the store folder."""
+        if self.server_mode and self._vectors is not None:
+            self._vectors.drop()
 
     @_catalog_guard
     def sources(self) -> list[Source]:
+        self._refresh()
         return [Source(article_id=a.article_id, title=a.title, source=a.source, url=a.url,
                        date=a.date, chunks=a.n_chunks) for a in self.catalog.articles()]
 
     @_catalog_guard
     def remove(self, article_id: str) -> bool:
         """Remove an article by id (see `sources`). Returns False when no such article."""
-        indexer = Indexer(self.catalog, self.vectors, self.embedder)
-        return indexer.remove(article_id)
+        with self._writing():
+            indexer = Indexer(self.catalog, self.vectors, self.embedder, record=self.record,
+                              state=self.state)
+            try:
+                return indexer.remove(article_id)
+            except VectorStoreError as exc:
+                raise AssistantError(str(exc)) from None
 
     @_catalog_guard
     def article(self, article_id: str) -> dict[str, Any] | None:
         """An indexed article's clean text and metadata (what citations' offsets refer to)."""
+        self._refresh()
         record = self.catalog.article(article_id)
         if record is None:
             return None

@@ -21,6 +21,22 @@ class Settings(BaseSettings):
     store: Path = Field(default=Path(".assistant"), description="store directory")
     chroma_url: str | None = Field(default=None, description="http://HOST:PORT of a Chroma server")
     collection: str = "articles"
+    chroma_token: SecretStr | None = Field(
+        default=None, description="a token the Chroma server requires, sent in chroma_token_header")
+    chroma_token_header: str = Field(
+        default="Authorization", description="the header carrying chroma_token: 'Authorization' "
+        "(sent as 'Bearer TOKEN') or another, such as 'X-Chroma-Token' (sent as is)")
+    chroma_tenant: str = Field(default="default_tenant", description="Chroma server tenant")
+    chroma_database: str = Field(default="default_database", description="Chroma server database")
+    sync_interval_s: float = Field(
+        default=1.0, ge=0, description="how often (at most) a running assistant checks the store "
+        "for articles other processes wrote; 0: before every question")
+    lease_seconds: float = Field(
+        default=60.0, ge=5, description="an ingest's lease on the store lasts this long unless "
+        "renewed (it is renewed while the ingest runs); a crashed writer's lease expires")
+    lease_wait_s: float = Field(
+        default=3600.0, ge=0, description="how long a write waits for another process's ingest "
+        "to finish before giving up with an error")
 
     # Embeddings: the offline model by default, or an OpenAI-compatible endpoint.
     embedding: Literal["local", "openai"] = "local"

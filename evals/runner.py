@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -83,17 +84,27 @@ def assistant_for(dataset: Dataset, *, store: str | Path | None = None, backend:
     """An Assistant over the dataset's articles: in `store` when given (ingest skips unchanged
     articles, so a kept store makes reruns fast), else in a temporary store removed afterwards.
     `overrides` are Settings fields (openai_base_url, llm_model, ...)."""
+    if chroma_url:
+        # A collection of its own, deleted afterwards: an evaluation never writes into (or
+        # prunes) the articles other processes serve from the same server.
+        overrides.setdefault("collection", f"eval-{uuid.uuid4().hex[:16]}")
     with tempfile.TemporaryDirectory(prefix="assistant-eval-") as tmp:
+        assistant: Assistant | None = None
         try:
-            assistant = Assistant(store=store or tmp, chroma_url=chroma_url, llm=backend, **overrides)
-            summary = assistant.ingest([dataset.articles])
-        except AssistantError as exc:
-            raise EvalError(str(exc)) from None
-        for message in summary.failed:
-            log(f"warning: {message}")
-        if not assistant.sources():
-            raise EvalError(f"no articles could be indexed from {dataset.articles}")
-        yield assistant
+            try:
+                assistant = Assistant(store=store or tmp, chroma_url=chroma_url, llm=backend,
+                                      **overrides)
+                summary = assistant.ingest([dataset.articles])
+            except AssistantError as exc:
+                raise EvalError(str(exc)) from None
+            for message in summary.failed:
+                log(f"warning: {message}")
+            if not assistant.sources():
+                raise EvalError(f"no articles could be indexed from {dataset.articles}")
+            yield assistant
+        finally:
+            if chroma_url and assistant is not None:
+                assistant.discard()
 
 
 def run_eval(dataset: Dataset, assistant: Assistant, *, top_k: int | None = None,

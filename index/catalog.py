@@ -67,6 +67,9 @@ CREATE TABLE IF NOT EXISTS pages (
     article_id TEXT NOT NULL, page INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
     PRIMARY KEY (article_id, page)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS leases (
+    name TEXT PRIMARY KEY, owner TEXT NOT NULL, holder TEXT NOT NULL, expires REAL NOT NULL
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5(text, tokenize='porter unicode61');
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_vocab USING fts5vocab(chunk_fts, 'row');
 """
@@ -230,9 +233,16 @@ class Catalog:
             yield writer
 
     def _begin_article(self, db: sqlite3.Connection, article: Article, n_chunks: int) -> list[str]:
-        old = [r[0] for r in db.execute("SELECT chunk_id FROM chunks WHERE article_id=?",
-                                        (article.article_id,))]
-        self._delete_rows(db, article.article_id)
+        # An article replaces what was at its key too: a feed entry or record whose text
+        # changed has a new id (ids come from content) but the same key.
+        replaced = [r[0] for r in db.execute(
+            "SELECT article_id FROM articles WHERE key=? AND article_id!=?",
+            (article.key, article.article_id))]
+        old: list[str] = []
+        for article_id in [article.article_id, *replaced]:
+            old.extend(r[0] for r in db.execute("SELECT chunk_id FROM chunks WHERE article_id=?",
+                                                (article_id,)))
+            self._delete_rows(db, article_id)
         db.execute(
             "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (article.article_id, article.key, article.source, article.title, article.url,
@@ -267,6 +277,21 @@ class Catalog:
             )
             db.execute("INSERT INTO chunk_fts(rowid, text) VALUES (?, ?)",
                        (cursor.lastrowid, chunk.text))
+
+    def relocate(self, article_id: str, key: str, source: str, path: str) -> bool:
+        """An unchanged article found at a new place (a moved folder): same id, new key. Not
+        done (False) while another article still holds that key."""
+        with self.write() as db:
+            if db.execute("SELECT 1 FROM articles WHERE key=? AND article_id!=?",
+                          (key, article_id)).fetchone():
+                return False
+            return db.execute("UPDATE articles SET key=?, source=?, path=? WHERE article_id=?",
+                              (key, source, path, article_id)).rowcount == 1
+
+    def locations(self) -> dict[str, tuple[str, str, str]]:
+        """article_id -> (key, source, path)."""
+        return {r[0]: (r[1], r[2], r[3]) for r in self.read().execute(
+            "SELECT article_id, key, source, path FROM articles")}
 
     def delete_article(self, article_id: str) -> list[str]:
         """Remove an article. Returns its chunk ids so the caller can drop their vectors."""

@@ -19,6 +19,7 @@ import numpy as np
 
 from index.catalog import Catalog
 from index.embedding import normalise
+from index.record import ServerRecord
 from index.vectorstore import ChromaStore, NodeToStore
 
 log = logging.getLogger("assistant.index")
@@ -39,13 +40,14 @@ class StoreCheck:
     orphaned: list[str] = field(default_factory=list)  # vectors no catalog chunk owns
     unreadable: list[str] = field(default_factory=list)  # listed, but cannot be read back
     wrong_dimension: list[str] = field(default_factory=list)
+    orphaned_parts: list[str] = field(default_factory=list)  # server records of no article
     catalog_damaged: bool = False
     repaired: list[str] = field(default_factory=list)  # what --repair did, one line each
 
     @property
     def consistent(self) -> bool:
         return not (self.missing or self.orphaned or self.unreadable or self.wrong_dimension
-                    or self.catalog_damaged)
+                    or self.orphaned_parts or self.catalog_damaged)
 
     def summary(self) -> str:
         if self.catalog_damaged and not self.repaired:
@@ -53,7 +55,8 @@ class StoreCheck:
         return (f"{self.articles} articles, {self.chunks} chunks, {self.vectors} vectors: "
                 f"{len(self.missing)} missing, {len(self.orphaned)} orphaned, "
                 f"{len(self.unreadable)} unreadable, {len(self.wrong_dimension)} of the wrong "
-                "dimension")
+                "dimension" + (f", {len(self.orphaned_parts)} orphaned article parts"
+                               if self.orphaned_parts else ""))
 
 
 def catalog_is_damaged(path: Path) -> bool:
@@ -83,21 +86,23 @@ def set_damaged_catalog_aside(path: Path) -> Path:
     return target
 
 
-def check_store(catalog: Catalog, vectors: ChromaStore, dimension: int, *, shared: bool,
-                repair: bool = False) -> StoreCheck:
+def check_store(catalog: Catalog, vectors: ChromaStore, dimension: int, *,
+                repair: bool = False, record: ServerRecord | None = None) -> StoreCheck:
     """Compare; with `repair`, delete orphans and rebuild missing, unreadable and wrong-sized
-    vectors. With a `shared` collection (a Chroma server other stores may write to), only
-    vectors of this catalog's articles count as ours: others' vectors are never orphans."""
+    vectors. With a Chroma server, `catalog` must have just been synced from `record` (the
+    caller holds the store's lease): the collection then holds exactly the record's articles,
+    and article parts no header owns are orphans too."""
     result = StoreCheck()
     articles = catalog.articles()
     result.articles = len(articles)
     owned = catalog.all_chunk_ids()
     result.chunks = len(owned)
-    if shared:
-        present = set(vectors.ids_of_articles([a.article_id for a in articles])) if articles else set()
-    else:
-        present = set(vectors.all_ids())
+    present = set(vectors.all_ids())
     result.vectors = len(present)
+    if record is not None:
+        versions = {a.article_id: a.content_hash[:16] for a in articles}
+        result.orphaned_parts = sorted(p.part_id for p in record.parts()
+                                       if versions.get(p.article_id) != p.version)
     result.missing = sorted(owned - present)
     result.orphaned = sorted(present - owned)
     result.unreadable, result.wrong_dimension = _unreadable(vectors, sorted(owned & present),
@@ -106,6 +111,9 @@ def check_store(catalog: Catalog, vectors: ChromaStore, dimension: int, *, share
         if result.orphaned:
             vectors.delete(result.orphaned)
             result.repaired.append(f"deleted {len(result.orphaned)} orphaned vectors")
+        if result.orphaned_parts and record is not None:
+            record.delete_parts(result.orphaned_parts)
+            result.repaired.append(f"deleted {len(result.orphaned_parts)} orphaned article parts")
         rebuild = sorted(set(result.missing) | set(result.unreadable) | set(result.wrong_dimension))
         if rebuild:
             stale = sorted(set(result.unreadable) | set(result.wrong_dimension))

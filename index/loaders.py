@@ -57,8 +57,18 @@ class Article:
 
 
 def article_id_for(key: str) -> str:
-    """Stable short id for an article key, so re-ingesting the same file updates it in place."""
+    """Stable short id for a key (a URL, a feed entry's id)."""
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+
+
+def stable_article_id(url: str, title: str, text: str) -> str:
+    """An article's id: from its URL when it has one, else from its title and text, never from
+    where the file sits. Moving a folder changes no id, and the same article ingested from two
+    paths or two machines is stored once."""
+    if url:
+        return article_id_for(url)
+    payload = json.dumps(["content", title, text], ensure_ascii=False)
+    return hashlib.sha1(payload.encode("utf-8")).hexdigest()[:16]
 
 
 @dataclass
@@ -194,9 +204,10 @@ def load_file(path: Path, max_bytes: int | None = None) -> LoadResult:
     text = clean_text(body)
     if not text:
         raise LoadError(f"{path}: no article text left after removing boilerplate")
+    title = title or title_from_text(text) or path.stem
     article = Article(
-        article_id=article_id_for(key), key=key, source=meta.get("url") or str(path),
-        title=title or title_from_text(text) or path.stem, text=text, path=str(path),
+        article_id=stable_article_id(meta.get("url", ""), title, text), key=key,
+        source=meta.get("url") or str(path), title=title, text=text, path=str(path),
         url=meta.get("url", ""), date=meta.get("date", ""), publisher=meta.get("source", ""),
     )
     return LoadResult([article], [])
@@ -341,7 +352,8 @@ def _article_from_record(path: Path, where: str, record: object) -> Article:
     record_id = str(record.get("id") or url or where)
     key = f"{path}#{record_id}"
     return Article(
-        article_id=article_id_for(key), key=key, source=url or f"{path}#{record_id}",
+        article_id=stable_article_id(url, str(record.get("title") or "").strip(), text), key=key,
+        source=url or f"{path}#{record_id}",
         title=str(record.get("title") or "").strip() or f"{path.stem} ({where})", text=text,
         path=str(path), url=url, date=str(record.get("date") or ""),
         publisher=str(record.get("source") or ""),

@@ -19,6 +19,8 @@ from index.catalog import Catalog
 from index.chunking import Chunk, chunk_article
 from index.embedding import Embedder, normalise
 from index.loaders import Article, LoadError, LoadResult, discover, load_file
+from index.record import ServerRecord
+from index.state import StoreState
 from index.text import Span
 from index.vectorstore import ChromaStore, NodeToStore
 
@@ -70,10 +72,19 @@ class _Prepared:
     sentences: list[Span]
     chunks: list[Chunk]
     is_update: bool
+    # Articles this one replaces: those at the same key (a file or feed entry whose text
+    # changed gets a new id, since ids come from content).
+    replaces: list[str] = field(default_factory=list)
 
 
 class Indexer:
-    """Owns the write path. Queries go through the same Catalog and ChromaStore objects."""
+    """Owns the write path. Queries go through the same Catalog and ChromaStore objects.
+
+    With a Chroma server, `record` is the server's copy of every article (index/record.py):
+    each commit writes it before the local catalog, which is then only a cache. `state` is told
+    of every committed change, so other processes sharing the store re-read it. The caller holds
+    the store's lease (index/state.py) around the whole ingest or removal.
+    """
 
     # Embedding many articles' sentences in one call keeps the model's batches full.
     sentences_per_flush = 512
@@ -88,8 +99,11 @@ class Indexer:
 
     def __init__(self, catalog: Catalog, vectors: ChromaStore, embedder: Embedder,
                  chunk_words: int = 120, overlap_sentences: int = 1,
-                 max_file_bytes: int | None = None, follow_links: bool = False) -> None:
+                 max_file_bytes: int | None = None, follow_links: bool = False,
+                 record: ServerRecord | None = None, state: StoreState | None = None) -> None:
         self.catalog = catalog
+        self.record = record
+        self.state = state
         self.vectors = vectors
         self.embedder = embedder
         self.chunk_words = chunk_words
@@ -97,6 +111,8 @@ class Indexer:
         self.max_file_bytes = max_file_bytes
         self.follow_links = follow_links
         self._embedding_progress: ProgressCallback | None = None
+        self._locations: dict[str, tuple[str, str, str]] = {}
+        self._by_key: dict[str, list[str]] = {}
 
     def ingest(self, paths: list[str | Path], prune: bool = False,
                progress: ProgressCallback | None = None,
@@ -114,6 +130,10 @@ class Indexer:
         files, errors = discover([p for p in paths if not _is_url(p)], self.follow_links)
         report.failed.extend(errors)
         known = self.catalog.content_hashes()
+        self._locations = self.catalog.locations()
+        self._by_key = {}
+        for article_id, (key, _source, _path) in self._locations.items():
+            self._by_key.setdefault(key, []).append(article_id)
         by_path: dict[str, set[str]] = {}
         for record in self.catalog.articles():
             by_path.setdefault(record.path, set()).add(record.article_id)
@@ -159,7 +179,10 @@ class Indexer:
                 # record errors is trusted to say so: a malformed line may be one of them.
                 if not loaded.errors:
                     present = {a.article_id for a in loaded.articles}
+                    keys = {a.key for a in loaded.articles}
                     for stale in sorted(by_path.get(str(path), set()) - present):
+                        if self._locations.get(stale, ("",))[0] in keys:
+                            continue  # replaced in place by its new version (see _Prepared)
                         if self.remove(stale):
                             known.pop(stale, None)
                             report.removed += 1
@@ -177,8 +200,13 @@ class Indexer:
         self._flush(pending, report)
         self.catalog.mark_files(marks)
         if prune:
+            # Only articles read from under the folders (or files) named in this run: a store
+            # shared with other folders or machines keeps theirs, and web pages and feed
+            # entries are never pruned by a folder.
+            roots = [Path(p).absolute() for p in paths if not _is_url(p)]
             for record in self.catalog.articles():
-                if record.path and not Path(record.path).exists():
+                if (record.path and _under(Path(record.path), roots)
+                        and not Path(record.path).exists()):
                     self.remove(record.article_id)
                     report.removed += 1
             # Vectors an interrupted ingest wrote for articles it never committed are invisible
@@ -196,6 +224,7 @@ class Indexer:
         for article in articles:
             if known.get(article.article_id) == article.content_hash:
                 report.unchanged += 1
+                self._relocate_if_moved(article)
                 continue
             sentences, chunks = chunk_article(article.text, self.chunk_words,
                                               self.overlap_sentences)
@@ -204,7 +233,10 @@ class Indexer:
                 # when its slice is written (a 50 MB article's objects held ~200 MB).
                 sentences = _OffsetSentences(article.text, sentences)  # type: ignore[assignment]
                 chunks = _OffsetChunks(article.text, chunks)  # type: ignore[assignment]
-            pending.append(_Prepared(article, sentences, chunks, article.article_id in known))
+            replaces = [other for other in self._by_key.get(article.key, ())
+                        if other != article.article_id]
+            pending.append(_Prepared(article, sentences, chunks,
+                                     article.article_id in known or bool(replaces), replaces))
             known[article.article_id] = article.content_hash
             added += len(sentences)
             # A file of many records is flushed as it goes, not as a whole: memory stays that
@@ -215,20 +247,36 @@ class Indexer:
                 added = 0
         return added
 
+    def _relocate_if_moved(self, article: Article) -> None:
+        """An article already indexed from a place that no longer exists (a moved folder) is
+        now known by its new place, so a prune does not drop it."""
+        where = self._locations.get(article.article_id)
+        if where is None or where == (article.key, article.source, article.path):
+            return
+        old_path = where[2]
+        if old_path and Path(old_path).exists():
+            return  # the same article in two places: it keeps its first
+        if self.catalog.relocate(article.article_id, article.key, article.source, article.path):
+            if self.record is not None:
+                self.record.relocate(article.article_id, article.key, article.source,
+                                     article.path)
+            self._locations[article.article_id] = (article.key, article.source, article.path)
+            self._changed()
+
+    def _changed(self) -> None:
+        if self.state is not None:
+            self.state.bump()
+
     def _restore_missing_vectors(self) -> int:
         """The cheap part of `check`: when the store holds fewer vectors than the catalog has
         chunks (a deleted or damaged chroma/ folder, an interrupted write), rebuild the missing
         ones from the catalog, so an unchanged file is not reported unchanged over a store that
-        has lost its vectors. Only for a collection this store owns: on a Chroma server the
-        count includes other stores' vectors."""
-        if self.vectors.shared:
-            return 0
+        has lost its vectors."""
         if self.vectors.count() >= self.catalog.chunk_count():
             return 0
         from index.check import check_store
 
-        result = check_store(self.catalog, self.vectors, self.embedder.dimension, shared=False,
-                             repair=True)
+        result = check_store(self.catalog, self.vectors, self.embedder.dimension, repair=True)
         return len(result.missing) + len(result.unreadable) + len(result.wrong_dimension)
 
     def _load_remote(self, item: str | tuple[str, str], fetch_pages: bool,
@@ -295,6 +343,8 @@ class Indexer:
         # then the old vectors), so an ingest killed here leaves every article whole.
         stale: list[str] = []
         for item, sentence_vectors, chunk_ids in staged:
+            if self.record is not None:
+                self._write_record(item, sentence_vectors)
             old = self.catalog.replace_article(item.article, item.sentences, sentence_vectors,
                                                item.chunks, chunk_ids)
             new = set(chunk_ids)
@@ -306,6 +356,22 @@ class Indexer:
             else:
                 report.added += 1
         self.vectors.delete(stale)
+        self._changed()
+
+    def _write_record(self, item: _Prepared, sentence_vectors: np.ndarray) -> None:
+        """The article's parts (a slice of embed_slice sentences each, with the chunks that
+        end in it), then its header: the server's commit."""
+        assert self.record is not None
+        total, step = len(item.sentences), self.embed_slice
+        n_parts = max(1, -(-total // step))
+        for number in range(n_parts):
+            begin = number * step
+            chunks = [c for c in item.chunks if begin <= c.last_sentence < begin + step]
+            self.record.write_part(item.article, number, begin, item.sentences[begin:begin + step],
+                                   sentence_vectors[begin:begin + step], chunks)
+        self.record.commit(item.article, len(item.chunks), n_parts)
+        for replaced in item.replaces:
+            self.record.delete(replaced)
 
     def _flush_streaming(self, item: _Prepared, report: IngestReport) -> None:
         """One big article, a slice of sentences at a time, inside one catalog transaction:
@@ -349,14 +415,23 @@ class Indexer:
                                                   vec, metadata)
                                       for cid, c, vec in zip(ids, ready, chunk_vectors, strict=True)])
                     writer.chunks(ready, ids)
+                if self.record is not None:
+                    self.record.write_part(article, begin // self.embed_slice, begin, batch,
+                                           vectors, ready)
                 # Keep only what the next chunk still needs.
                 keep_from = item.chunks[next_chunk].first_sentence \
                     if next_chunk < len(item.chunks) else done
                 held, held_from = held[keep_from - held_from:], keep_from
                 if self._embedding_progress:
                     self._embedding_progress(done, total, name)
+            if self.record is not None:
+                self.record.commit(article, len(item.chunks),
+                                   -(-total // self.embed_slice))
+                for replaced in item.replaces:
+                    self.record.delete(replaced)
         stale = [cid for cid in writer.old_chunk_ids if cid not in set(chunk_ids)]
         self.vectors.delete(stale)
+        self._changed()
         report.chunks += len(item.chunks)
         report.articles.append(article.article_id)
         if item.is_update:
@@ -385,9 +460,20 @@ class Indexer:
     def remove(self, article_id: str) -> bool:
         if self.catalog.article(article_id) is None:
             return False
+        if self.record is not None:
+            # The server's header goes first: a failure after it leaves orphan vectors that
+            # `check --repair` deletes, never an article half there.
+            self.record.delete(article_id)
         old = self.catalog.delete_article(article_id)
         self.vectors.delete(old)
+        self.vectors.delete_article(article_id)  # and any an interrupted write left behind
+        self._changed()
         return True
+
+
+def _under(path: Path, roots: list[Path]) -> bool:
+    path = path.absolute()
+    return any(path == root or root in path.parents for root in roots)
 
 
 def _is_url(item: str | Path) -> bool:

@@ -29,7 +29,7 @@ from pypdf import PdfReader
 
 from index.clean import clean_text
 from index.html import extract_html, feed_links, html_to_text
-from index.loaders import Article, LoadError, LoadResult, article_id_for
+from index.loaders import Article, LoadError, LoadResult, article_id_for, stable_article_id
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +75,8 @@ def load_pdf(path: Path) -> LoadResult:
     except OSError as exc:
         raise LoadError(f"{path}: cannot read the file ({exc.strerror or _reason(exc)})") from None
     key = str(path)
-    article = Article(article_id=article_id_for(key), key=key, source=str(path), title=title, text=text,
-                      path=str(path), pages=pages)
+    article = Article(article_id=stable_article_id("", title, text), key=key, source=str(path),
+                      title=title, text=text, path=str(path), pages=pages)
     return LoadResult([article], errors)
 
 

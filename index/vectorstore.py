@@ -7,7 +7,8 @@ about a second, and a cold `assistant ask` must answer in under three.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import logging
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+log = logging.getLogger("assistant.index")
 
 class VectorStoreError(Exception):
     """Chroma could not be reached or used. The message is one line."""
@@ -33,17 +35,46 @@ class NodeToStore:
 
 class ChromaStore:
     def __init__(self, path: Path | None = None, url: str | None = None,
-                 collection: str = "articles") -> None:
+                 collection: str = "articles", *, token: str | None = None,
+                 token_header: str = "Authorization", tenant: str = "default_tenant",
+                 database: str = "default_database") -> None:
+        if len(collection) < 3:
+            raise VectorStoreError(f"collection name {collection!r} is too short (3+ characters)")
+        self.location = url or str(path)
+        self.url = url
+        self.path = path
+        self.name = collection
+        # A server's collections are the system of record that many app processes share
+        # (index/record.py); a folder's are this store's alone.
+        self.shared = bool(url)
+        self._max_batch: int | None = None
+        self._options = dict(token=token, token_header=token_header, tenant=tenant,
+                             database=database)
+        self._open()
+
+    def _where(self) -> str:
+        return f"Chroma server at {self.url}" if self.url else f"Chroma store at {self.path}"
+
+    def _unavailable(self, exc: BaseException) -> VectorStoreError:
+        reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        return VectorStoreError(f"{self._where()} is unavailable: {reason}")
+
+    def call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run one Chroma request; any failure (a server gone away, a refused request) is a
+        one-line VectorStoreError instead of chromadb's or httpx's own exception."""
+        try:
+            return method(*args, **kwargs)
+        except VectorStoreError:
+            raise
+        except Exception as exc:
+            raise self._unavailable(exc) from None
+
+    def _open(self) -> None:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
-        if len(collection) < 3:
-            raise VectorStoreError(f"collection name {collection!r} is too short (3+ characters)")
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
-        self.location = url or str(path)
-        # A server's collection may be written by other stores too; a folder's is ours alone.
-        self.shared = bool(url)
-        self._max_batch: int | None = None
+        url, path, options = self.url, self.path, self._options
         try:
             if url:
                 parsed = urlparse(url if "://" in url else f"http://{url}")
@@ -52,9 +83,16 @@ class ChromaStore:
                 if (parsed.scheme not in ("http", "https") or not parsed.hostname
                         or any(c.isspace() for c in url)):
                     raise VectorStoreError(f"bad Chroma URL {url!r}; expected http://HOST:PORT")
+                headers: dict[str, str] = {}
+                if options["token"]:
+                    header = options["token_header"]
+                    headers[header] = (f"Bearer {options['token']}"
+                                       if header.lower() == "authorization" else options["token"])
                 self._client = chromadb.HttpClient(
-                    host=parsed.hostname, port=parsed.port or 8000,
-                    ssl=parsed.scheme == "https", settings=chroma_settings,
+                    host=parsed.hostname, port=parsed.port or (443 if parsed.scheme == "https"
+                                                               else 8000),
+                    ssl=parsed.scheme == "https", headers=headers, settings=chroma_settings,
+                    tenant=options["tenant"], database=options["database"],
                 )
                 self._client.heartbeat()
             else:
@@ -64,14 +102,41 @@ class ChromaStore:
             # No embedding function: we always pass our own vectors, and Chroma's default one
             # would try to download a model.
             self._collection = self._client.get_or_create_collection(
-                name=collection, embedding_function=None, metadata={"hnsw:space": "cosine"}
+                name=self.name, embedding_function=None, metadata={"hnsw:space": "cosine"}
             )
         except VectorStoreError:
             raise
         except Exception as exc:  # chromadb raises many types; the user needs one line
-            where = f"Chroma server at {url}" if url else f"Chroma store at {path}"
-            reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-            raise VectorStoreError(f"{where} is unavailable: {reason}") from None
+            raise self._unavailable(exc) from None
+
+    def reopen(self) -> None:
+        """An embedded client keeps the vector index it loaded: vectors another process wrote
+        since are not found (Chroma's "Error finding id"), and writing over them would lose
+        theirs. Drop the cached client and load the folder afresh."""
+        if self.url:
+            return
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        system = SharedSystemClient._identifier_to_system.pop(str(self.path), None)
+        if system is not None:
+            try:
+                system.stop()
+            except Exception as exc:  # a half-stopped system is dropped anyway
+                log.debug("stopping the old Chroma client: %s", exc)
+        self._open()
+
+    def side_collection(self, suffix: str) -> Any:
+        """A companion collection (`<name>-<suffix>`) for records that are not chunk vectors."""
+        return self.call(self._client.get_or_create_collection, name=f"{self.name}-{suffix}",
+                         embedding_function=None)
+
+    def drop(self) -> None:
+        """Delete this collection and its companions (a throwaway evaluation store)."""
+        for name in (self.name, f"{self.name}-articles", f"{self.name}-state"):
+            try:
+                self._client.delete_collection(name)
+            except Exception as exc:  # not there: nothing to drop
+                log.debug("dropping %s: %s", name, exc)
 
     def add(self, nodes: list[NodeToStore]) -> None:
         if not nodes:
@@ -111,18 +176,19 @@ class ChromaStore:
         try:
             store.add(text_nodes)
         except Exception as exc:
-            raise VectorStoreError(f"could not write to {self.location}: {exc}") from None
+            raise self._unavailable(exc) from None
 
     def delete(self, chunk_ids: list[str]) -> None:
         for begin in range(0, len(chunk_ids), 1000):
-            self._collection.delete(ids=chunk_ids[begin:begin + 1000])
+            self.call(self._collection.delete, ids=chunk_ids[begin:begin + 1000])
 
     def delete_article(self, article_id: str) -> None:
         """Drop every vector of an article, including orphans of an interrupted ingest."""
-        self._collection.delete(where={"document_id": article_id})
+        self.call(self._collection.delete, where={"document_id": article_id})
 
     def ids_of_article(self, article_id: str) -> list[str]:
-        return list(self._collection.get(where={"document_id": article_id}, include=[])["ids"])
+        return list(self.call(self._collection.get, where={"document_id": article_id},
+                              include=[])["ids"])
 
     def ids_of_articles(self, article_ids: list[str]) -> list[str]:
         """Vector ids of many articles in one round trip per 500 articles."""
@@ -130,7 +196,7 @@ class ChromaStore:
         for begin in range(0, len(article_ids), 500):
             batch = article_ids[begin:begin + 500]
             where = {"document_id": {"$in": batch}} if len(batch) > 1 else {"document_id": batch[0]}
-            ids.extend(self._collection.get(where=where, include=[])["ids"])
+            ids.extend(self.call(self._collection.get, where=where, include=[])["ids"])
         return ids
 
     def query(self, vector: np.ndarray, k: int, article_ids: Collection[str] | None = None
@@ -148,23 +214,23 @@ class ChromaStore:
                 query_embeddings=[vector.tolist()], n_results=k, include=["distances"], where=where
             )
         except Exception as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-            raise VectorStoreError(f"query to {self.location} failed: {reason}") from None
+            raise self._unavailable(exc) from None
         return [(cid, 1.0 - float(d)) for cid, d in zip(result["ids"][0], result["distances"][0],
                                                         strict=True)]
 
     def count(self) -> int:
-        return self._collection.count()
+        return int(self.call(self._collection.count))
 
     def embeddings(self, chunk_ids: list[str]) -> dict[str, list[float]]:
         """The stored vectors of these ids (those Chroma can read back)."""
-        got = self._collection.get(ids=chunk_ids, include=["embeddings"])
+        got = self.call(self._collection.get, ids=chunk_ids, include=["embeddings"])
         return {cid: list(vector) for cid, vector in zip(got["ids"], got["embeddings"], strict=True)}
 
     def all_ids(self, page: int = 5000) -> list[str]:
         ids: list[str] = []
         while True:
-            batch = self._collection.get(include=[], limit=page, offset=len(ids))["ids"]
+            batch = self.call(self._collection.get, include=[], limit=page,
+                              offset=len(ids))["ids"]
             ids.extend(batch)
             if len(batch) < page:
                 return ids

@@ -123,6 +123,9 @@ def test_idempotent_update_prune_and_remove(tmp_path: Path, embedder: CountingEm
     assert assistant.catalog.lexical_search(["hovercraft"], 10)
     passages = assistant.retrieve("Which aircraft will carry visitors over the harbour, a zeppelin?")
     assert passages and all("zeppelin" not in p.chunk.text for p in passages)
+    # Ids come from content: the new text is a new id, and the old one is gone.
+    assert assistant.article(harbour.article_id) is None
+    harbour = next(s for s in assistant.sources() if s.title.startswith("Harbour"))
     assert HOVERCRAFT in assistant.article(harbour.article_id)["text"]
 
     # A record dropped from a JSON Lines file is dropped from the index on re-ingest.

@@ -1,0 +1,190 @@
+"""With a Chroma server, the server is the system of record for everything an answer needs.
+
+Besides the chunk vectors (the `<collection>` collection, which dense search queries), a second
+collection, `<collection>-articles`, holds per article:
+- a header record (id = article id): the clean text as its document and the metadata (title,
+  source, key, dates, pages, content hash, how many parts);
+- part records (id = `article:version:n`): a JSON document with a slice of its sentences' offsets
+  and float16 vectors (base64), and the chunks that slice completes (offsets and sentence range).
+
+The header is the commit point: parts (and chunk vectors) are written first, the header after,
+and only then are the previous version's parts deleted. A reader that fetches an article while
+it is replaced sees a header whose parts are not all there, skips it and tries again at its next
+sync. Removal deletes the header first, so an interrupted removal leaves orphans (which
+`check --repair` deletes), never half an article.
+
+The local catalog (SQLite, with the BM25 index) is then a cache of this record, brought up to
+date by `sync_catalog` whenever the store's change token (index/state.py) moves; deleting it
+loses nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from index.catalog import Catalog
+from index.chunking import Chunk
+from index.loaders import Article
+from index.text import Span
+
+log = logging.getLogger("assistant.index")
+
+_PLACEHOLDER = [1.0, 0.0]  # records here are fetched by id or metadata, never by vector
+PAGE = 500  # records listed per request
+
+
+@dataclass(frozen=True)
+class PartRef:
+    part_id: str
+    article_id: str
+    version: str
+
+
+def version_of(article: Article) -> str:
+    return article.content_hash[:16]
+
+
+class ServerRecord:
+    """The articles' records on the server (see the module docstring)."""
+
+    def __init__(self, collection: Any, call: Callable[..., Any]) -> None:
+        self.collection = collection
+        self.call = call
+
+    # --- writing --------------------------------------------------------------------------
+
+    def write_part(self, article: Article, number: int, first: int, sentences: Sequence[Span],
+                   vectors: np.ndarray, chunks: Sequence[Chunk]) -> None:
+        payload = {
+            "first": first,
+            "spans": [[s.start, s.end] for s in sentences],
+            "dim": int(vectors.shape[1]) if len(vectors) else 0,
+            "vectors": base64.b64encode(np.asarray(vectors, dtype=np.float16).tobytes()).decode(),
+            "chunks": [[c.index, c.start, c.end, c.first_sentence, c.last_sentence]
+                       for c in chunks],
+        }
+        version = version_of(article)
+        self.call(self.collection.upsert, ids=[f"{article.article_id}:{version}:{number}"],
+                  embeddings=[_PLACEHOLDER], documents=[json.dumps(payload)],
+                  metadatas=[{"kind": "part", "article_id": article.article_id,
+                              "version": version, "n": number}])
+
+    def commit(self, article: Article, n_chunks: int, n_parts: int) -> None:
+        """Write the header (the article is now visible to every reader), then drop the parts
+        of any previous version."""
+        version = version_of(article)
+        meta = {"kind": "article", "article_id": article.article_id, "version": version,
+                "content_hash": article.content_hash, "key": article.key,
+                "source": article.source, "title": article.title, "url": article.url,
+                "date": article.date, "publisher": article.publisher, "path": article.path,
+                "pages": json.dumps(article.pages), "n_chunks": n_chunks, "n_parts": n_parts,
+                "ingested_at": time.time()}
+        self.call(self.collection.upsert, ids=[article.article_id], embeddings=[_PLACEHOLDER],
+                  documents=[article.text], metadatas=[meta])
+        self.call(self.collection.delete, where={"$and": [
+            {"article_id": article.article_id}, {"kind": "part"}, {"version": {"$ne": version}}]})
+
+    def delete(self, article_id: str) -> None:
+        # Header first: from this moment no reader takes the article, whatever fails next.
+        self.call(self.collection.delete, ids=[article_id])
+        self.call(self.collection.delete, where={"$and": [{"article_id": article_id},
+                                                          {"kind": "part"}]})
+
+    def relocate(self, article_id: str, key: str, source: str, path: str) -> None:
+        got = self.call(self.collection.get, ids=[article_id], include=["metadatas"])
+        if got["ids"]:
+            meta = {**got["metadatas"][0], "key": key, "source": source, "path": path}
+            self.call(self.collection.update, ids=[article_id], metadatas=[meta])
+
+    def delete_parts(self, part_ids: list[str]) -> None:
+        for begin in range(0, len(part_ids), PAGE):
+            self.call(self.collection.delete, ids=part_ids[begin:begin + PAGE])
+
+    # --- reading --------------------------------------------------------------------------
+
+    def _list(self, kind: str) -> tuple[list[str], list[dict[str, Any]]]:
+        ids: list[str] = []
+        metas: list[dict[str, Any]] = []
+        while True:
+            got = self.call(self.collection.get, where={"kind": kind}, include=["metadatas"],
+                            limit=PAGE, offset=len(ids))
+            ids.extend(got["ids"])
+            metas.extend(dict(m) for m in got["metadatas"])
+            if len(got["ids"]) < PAGE:
+                return ids, metas
+
+    def headers(self) -> dict[str, dict[str, Any]]:
+        ids, metas = self._list("article")
+        return dict(zip(ids, metas, strict=True))
+
+    def parts(self) -> list[PartRef]:
+        ids, metas = self._list("part")
+        return [PartRef(i, str(m["article_id"]), str(m["version"]))
+                for i, m in zip(ids, metas, strict=True)]
+
+    def fetch_into(self, catalog: Catalog, header: dict[str, Any]) -> bool:
+        """Copy one article (header as listed) into the catalog. False when its parts are not
+        all there (it is being replaced right now): the next sync takes it."""
+        article_id = str(header["article_id"])
+        got = self.call(self.collection.get, ids=[article_id], include=["documents", "metadatas"])
+        if not got["ids"] or got["metadatas"][0].get("version") != header["version"]:
+            return False
+        meta, text = dict(got["metadatas"][0]), got["documents"][0]
+        parts = self.call(self.collection.get, where={"$and": [
+            {"article_id": article_id}, {"kind": "part"}, {"version": meta["version"]}]},
+            include=["documents", "metadatas"])
+        if len(parts["ids"]) != int(meta["n_parts"]):
+            return False
+        article = Article(
+            article_id=article_id, key=str(meta["key"]), source=str(meta["source"]),
+            title=str(meta["title"]), text=text, path=str(meta["path"]), url=str(meta["url"]),
+            date=str(meta["date"]), publisher=str(meta["publisher"]),
+            content_hash=str(meta["content_hash"]),
+            pages=[tuple(p) for p in json.loads(str(meta["pages"]))])  # type: ignore[misc]
+        order = sorted(range(len(parts["ids"])), key=lambda i: int(parts["metadatas"][i]["n"]))
+        prefix = f"{article_id}-{article.content_hash[:10]}-"
+        with catalog.replacing_article(article, int(meta["n_chunks"])) as writer:
+            for i in order:
+                payload = json.loads(parts["documents"][i])
+                spans = [Span(text[a:b], a, b) for a, b in payload["spans"]]
+                if spans:
+                    vectors = np.frombuffer(base64.b64decode(payload["vectors"]),
+                                            dtype=np.float16).reshape(len(spans), payload["dim"])
+                    writer.sentences(payload["first"], spans, vectors)
+                chunks = [Chunk(c[0], c[1], c[2], c[3], c[4], text[c[1]:c[2]])
+                          for c in payload["chunks"]]
+                writer.chunks(chunks, [f"{prefix}{c.index}" for c in chunks])
+        return True
+
+
+def sync_catalog(record: ServerRecord, catalog: Catalog) -> tuple[int, int, bool]:
+    """Make the catalog (a cache) hold what the server holds. Returns (articles fetched,
+    articles dropped, complete). Articles whose content hash matches are not fetched again."""
+    headers = record.headers()
+    local = catalog.content_hashes()
+    locations = catalog.locations()
+    dropped = 0
+    for article_id in sorted(set(local) - set(headers)):
+        catalog.delete_article(article_id)
+        dropped += 1
+    fetched, complete = 0, True
+    for article_id, meta in headers.items():
+        if local.get(article_id) != meta.get("content_hash"):
+            if record.fetch_into(catalog, meta):
+                fetched += 1
+            else:
+                complete = False
+        elif locations.get(article_id) != (meta["key"], meta["source"], meta["path"]):
+            catalog.relocate(article_id, str(meta["key"]), str(meta["source"]), str(meta["path"]))
+    if fetched or dropped:
+        log.info("synced the store from the server: %d articles fetched, %d dropped",
+                 fetched, dropped)
+    return fetched, dropped, complete
