@@ -75,6 +75,7 @@ class ChromaStore:
 
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         url, path, options = self.url, self.path, self._options
+        headers: dict[str, str] = {}
         try:
             if url:
                 parsed = urlparse(url if "://" in url else f"http://{url}")
@@ -83,7 +84,6 @@ class ChromaStore:
                 if (parsed.scheme not in ("http", "https") or not parsed.hostname
                         or any(c.isspace() for c in url)):
                     raise VectorStoreError(f"bad Chroma URL {url!r}; expected http://HOST:PORT")
-                headers: dict[str, str] = {}
                 if options["token"]:
                     header = options["token_header"]
                     headers[header] = (f"Bearer {options['token']}"
@@ -107,7 +107,26 @@ class ChromaStore:
         except VectorStoreError:
             raise
         except Exception as exc:  # chromadb raises many types; the user needs one line
+            if url and not str(exc):
+                raise VectorStoreError(self._refusal(headers)) from None
             raise self._unavailable(exc) from None
+
+    def _refusal(self, headers: dict[str, str]) -> str:
+        """chromadb reports a refused request (401, 403, an unknown tenant) with no message;
+        ask the server ourselves what it says."""
+        import httpx
+
+        base = (self.url or "").rstrip("/")
+        try:
+            reply = httpx.get(f"{base}/api/v2/auth/identity", headers=headers, timeout=10)
+        except httpx.HTTPError as exc:
+            return f"{self._where()} is unavailable: {exc}"
+        if reply.status_code in (401, 403):
+            hint = "wrong ASSISTANT_CHROMA_TOKEN" if headers else "set ASSISTANT_CHROMA_TOKEN"
+            return (f"{self._where()} refused the request (HTTP {reply.status_code}): "
+                    f"{hint} (sent in ASSISTANT_CHROMA_TOKEN_HEADER)")
+        return (f"{self._where()} refused the request (HTTP {reply.status_code}); check "
+                "ASSISTANT_CHROMA_TENANT and ASSISTANT_CHROMA_DATABASE")
 
     def reopen(self) -> None:
         """An embedded client keeps the vector index it loaded: vectors another process wrote
