@@ -190,7 +190,7 @@ class Assistant:
                     if self._state is None:
                         self._state = ServerState(self._side("state"), vectors.call)
             else:
-                self._state = LocalState(self.catalog)
+                self._state = LocalState(Path(self.settings.store) / "state.sqlite")
         return self._state
 
     def _side(self, suffix: str) -> Any:
@@ -422,8 +422,6 @@ class Assistant:
                 self._catalog, self._retriever, self._answerer = None, None, None
                 self._reader_answerer, self._queryable = None, False
                 self._seen_token = None
-                if not self.server_mode:
-                    self._state = None
             if self.server_mode:
                 notes.append(f"moved the damaged catalog cache to {moved.name}; rebuilt it from "
                              "the server")

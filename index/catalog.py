@@ -67,9 +67,6 @@ CREATE TABLE IF NOT EXISTS pages (
     article_id TEXT NOT NULL, page INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
     PRIMARY KEY (article_id, page)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS leases (
-    name TEXT PRIMARY KEY, owner TEXT NOT NULL, holder TEXT NOT NULL, expires REAL NOT NULL
-);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5(text, tokenize='porter unicode61');
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_vocab USING fts5vocab(chunk_fts, 'row');
 """

@@ -1,8 +1,8 @@
 """What processes sharing one store tell each other: a change token and a writer's lease.
 
 Two backends, one contract:
-- `LocalState`: a store folder (embedded Chroma). Both records live in the catalog's SQLite
-  file, whose transactions are atomic across processes.
+- `LocalState`: a store folder (embedded Chroma). Both records live in `state.sqlite` there,
+  whose transactions are atomic across processes.
 - `ServerState`: a Chroma server. Both records live in a small `<collection>-state` collection
   on the server, so app processes on different machines see the same ones. Chroma has no
   transactions, but an `add` of an id that exists is ignored and a `delete` can carry a
@@ -21,11 +21,13 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Protocol
 
 log = logging.getLogger("assistant.index")
@@ -61,21 +63,52 @@ def holder_name() -> str:
 
 
 class LocalState:
-    """The token and the lease as rows of the catalog's SQLite file."""
+    """The token and the lease as rows of a small SQLite file in the store folder
+    (`state.sqlite`), whose transactions are atomic across processes. Not the catalog's file:
+    a big article is written to the catalog in one long transaction, which must not hold up the
+    lease's renewal."""
 
-    def __init__(self, catalog: Any) -> None:
-        self.catalog = catalog
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._db().executescript(
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+            "CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, "
+            "holder TEXT NOT NULL, expires REAL NOT NULL);")
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        else:
+            db.execute("COMMIT")
 
     def token(self) -> str:
-        return self.catalog.get_meta(_TOKEN_ID) or ""
+        row = self._db().execute("SELECT value FROM meta WHERE key=?", (_TOKEN_ID,)).fetchone()
+        return row[0] if row else ""
 
     def bump(self) -> str:
         token = uuid.uuid4().hex
-        self.catalog.set_meta(_TOKEN_ID, token)
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (_TOKEN_ID, token))
         return token
 
     def try_take(self, owner: str, holder: str, expires: float) -> tuple[bool, str, float]:
-        with self.catalog.write() as db:
+        with self._write() as db:
             row = db.execute("SELECT owner, holder, expires FROM leases WHERE name=?",
                              (_LEASE_ID,)).fetchone()
             if row is None or row[0] == owner or row[2] < time.time():
@@ -85,12 +118,12 @@ class LocalState:
             return False, row[1], row[2]
 
     def renew(self, owner: str, expires: float) -> bool:
-        with self.catalog.write() as db:
+        with self._write() as db:
             return db.execute("UPDATE leases SET expires=? WHERE name=? AND owner=?",
                               (expires, _LEASE_ID, owner)).rowcount == 1
 
     def release(self, owner: str) -> None:
-        with self.catalog.write() as db:
+        with self._write() as db:
             db.execute("DELETE FROM leases WHERE name=? AND owner=?", (_LEASE_ID, owner))
 
 

@@ -136,12 +136,9 @@ class ChromaStore:
             return
         from chromadb.api.shared_system_client import SharedSystemClient
 
-        system = SharedSystemClient._identifier_to_system.pop(str(self.path), None)
-        if system is not None:
-            try:
-                system.stop()
-            except Exception as exc:  # a half-stopped system is dropped anyway
-                log.debug("stopping the old Chroma client: %s", exc)
+        # Not stopped: a question running in another thread may still be using it; it is freed
+        # when the last reference goes.
+        SharedSystemClient._identifier_to_system.pop(str(self.path), None)
         self._open()
 
     def side_collection(self, suffix: str) -> Any:

@@ -148,6 +148,28 @@ def test_two_processes_ingesting_at_once_lose_no_vector(backend: str, tmp_path: 
     assert "0 missing, 0 orphaned, 0 unreadable" in check.stdout
 
 
+def test_a_running_assistant_on_a_store_folder_sees_another_process_ingest(tmp_path: Path
+                                                                         ) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(SAMPLES, tmp_path / "first")
+    reader = Assistant(store=store)
+    reader.ingest([tmp_path / "first"])
+    assert reader.ask("How many people can the Marlow Street centre hold?").abstained
+    (tmp_path / "second").mkdir()
+    (tmp_path / "second" / "heatwave.txt").write_text(HEATWAVE, encoding="utf-8")
+    assert run_cli("ingest", str(tmp_path / "second"), "--store", str(store)).returncode == 0
+    written = time.monotonic()
+    while True:
+        passages = reader.retrieve("How many people can the Marlow Street centre hold?")
+        if "250 people" in passages[0].chunk.text or time.monotonic() - written > 5:
+            break
+        time.sleep(0.2)
+    # Found by the dense search too: the embedded client reloaded the vectors written elsewhere.
+    assert "250 people" in passages[0].chunk.text and passages[0].dense > 0.3
+    assert not reader.ask("How many people can the Marlow Street centre hold?").abstained
+    assert reader.check().consistent
+
+
 def test_the_same_articles_from_two_paths_are_stored_once_and_a_moved_folder_is_kept(
         tmp_path: Path) -> None:
     store = ["--store", str(tmp_path / "store"), "--json"]
@@ -326,9 +348,7 @@ def _lease_serialises(make_state) -> None:
 
 
 def test_lease_in_a_store_folder(tmp_path: Path) -> None:
-    from index.catalog import Catalog
-
-    _lease_serialises(lambda: LocalState(Catalog(tmp_path / "catalog.sqlite")))
+    _lease_serialises(lambda: LocalState(tmp_path / "state.sqlite"))
 
 
 @pytest.mark.server
