@@ -57,9 +57,29 @@ class StoreState(Protocol):
 
     def release(self, owner: str) -> None: ...
 
+    def evict(self, holder: str) -> None:
+        """Drop the lease of `holder`, a process known to be dead."""
+        ...
+
 
 def holder_name() -> str:
     return f"pid {os.getpid()} on {socket.gethostname()}"
+
+
+def holder_is_dead(holder: str) -> bool:
+    """Whether the lease's holder is a process on this machine that no longer runs (killed
+    before it could release the lease). Another machine's process is never judged: its lease
+    expires instead."""
+    pid, _, host = holder.removeprefix("pid ").partition(" on ")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 class LocalState:
@@ -126,6 +146,10 @@ class LocalState:
         with self._write() as db:
             db.execute("DELETE FROM leases WHERE name=? AND owner=?", (_LEASE_ID, owner))
 
+    def evict(self, holder: str) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM leases WHERE name=? AND holder=?", (_LEASE_ID, holder))
+
 
 class ServerState:
     """The token and the lease as records of a collection on the Chroma server. `call` wraps
@@ -188,6 +212,9 @@ class ServerState:
     def release(self, owner: str) -> None:
         self.call(self.collection.delete, ids=[_LEASE_ID], where={"owner": owner})
 
+    def evict(self, holder: str) -> None:
+        self.call(self.collection.delete, ids=[_LEASE_ID], where={"holder": holder})
+
 
 @contextmanager
 def lease(state: StoreState, *, seconds: float = 60.0, wait: float = 3600.0,
@@ -202,6 +229,10 @@ def lease(state: StoreState, *, seconds: float = 60.0, wait: float = 3600.0,
         taken, other, until = state.try_take(owner, holder, time.time() + seconds)
         if taken:
             break
+        if other and holder_is_dead(other):
+            log.info("taking over the store lease of %s, which is no longer running", other)
+            state.evict(other)
+            continue
         if time.monotonic() > deadline:
             raise LeaseTimeout(f"another ingest ({other or 'a process'}) is writing to this store; "
                                f"gave up waiting after {wait:.0f} s")

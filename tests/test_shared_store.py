@@ -125,6 +125,82 @@ def test_two_stores_on_one_server_see_each_other_and_keep_each_others_articles(
     assert fresh.retrieve(QUESTIONS[0])[0].dense > 0.3
 
 
+@pytest.mark.server
+def test_a_running_serve_answers_what_another_process_ingests(chroma_server: str,
+                                                               tmp_path: Path) -> None:
+    import httpx
+    from test_openai_api import KEY, start_server, stop_server
+
+    env = collection_env()
+    url = ["--chroma-url", chroma_server]
+    assert run_cli("ingest", str(SAMPLES), "--store", str(tmp_path / "writer"), *url,
+                   env=env).returncode == 0
+    process, base = start_server(tmp_path / "serve", tmp_path / "serve.log", *url, env=env)
+    try:
+        def top_passage() -> str:
+            reply = httpx.post(f"{base}/v1/search", headers={"Authorization": f"Bearer {KEY}"},
+                               json={"query": "How many people can the Marlow Street centre "
+                                              "hold?", "top_k": 1}, timeout=30)
+            assert reply.status_code == 200, reply.text
+            return reply.json()["data"][0]["text"]
+
+        assert "250 people" not in top_passage()
+        (tmp_path / "new").mkdir()
+        (tmp_path / "new" / "heatwave.txt").write_text(HEATWAVE, encoding="utf-8")
+        assert run_cli("ingest", str(tmp_path / "new"), "--store", str(tmp_path / "writer"),
+                       *url, env=env).returncode == 0
+        written = time.monotonic()
+        while "250 people" not in (text := top_passage()) and time.monotonic() - written < 5:
+            time.sleep(0.2)
+        assert "250 people" in text
+    finally:
+        stop_server(process, tmp_path / "serve.log")
+
+
+@pytest.mark.server
+def test_a_killed_server_mid_ingest_is_one_line_and_repaired_after_restart(
+        tmp_path: Path) -> None:
+    import signal
+
+    from evals.chroma_server import running_chroma_server
+
+    town_articles(tmp_path / "towns", 0, 300)
+    env = collection_env(ASSISTANT_LEASE_SECONDS="5")
+    with running_chroma_server(tmp_path / "db", tmp_path / "chroma.log") as (url, pid):
+        ingest = subprocess.Popen(
+            [sys.executable, "-m", "assistant", "ingest", str(tmp_path / "towns"), "--store",
+             str(tmp_path / "store"), "--chroma-url", url], cwd=ROOT, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **env})
+        deadline = time.monotonic() + 120
+        client = chromadb.HttpClient(host="127.0.0.1", port=port_of(url),
+                                     settings=ChromaSettings(anonymized_telemetry=False))
+        while time.monotonic() < deadline:  # kill it once some articles are committed
+            try:
+                if client.get_collection(f"{env['ASSISTANT_COLLECTION']}-articles").count() > 20:
+                    break
+            except Exception:
+                pass
+            time.sleep(0.2)
+        os.kill(pid, signal.SIGKILL)
+        _out, err = ingest.communicate(timeout=300)
+    assert ingest.returncode == 1
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert lines and lines[-1].startswith(f"error: Chroma server at {url} is unavailable"), err
+    assert "Traceback" not in err
+
+    with running_chroma_server(tmp_path / "db", tmp_path / "chroma.log") as (url, _pid):
+        args = ["--store", str(tmp_path / "store"), "--chroma-url", url]
+        repair = run_cli("check", "--repair", *args, env=env)
+        assert repair.returncode in (0, 1), repair.stderr
+        check = run_cli("check", *args, env=env)
+        assert check.returncode == 0, check.stdout + check.stderr
+        again = run_cli("ingest", str(tmp_path / "towns"), *args, "--json", env=env)
+        assert again.returncode == 0, again.stderr
+        report = json.loads(again.stdout)
+        assert report["added"] + report["unchanged"] == 300 and report["added"] < 300
+        assert run_cli("check", *args, env=env).returncode == 0
+
+
 @pytest.mark.parametrize("backend", ["embedded", pytest.param("server", marks=pytest.mark.server)])
 def test_two_processes_ingesting_at_once_lose_no_vector(backend: str, tmp_path: Path,
                                                         request: pytest.FixtureRequest) -> None:
@@ -349,6 +425,22 @@ def _lease_serialises(make_state) -> None:
 
 def test_lease_in_a_store_folder(tmp_path: Path) -> None:
     _lease_serialises(lambda: LocalState(tmp_path / "state.sqlite"))
+
+
+def test_a_lease_left_by_a_killed_process_is_taken_over_at_once(tmp_path: Path) -> None:
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from pathlib import Path; from index.state import LocalState, lease\n"
+        f"with lease(LocalState(Path({str(tmp_path / 'state.sqlite')!r})), seconds=600):\n"
+        "    print('held', flush=True); time.sleep(600)")], cwd=ROOT, stdout=subprocess.PIPE,
+        text=True)
+    assert holder.stdout.readline().strip() == "held"
+    state = LocalState(tmp_path / "state.sqlite")
+    assert not state.try_take("me", "me", time.time() + 5)[0]
+    holder.kill()
+    holder.wait()
+    started = time.monotonic()
+    with lease(state, seconds=5, wait=30):
+        assert time.monotonic() - started < 5  # not the 600 s the dead holder asked for
 
 
 @pytest.mark.server
