@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STORE ?= .assistant
 PORT ?= 7860
 
-.PHONY: install run index chat test lint eval bench bench-api bench-reader train-reader fit-heuristic llm-server clean
+.PHONY: install run index chat test lint eval bench bench-api bench-shared bench-reader train-reader fit-heuristic llm-server clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +76,11 @@ bench: install
 # `assistant serve` on loopback; prints errors, p50/p95 and the CPU-bound floor (~20 s).
 bench-api: install
 	$(BIN)/python -m benchmarks.api_load
+
+# Several app processes on one `chroma run`: ask latency with 1 and 4 processes, the cost of the
+# change check per question, and of a sync after another process's ingest (~3 minutes).
+bench-shared: install
+	$(BIN)/python -m benchmarks.shared_store
 
 # The reader model (assistant/reader_model/): fine-tune MiniLM on squad2-pool plus hard negatives
 # (about 50 minutes on 2 cores), export it to int8 ONNX, then fit its threshold and calibration

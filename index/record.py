@@ -21,8 +21,10 @@ loses nothing.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,7 +39,14 @@ from index.text import Span
 
 log = logging.getLogger("assistant.index")
 
-_PLACEHOLDER = [1.0, 0.0]  # records here are fetched by id or metadata, never by vector
+def _placeholder(record_id: str) -> list[float]:
+    """Records here are fetched by id or metadata, never by vector, but Chroma stores one for
+    each: a 2-d unit vector spread by the id's hash, since an HNSW graph of thousands of
+    identical points builds slowly."""
+    angle = int(hashlib.sha1(record_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF * 2 * math.pi
+    return [math.cos(angle), math.sin(angle)]
+
+
 PAGE = 500  # records listed per request
 
 
@@ -72,8 +81,9 @@ class ServerRecord:
                        for c in chunks],
         }
         version = version_of(article)
-        self.call(self.collection.upsert, ids=[f"{article.article_id}:{version}:{number}"],
-                  embeddings=[_PLACEHOLDER], documents=[json.dumps(payload)],
+        part_id = f"{article.article_id}:{version}:{number}"
+        self.call(self.collection.upsert, ids=[part_id], embeddings=[_placeholder(part_id)],
+                  documents=[json.dumps(payload)],
                   metadatas=[{"kind": "part", "article_id": article.article_id,
                               "version": version, "n": number}])
 
@@ -87,7 +97,8 @@ class ServerRecord:
                 "date": article.date, "publisher": article.publisher, "path": article.path,
                 "pages": json.dumps(article.pages), "n_chunks": n_chunks, "n_parts": n_parts,
                 "ingested_at": time.time()}
-        self.call(self.collection.upsert, ids=[article.article_id], embeddings=[_PLACEHOLDER],
+        self.call(self.collection.upsert, ids=[article.article_id],
+                  embeddings=[_placeholder(article.article_id)],
                   documents=[article.text], metadatas=[meta])
         self.call(self.collection.delete, where={"$and": [
             {"article_id": article.article_id}, {"kind": "part"}, {"version": {"$ne": version}}]})
