@@ -448,6 +448,9 @@ class Assistant:
                 raise AssistantError(str(exc)) from None
         result.catalog_damaged = damaged
         result.repaired = notes + result.repaired
+        recorded = self.catalog.get_meta("embedder")
+        if recorded and recorded != self.embedder.name:
+            result.other_embedder = recorded
         return result
 
     def discard(self) -> None:

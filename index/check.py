@@ -41,13 +41,16 @@ class StoreCheck:
     unreadable: list[str] = field(default_factory=list)  # listed, but cannot be read back
     wrong_dimension: list[str] = field(default_factory=list)
     orphaned_parts: list[str] = field(default_factory=list)  # server records of no article
+    # The embedder the store was built with, when it is not the one configured now: its
+    # vectors would be compared in the wrong space. Not repairable: re-ingest into a new store.
+    other_embedder: str = ""
     catalog_damaged: bool = False
     repaired: list[str] = field(default_factory=list)  # what --repair did, one line each
 
     @property
     def consistent(self) -> bool:
         return not (self.missing or self.orphaned or self.unreadable or self.wrong_dimension
-                    or self.orphaned_parts or self.catalog_damaged)
+                    or self.orphaned_parts or self.catalog_damaged or self.other_embedder)
 
     def summary(self) -> str:
         if self.catalog_damaged and not self.repaired:
@@ -56,7 +59,9 @@ class StoreCheck:
                 f"{len(self.missing)} missing, {len(self.orphaned)} orphaned, "
                 f"{len(self.unreadable)} unreadable, {len(self.wrong_dimension)} of the wrong "
                 "dimension" + (f", {len(self.orphaned_parts)} orphaned article parts"
-                               if self.orphaned_parts else ""))
+                               if self.orphaned_parts else "")
+                + (f"; built with embedder {self.other_embedder!r}, not the configured one"
+                   if self.other_embedder else ""))
 
 
 def catalog_is_damaged(path: Path) -> bool:

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import SAMPLES, run_cli
 
 from assistant import Assistant
 
@@ -201,3 +201,14 @@ def test_a_big_article_written_slice_by_slice_equals_one_written_whole(tmp_path:
     assert n == len(sliced.catalog.sentences_of(article.article_id, 0, 10**6)) and n >= 600
     assert sliced.check().consistent
     assert sliced.ask("How many containers did crane number 12 lift?").citations
+
+
+def test_check_names_a_store_built_with_another_embedder(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    assert run_cli("ingest", str(SAMPLES), "--store", str(store)).returncode == 0
+    assert run_cli("check", "--store", str(store)).returncode == 0
+    # As a store built with an OpenAI-compatible embedder would record it.
+    Assistant(store=store).catalog.set_meta("embedder", "openai:text-embedding-3-small")
+    result = run_cli("check", "--store", str(store))
+    assert result.returncode == 1
+    assert "built with embedder 'openai:text-embedding-3-small'" in result.stdout, result.stdout
