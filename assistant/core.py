@@ -553,9 +553,17 @@ class Assistant:
             items: Iterator[str | Answer] = _pieces_then(answer)
         else:
             items = self.generative.stream(question, query, passages, selection, answer)
+        # The total counts our own work only, not the time the caller spends between pieces
+        # (a chat that paces the reveal would otherwise report its pacing as answer time).
+        waited = 0.0
         for item in items:
-            yield _finished(self._with_pages(item), question, query, note, timings, started, scope) \
-                if isinstance(item, Answer) else item
+            if isinstance(item, Answer):
+                yield _finished(self._with_pages(item), question, query, note, timings,
+                                started + waited, scope)
+                return
+            handed = time.perf_counter()
+            yield item
+            waited += time.perf_counter() - handed
 
     def _with_pages(self, answer: Answer) -> Answer:
         """Name the page each quote of a paginated source (a PDF) starts on."""

@@ -93,3 +93,19 @@ def test_answerable_questions_rarely_abstain(user_assistant: Assistant) -> None:
     abstained = [q["question"] for q in answerable if user_assistant.ask(q["question"]).abstained]
     # The product's limit on false abstention (issue 9's target), not the measured rate.
     assert len(abstained) / len(answerable) <= 0.15, f"wrongly abstained on: {abstained}"
+
+
+def test_a_streamed_answers_total_time_leaves_out_the_callers_pauses(
+        sample_assistant: Assistant) -> None:
+    import time
+
+    started, slept, final = time.perf_counter(), 0.0, None
+    for item in sample_assistant.stream("How many stops does the Riverside Line have?"):
+        if isinstance(item, Answer):
+            final = item
+        else:
+            time.sleep(0.2)  # a chat revealing the text at its own pace
+            slept += 0.2
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    assert final is not None and slept >= 0.4
+    assert final.timings_ms["total"] <= elapsed_ms - slept * 1000 + 5
