@@ -411,3 +411,109 @@ def test_settings_switch_to_an_openai_compatible_endpoint(session: Session) -> N
         assert len(streamed) >= 2, "the generated answer streams in"
         assert LLM_KEY not in page.content()
         session.shot("09-answer-from-endpoint")
+
+
+def _wait_last_bot(session: Session, selector: str) -> Any:
+    bot = session.page.locator('#chat [data-testid="bot"]').last
+    bot.locator(selector).first.wait_for()
+    return bot
+
+
+def test_typing_during_a_stream_is_kept_and_stop_cancels_it_on_the_server(
+        session: Session) -> None:
+    from slow_llm import SlowLLM
+
+    page = session.page
+    with SlowLLM(delay=0.35) as llm:
+        _use_endpoint(session, llm.url, "slow", LLM_KEY)
+        session.tab("chat")
+        page.fill("#question textarea", "Where did the talks take place?")
+        page.press("#question textarea", "Enter")
+        # The answer streams in; Ask has become Stop.
+        _wait_last_bot(session, ".aa-streaming:not(.aa-thinking)")
+        page.locator("#stop").wait_for(state="visible")
+        assert not page.locator("#ask").is_visible()
+        typed = "And who was the manager"
+        page.locator("#question textarea").press_sequentially(typed, delay=60)
+        time.sleep(1.5)  # several more streamed updates arrive meanwhile
+        assert page.input_value("#question textarea") == typed
+        # Enter while it streams: refused with a message; the text stays.
+        page.press("#question textarea", "Enter")
+        time.sleep(0.5)
+        assert page.input_value("#question textarea") == typed
+        assert page.locator('#chat [data-testid="user"]').count() == 1
+        session.shot("11-typing-during-a-stream")
+
+        page.click("#stop")
+        bot = _wait_last_bot(session, ".aa-error")
+        assert "Stopped before the answer was complete" in bot.inner_text()
+        page.locator("#ask").wait_for(state="visible")
+        deadline = time.monotonic() + 10
+        while llm.streams_abandoned < 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert llm.streams_started == 1 and llm.streams_abandoned == 1, \
+            "Stop closed the model's stream on the server"
+        assert llm.streams_completed == 0
+        assert page.input_value("#question textarea") == typed
+
+
+def test_a_question_longer_than_the_limit_is_cut_at_it_and_counted(session: Session) -> None:
+    page = session.page
+    page.fill("#question textarea", "x" * 2100)
+    assert len(page.input_value("#question textarea")) == 2000
+    page.locator("#question textarea").press("End")
+    page.locator("#question textarea").press_sequentially("y")
+    assert "2,000 / 2,000" in page.locator("#question-counter").inner_text()
+
+
+def test_conversations_last_across_reloads_and_can_be_renamed_exported_deleted(
+        session: Session, tmp_path: Path) -> None:
+    page = session.page
+    marker = f"conv{int(time.time() * 1000) % 100000}"
+    first = session.ask(f"How long did the talks last ({marker})?")
+    assert first.locator(".aa-final").count() == 1
+    entry = page.locator("#conv-list label", has_text=marker)
+    entry.wait_for()
+    assert "1 question" in entry.inner_text()
+    session.ask("Where did they take place?")
+    page.locator("#conv-list label", has_text="2 questions").filter(has_text=marker).wait_for()
+
+    # A reload brings the conversation back, footnotes working, and follow-ups still follow.
+    page.reload()
+    page.wait_for_selector('#chat [data-testid="bot"] .aa-final')
+    assert page.locator('#chat [data-testid="user"]').count() == 2
+    assert marker in page.locator('#chat [data-testid="user"]').first.inner_text()
+    page.locator('#chat [data-testid="bot"]').first.locator("a.aa-cite").first.click()
+    page.locator("#source-viewer mark.aa-quote").first.wait_for()
+    session.shot("12-conversation-after-reload")
+
+    # Rename, search, export.
+    page.fill("#conv-title textarea, #conv-title input", f"Summit length {marker}")
+    page.click("#conv-rename")
+    page.locator("#conv-list label", has_text=f"Summit length {marker}").wait_for()
+    page.fill("#conv-search textarea, #conv-search input", "no-such-words-anywhere")
+    page.wait_for_function("!document.querySelector('#conv-list').innerText.includes("
+                           f"'{marker}')")
+    page.fill("#conv-search textarea, #conv-search input", marker)
+    page.locator("#conv-list label", has_text=marker).wait_for()
+    with page.expect_download() as download:
+        page.click("#conv-export")
+    saved = tmp_path / "conversation.md"
+    download.value.save_as(saved)
+    markdown = saved.read_text(encoding="utf-8")
+    assert markdown.startswith(f"# Summit length {marker}")
+    assert f"**Q:** How long did the talks last ({marker})?" in markdown
+    assert re.search(r"^> \[1\] “.+” — ", markdown, re.M), markdown
+
+    # A new conversation is a new entry; deleting asks first.
+    page.click("#new-chat")
+    page.wait_for_function("document.querySelectorAll('#chat [data-testid=\"user\"]').length == 0")
+    session.ask(f"Who met at the summit ({marker})?")
+    page.locator("#conv-list label", has_text=f"Who met at the summit ({marker})").wait_for()
+    page.click("#conv-delete")
+    page.locator("#conv-delete-yes").wait_for(state="visible")
+    page.click("#conv-delete-yes")
+    page.wait_for_function("!document.querySelector('#conv-list').innerText.includes("
+                           f"'Who met at the summit ({marker})')")
+    assert page.locator("#conv-list label", has_text=f"Summit length {marker}").count() == 1
+    assert page.locator('#chat [data-testid="user"]').count() == 0

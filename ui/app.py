@@ -32,6 +32,7 @@ from pydantic import SecretStr
 
 from assistant import Answer, Assistant, AssistantError, EmptyStoreError, Source
 from ui import render
+from ui.conversations import Conversations
 
 log = logging.getLogger("assistant.ui")
 
@@ -47,6 +48,8 @@ N_EXAMPLES = 3
 STREAM_UPDATE_SECONDS = 0.04
 REVEAL_SECONDS = 0.8
 SESSION_CACHE = 16
+# Longer questions are refused with a message (a pasted article is not a question).
+MAX_QUESTION = 2000
 
 # Installed by the source viewer when it mounts: a click on any footnote (in the chat, the
 # viewer's own navigation or the sources strip) sends its "#cite-TURN-N" target to the server,
@@ -204,6 +207,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
     assistants = _Assistants(assistant)
     store = Path(assistant.settings.store)
     uploads = store / "uploads"
+    exports = store / "exports"
+    conversations = Conversations(store / "conversations.sqlite")
 
     def current_sources() -> list[Source]:
         try:
@@ -226,11 +231,38 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         turns = gr.State([])  # the Answer of each assistant turn (None for a failed turn)
         history = gr.State([])  # plain {"role", "content"} messages for follow-up questions
         session = gr.State(None)  # SessionSettings chosen in the Settings tab
+        # The open conversation's id, remembered by the browser across reloads.
+        conversation = gr.BrowserState("", storage_key="aa-conversation")
+        busy = gr.State(False)  # an answer is streaming in
+        pending = gr.State("")  # the question being answered
 
         header = gr.HTML(render.header_html([]), elem_id="aa-header")
         with gr.Tabs(elem_id="aa-tabs"):
             with gr.Tab("Chat", id="chat", elem_id="tab-chat"):
                 with gr.Row(equal_height=False):
+                    with gr.Column(scale=1, min_width=220, elem_id="aa-conversations"):
+                        new_chat = gr.Button("New conversation", size="sm", variant="secondary",
+                                             elem_id="new-chat", elem_classes="aa-new-chat")
+                        conv_search = gr.Textbox(label="Search conversations", lines=1,
+                                                 max_lines=1, elem_id="conv-search",
+                                                 placeholder="words in a title or question")
+                        conv_list = gr.Radio(label="Conversations", choices=[], value=None,
+                                             elem_id="conv-list", elem_classes="aa-conv-list")
+                        with gr.Group(visible=False, elem_id="conv-actions") as conv_actions:
+                            conv_title = gr.Textbox(label="Title", lines=1, max_lines=1,
+                                                    elem_id="conv-title")
+                            with gr.Row():
+                                conv_rename = gr.Button("Rename", size="sm", elem_id="conv-rename")
+                                conv_delete = gr.Button("Delete", size="sm", variant="stop",
+                                                        elem_id="conv-delete")
+                            with gr.Row(visible=False, elem_id="conv-confirm") as conv_confirm:
+                                conv_delete_yes = gr.Button("Delete for good", size="sm",
+                                                            variant="stop",
+                                                            elem_id="conv-delete-yes")
+                                conv_delete_no = gr.Button("Keep it", size="sm",
+                                                           elem_id="conv-delete-no")
+                            conv_export = gr.DownloadButton("Export as Markdown", size="sm",
+                                                            elem_id="conv-export", value=None)
                     with gr.Column(scale=3, min_width=380):
                         chatbot = gr.Chatbot(
                             elem_id="chat", show_label=False, height="58vh", min_height=420,
@@ -241,19 +273,22 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                                          "footnote to see the passage behind each sentence.</p></div>"))
                         with gr.Row(elem_id="aa-ask-row"):
                             question = gr.Textbox(
-                                elem_id="question", show_label=False, scale=8, lines=1, max_lines=4,
+                                elem_id="question", label="Your question", show_label=False,
+                                scale=8, lines=1, max_lines=4, max_length=MAX_QUESTION,
                                 placeholder="Ask a question about the articles…", autofocus=True,
                                 submit_btn=False)
                             send = gr.Button("Ask", variant="primary", scale=1, min_width=90,
                                              elem_id="ask")
+                            stop = gr.Button("Stop", variant="stop", scale=1, min_width=90,
+                                             elem_id="stop", visible=False)
+                        counter = gr.HTML(render.counter_html(0, MAX_QUESTION),
+                                          elem_id="question-counter")
                         with gr.Row(elem_id="aa-examples"):
                             gr.HTML('<span class="aa-label">Try</span>', elem_classes="aa-examples-label")
                             example_buttons = [
                                 gr.Button("", visible=False, size="sm", variant="secondary",
                                           elem_classes="aa-example", elem_id=f"example-{i}")
                                 for i in range(N_EXAMPLES)]
-                            new_chat = gr.Button("New conversation", size="sm", variant="secondary",
-                                                 elem_id="new-chat", elem_classes="aa-new-chat")
                     with gr.Column(scale=2, min_width=320, elem_id="aa-viewer-col"):
                         viewer = gr.HTML(render.viewer_placeholder_html(), elem_id="source-viewer",
                                          js_on_load=CITE_JS)
@@ -305,17 +340,56 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
         # --- chat ---------------------------------------------------------------------------------
 
-        def respond(text: str, chat: list[dict[str, Any]], answers: list[Answer | None],
-                    plain: list[dict[str, str]], chosen: SessionSettings | None
-                    ) -> Iterator[tuple[Any, ...]]:
+        def owner_of(request: gr.Request | None) -> str:
+            return (getattr(request, "username", None) or "") if request else ""
+
+        def conversation_choices(owner: str, search: str = "") -> list[tuple[str, str]]:
+            return [(render.conversation_label(c.title, c.updated, c.turns), c.id)
+                    for c in conversations.list(owner, search)]
+
+        def sidebar(owner: str, conv: str, search: str = "") -> tuple[Any, ...]:
+            """The conversation list, the actions of the open one, its title and export."""
+            has = conversations.owns(owner, conv)
+            export = None
+            if has:
+                exports.mkdir(parents=True, exist_ok=True)
+                export = exports / f"conversation-{conv}.md"
+                export.write_text(conversations.to_markdown(owner, conv), encoding="utf-8")
+            choices = conversation_choices(owner, search)
+            listed = has and any(value == conv for _label, value in choices)
+            return (gr.Radio(choices=choices, value=conv if listed else None),
+                    gr.Group(visible=has), conversations.title(owner, conv) if has else "",
+                    gr.DownloadButton(value=str(export) if export else None),
+                    gr.Row(visible=False))
+
+        sidebar_outputs = [conv_list, conv_actions, conv_title, conv_export, conv_confirm]
+
+        def start_turn(text: str, chat: list[dict[str, Any]], is_busy: bool, conv: str,
+                       request: gr.Request) -> tuple[Any, ...]:
+            """Take the question: clear the box, show it, and turn Ask into Stop. The answer
+            streams in the next step, which does not write the box: what is typed meanwhile
+            stays."""
             text = (text or "").strip()
+            if is_busy:
+                raise gr.Error("An answer is still coming in: press Stop to ask now, or wait "
+                               "for it. Your question is still in the box.", print_exception=False)
             if not text:
-                yield "", chat, answers, plain
-                return
-            turn = len(answers)
+                raise gr.Error("Type a question first.", print_exception=False)
+            if len(text) > MAX_QUESTION:
+                raise gr.Error(f"Questions are limited to {MAX_QUESTION:,} characters; this one "
+                               f"has {len(text):,}.", print_exception=False)
+            owner = owner_of(request)
+            if not conversations.owns(owner, conv):
+                conv = conversations.create(owner, text)
             chat = [*chat, {"role": "user", "content": render.user_html(text)},
                     {"role": "assistant", "content": render.thinking_html()}]
-            yield "", chat, answers, plain
+            return ("", text, chat, True, conv, gr.Button(visible=False), gr.Button(visible=True),
+                    render.counter_html(0, MAX_QUESTION))
+
+        def stream_turn(text: str, chat: list[dict[str, Any]], answers: list[Answer | None],
+                        plain: list[dict[str, str]], chosen: SessionSettings | None, conv: str,
+                        request: gr.Request) -> Iterator[tuple[Any, ...]]:
+            turn = len(answers)
             final: Answer | None = None
             partial, last, paced = "", 0.0, 0.0
             try:
@@ -331,37 +405,131 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                     if time.monotonic() - last >= STREAM_UPDATE_SECONDS:
                         last = time.monotonic()
                         chat[-1] = {"role": "assistant", "content": render.streaming_html(partial)}
-                        yield "", chat, answers, plain
+                        yield chat, answers, plain
                 if final is None:
                     raise AssistantError("the answer stream ended without an answer")
             except Exception as exc:  # every failure becomes a readable line in the chat
-                chat[-1] = {"role": "assistant", "content": render.error_html(_error_message(exc))}
-                yield "", chat, [*answers, None], plain
+                message = _error_message(exc)
+                chat[-1] = {"role": "assistant", "content": render.error_html(message)}
+                conversations.add_turn(owner_of(request), conv, text, None, message)
+                yield chat, [*answers, None], plain
                 return
             chat[-1] = {"role": "assistant", "content": render.answer_html(final, turn)}
             plain = [*plain, {"role": "user", "content": text},
                      {"role": "assistant", "content": final.answer}]
-            yield "", chat, [*answers, final], plain
+            conversations.add_turn(owner_of(request), conv, text, final)
+            yield chat, [*answers, final], plain
 
-        chat_io = {"inputs": [question, chatbot, turns, history, session],
-                   "outputs": [question, chatbot, turns, history]}
-        question.submit(respond, **chat_io, api_visibility="private", concurrency_limit=4,
-                        show_progress="hidden")
-        send.click(respond, **chat_io, api_visibility="private", concurrency_limit=4,
-                   show_progress="hidden")
-        for button in example_buttons:
-            button.click(respond, inputs=[button, chatbot, turns, history, session],
-                         outputs=chat_io["outputs"], api_visibility="private", concurrency_limit=4,
-                         show_progress="hidden")
+        def end_turn(conv: str, search: str, request: gr.Request) -> tuple[Any, ...]:
+            return (False, gr.Button(visible=True), gr.Button(visible=False),
+                    *sidebar(owner_of(request), conv, search))
 
-        def reset() -> tuple[Any, ...]:
-            return [], [], [], render.viewer_placeholder_html(), ""
+        def stop_turn(chat: list[dict[str, Any]], answers: list[Answer | None], text: str,
+                      conv: str, search: str, request: gr.Request) -> tuple[Any, ...]:
+            """Stop pressed: the stream was cancelled on the server; the turn says so."""
+            owner = owner_of(request)
+            asked = sum(1 for m in chat if m.get("role") == "user")
+            if asked > len(answers):  # still unanswered (else it finished just before Stop)
+                chat = [*chat[:-1], {"role": "assistant", "content": render.error_html(
+                    "Stopped before the answer was complete.")}]
+                answers = [*answers, None]
+                conversations.add_turn(owner, conv, text, None, "Stopped")
+            return (chat, answers, False, gr.Button(visible=True), gr.Button(visible=False),
+                    *sidebar(owner, conv, search))
 
-        new_chat.click(reset, outputs=[chatbot, turns, history, viewer, question],
+        streams = []
+        for trigger, source in ([(question.submit, question), (send.click, question)]
+                                + [(b.click, b) for b in example_buttons]):
+            started = trigger(start_turn, inputs=[source, chatbot, busy, conversation],
+                              outputs=[question if source is question else gr.State(),
+                                       pending, chatbot, busy, conversation, send, stop, counter],
+                              api_visibility="private", show_progress="hidden")
+            streamed = started.success(
+                stream_turn, inputs=[pending, chatbot, turns, history, session, conversation],
+                outputs=[chatbot, turns, history], api_visibility="private", concurrency_limit=4,
+                show_progress="hidden")
+            streamed.then(end_turn, inputs=[conversation, conv_search],
+                          outputs=[busy, send, stop, *sidebar_outputs], api_visibility="private",
+                          show_progress="hidden")
+            streams.append(streamed)
+        stop.click(stop_turn, inputs=[chatbot, turns, pending, conversation, conv_search],
+                   outputs=[chatbot, turns, busy, send, stop, *sidebar_outputs],
+                   cancels=streams, api_visibility="private", show_progress="hidden")
+        # The character counter, in the browser: no round trip per keystroke.
+        question.input(None, inputs=[question], outputs=[counter], api_visibility="private",
+                       js=f"(text) => `{render.counter_js_template(MAX_QUESTION)}`")
+
+        def reset(search: str, request: gr.Request) -> tuple[Any, ...]:
+            return ([], [], [], render.viewer_placeholder_html(), "",
+                    *sidebar(owner_of(request), "", search))
+
+        reset_outputs = [chatbot, turns, history, viewer, conversation, *sidebar_outputs]
+        new_chat.click(reset, inputs=[conv_search], outputs=reset_outputs,
                        api_visibility="private", show_progress="hidden")
         # The chat's own clear icon empties the messages; the conversation state must follow.
-        chatbot.clear(reset, outputs=[chatbot, turns, history, viewer, question],
+        chatbot.clear(reset, inputs=[conv_search], outputs=reset_outputs,
                       api_visibility="private", show_progress="hidden")
+
+        def open_conversation(conv: str | None, search: str, request: gr.Request
+                              ) -> tuple[Any, ...]:
+            """Show a stored conversation: its answers, footnotes working, and its follow-up
+            context."""
+            owner = owner_of(request)
+            conv = conv or ""
+            chat: list[dict[str, Any]] = []
+            answers: list[Answer | None] = []
+            plain: list[dict[str, str]] = []
+            for number, turn in enumerate(conversations.turns(owner, conv)):
+                chat.append({"role": "user", "content": render.user_html(turn.question)})
+                if turn.answer is None:
+                    chat.append({"role": "assistant", "content": render.error_html(
+                        turn.error or "No answer.")})
+                else:
+                    chat.append({"role": "assistant",
+                                 "content": render.answer_html(turn.answer, number)})
+                    plain += [{"role": "user", "content": turn.question},
+                              {"role": "assistant", "content": turn.answer.answer}]
+                answers.append(turn.answer)
+            if not conversations.owns(owner, conv):
+                conv = ""
+            return (chat, answers, plain, render.viewer_placeholder_html(), conv,
+                    *sidebar(owner, conv, search))
+
+        conv_list.input(open_conversation, inputs=[conv_list, conv_search],
+                        outputs=reset_outputs, api_visibility="private", show_progress="hidden")
+        def search_conversations(search: str, conv: str, request: gr.Request) -> tuple[Any, ...]:
+            return sidebar(owner_of(request), conv, search)
+
+        conv_search.change(search_conversations,
+                          inputs=[conv_search, conversation], outputs=sidebar_outputs,
+                          api_visibility="private", show_progress="hidden",
+                          trigger_mode="always_last")
+
+        def rename_conversation(title: str, conv: str, search: str, request: gr.Request
+                                ) -> tuple[Any, ...]:
+            owner = owner_of(request)
+            if (title or "").strip():
+                conversations.rename(owner, conv, title)
+            return sidebar(owner, conv, search)
+
+        conv_rename.click(rename_conversation, inputs=[conv_title, conversation, conv_search],
+                          outputs=sidebar_outputs, api_visibility="private",
+                          show_progress="hidden")
+        conv_title.submit(rename_conversation, inputs=[conv_title, conversation, conv_search],
+                          outputs=sidebar_outputs, api_visibility="private",
+                          show_progress="hidden")
+        conv_delete.click(lambda: gr.Row(visible=True), outputs=[conv_confirm],
+                          api_visibility="private", show_progress="hidden")
+        conv_delete_no.click(lambda: gr.Row(visible=False), outputs=[conv_confirm],
+                             api_visibility="private", show_progress="hidden")
+
+        def delete_conversation(conv: str, search: str, request: gr.Request) -> tuple[Any, ...]:
+            conversations.delete(owner_of(request), conv)
+            return reset(search, request)
+
+        conv_delete_yes.click(delete_conversation, inputs=[conversation, conv_search],
+                              outputs=reset_outputs, api_visibility="private",
+                              show_progress="hidden")
 
         def show_citation(answers: list[Answer | None], evt: gr.EventData) -> str:
             target = render.parse_cite_href(str(getattr(evt, "cite", "") or ""))
@@ -386,6 +554,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
         refresh_outputs = [header, articles, remove_choice, *example_buttons]
         demo.load(refreshed, outputs=refresh_outputs, api_visibility="private", show_progress="hidden")
+        demo.load(open_conversation, inputs=[conversation, conv_search], outputs=reset_outputs,
+                  api_visibility="private", show_progress="hidden")
 
         def add_files(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
             if not files:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import PurePath
 from urllib.parse import urlparse
@@ -376,3 +377,30 @@ def _headline_topic(title: str) -> str:
     if len(words) > EXAMPLE_TOPIC_WORDS:
         clause = " ".join(words[:EXAMPLE_TOPIC_WORDS]) + "…"
     return clause
+
+
+# --- the ask box and the conversations list -----------------------------------------------------
+
+
+def counter_html(length: int, limit: int) -> str:
+    near = " aa-counter-near" if length > limit * 0.9 else ""
+    return f'<span class="aa-counter{near}">{length:,} / {limit:,}</span>'
+
+
+def counter_js_template(limit: int) -> str:
+    """The body of a JS template literal giving counter_html for the box's `text` (the counter
+    is updated in the browser, with no round trip per keystroke)."""
+    return (f'<span class="aa-counter${{text.length > {limit * 0.9:.0f} ? \' aa-counter-near\' : \'\'}}">'
+            f"${{text.length.toLocaleString('en')}} / {limit:,}</span>")
+
+
+def conversation_label(title: str, updated: float, turns: int) -> str:
+    """A conversation in the list: its title, when it was last used, how many questions."""
+    now, then = time.localtime(), time.localtime(updated)
+    if then[:3] == now[:3]:
+        when = time.strftime("%H:%M", then)
+    else:
+        when = f"{then.tm_mday} {time.strftime('%b', then)}"
+        if then.tm_year != now.tm_year:
+            when += f" {then.tm_year}"
+    return f"{title} · {when} · {turns} question{'s' if turns != 1 else ''}"
