@@ -7,6 +7,7 @@ from assistant.models import (
     Citation,
     Conflict,
     IngestSummary,
+    RetrievedPassage,
     Scope,
     SentenceSupport,
     Source,
@@ -15,6 +16,7 @@ from assistant.settings import Settings
 
 __all__ = [
     "ABSTAIN_TEXT", "Answer", "Assistant", "AssistantError", "Citation", "Conflict",
-    "EmptyQuestionError", "EmptyStoreError", "IngestSummary", "Scope", "ScopeError",
+    "EmptyQuestionError", "EmptyStoreError", "IngestSummary", "RetrievedPassage", "Scope",
+    "ScopeError",
     "SentenceSupport", "Settings", "Source",
 ]

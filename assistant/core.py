@@ -34,6 +34,7 @@ from assistant.models import (
     Conflict,
     ConflictSide,
     IngestSummary,
+    RetrievedPassage,
     Scope,
     SentenceSupport,
     Source,
@@ -532,6 +533,7 @@ class Assistant:
             t0 = time.perf_counter()
             answer = self.generative.answer(question, query, passages, selection, answer)
             timings["answer"] += _ms(t0)
+        answer.passages = retrieved_passages(passages, answer)
         return _finished(self._with_pages(answer), question, query, note, timings, started, scope)
 
     def stream(self, question_or_messages: str | ChatMessages, *, top_k: int | None = None,
@@ -558,6 +560,7 @@ class Assistant:
         waited = 0.0
         for item in items:
             if isinstance(item, Answer):
+                item.passages = retrieved_passages(passages, item)
                 yield _finished(self._with_pages(item), question, query, note, timings,
                                 started + waited, scope)
                 return
@@ -750,6 +753,32 @@ def _pieces_then(answer: Answer, words_per_piece: int = 4) -> Iterator[str | Ans
     for i in range(0, len(tokens), words_per_piece):
         yield (" " if i else "") + " ".join(tokens[i:i + words_per_piece])
     yield answer
+
+
+def retrieved_passages(passages: list[Passage], answer: Answer) -> list[RetrievedPassage]:
+    """The retrieved passages as the Answer reports them: scores, and why each was used or
+    not."""
+    out = []
+    for number, passage in enumerate(passages, start=1):
+        chunk = passage.chunk
+        quoted = [c.n for c in answer.citations if c.article_id == chunk.article_id
+                  and chunk.start <= c.start < chunk.end]
+        if quoted:
+            why = "quoted in the answer as " + ", ".join(f"[{n}]" for n in quoted)
+        elif answer.abstained:
+            why = (f"no sentence in it answered the question confidently enough (the answer's "
+                   f"confidence was {answer.confidence:.2f})" if number == 1 else
+                   "ranked lower than the passages above, which did not answer it either")
+        elif passage.lexical == 0:
+            why = "not quoted: found by meaning alone, none of the question's words are in it"
+        else:
+            why = "not quoted: the quoted sentences answered the question better"
+        out.append(RetrievedPassage(
+            rank=number, article_id=chunk.article_id, title=passage.article.title,
+            start=chunk.start, end=chunk.end, text=chunk.text, dense=round(passage.dense, 4),
+            lexical=round(passage.lexical, 4), fused=round(passage.fused, 4),
+            used=bool(quoted), why=why))
+    return out
 
 
 def _finished(answer: Answer, question: str, query: str, note: str,

@@ -96,6 +96,23 @@ class Scope(BaseModel):
         return not (self.article_ids or self.date_from or self.date_to)
 
 
+class RetrievedPassage(BaseModel):
+    """One passage the question retrieved, with the scores that ranked it and whether the
+    answer used it, so a reader can see what else was found and why an answer abstained."""
+
+    rank: int = Field(description="1 = best")
+    article_id: str
+    title: str
+    start: int = Field(description="offsets of the passage in the article's text")
+    end: int
+    text: str
+    dense: float = Field(description="cosine similarity of the question and the passage")
+    lexical: float = Field(description="BM25 score of the question's words (0: none matched)")
+    fused: float = Field(description="the reciprocal-rank fusion of the two, which ranks")
+    used: bool = Field(description="a citation of the answer quotes this passage")
+    why: str = Field(description="why it was or was not used, in words")
+
+
 class Answer(BaseModel):
     question: str
     answer: str
@@ -123,6 +140,8 @@ class Answer(BaseModel):
                                       description="the grounding guard's report (LLM answers)")
     scope: Scope | None = Field(default=None, description="the articles the question was limited "
                                 "to (None: every indexed article)")
+    passages: list[RetrievedPassage] = Field(
+        default_factory=list, description="every passage retrieved for the question, best first")
 
     def to_json(self) -> str:
         return self.model_dump_json()

@@ -517,3 +517,30 @@ def test_conversations_last_across_reloads_and_can_be_renamed_exported_deleted(
                            f"'Who met at the summit ({marker})')")
     assert page.locator("#conv-list label", has_text=f"Summit length {marker}").count() == 1
     assert page.locator('#chat [data-testid="user"]').count() == 0
+
+
+def test_every_retrieved_passage_is_on_view_and_an_abstention_says_why(session: Session) -> None:
+    answer = session.ask("Where did the talks take place?")
+    panel = answer.locator("details.aa-passages")
+    assert panel.count() == 1 and panel.get_attribute("open") is None
+    summary = panel.locator("summary")
+    count = int(re.search(r"\((\d+)\)", summary.inner_text()).group(1))
+    assert count >= 2
+    summary.click()
+    items = panel.locator("li.aa-passage")
+    assert items.count() == count
+    used = panel.locator("li.aa-used")
+    assert used.count() >= 1 and "Quoted in the answer as [1]" in used.first.inner_text()
+    assert re.search(r"dense \d\.\d\d · lexical \d+\.\d\d · fused \d\.\d{3}",
+                     items.first.inner_text())
+    unused = panel.locator("li.aa-unused")
+    if unused.count():
+        assert "Not quoted" in unused.first.inner_text()
+    answer.screenshot(path=str(SHOTS / "13-retrieved-passages.png"))
+
+    declined = session.ask("What is the boiling point of tungsten?")  # see the test above
+    assert declined.locator(".aa-abstain").count() == 1
+    panel = declined.locator("details.aa-passages")
+    assert panel.get_attribute("open") is not None
+    first = panel.locator("li.aa-passage").first
+    assert "No sentence in it answered the question confidently enough" in first.inner_text()

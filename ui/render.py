@@ -114,9 +114,37 @@ def answer_html(answer: Answer, turn: int) -> str:
     parts.append(_notes_html(answer))
     if answer.citations:
         parts.append(_sources_strip(answer, turn))
+    parts.append(_passages_html(answer))
     parts.append(_meta_html(answer))
     parts.append("</div>")
     return "".join(parts)
+
+
+PASSAGE_PREVIEW_CHARS = 360
+
+
+def _passages_html(answer: Answer) -> str:
+    """Every retrieved passage, its scores and why it was (not) used: folded under the answer,
+    open under an abstention, which it explains."""
+    passages = getattr(answer, "passages", None) or []
+    if not passages:
+        return ""
+    items = []
+    for p in passages:
+        preview = p.text if len(p.text) <= PASSAGE_PREVIEW_CHARS else \
+            p.text[:PASSAGE_PREVIEW_CHARS].rsplit(" ", 1)[0] + " …"
+        state = "aa-used" if p.used else "aa-unused"
+        items.append(
+            f'<li class="aa-passage {state}"><div class="aa-passage-head">'
+            f'<span class="aa-rank">{p.rank}</span> <strong>{esc(p.title)}</strong></div>'
+            f'<div class="aa-scores">dense {p.dense:.2f} · lexical {p.lexical:.2f} · '
+            f'fused {p.fused:.3f}</div>'
+            f'<div class="aa-why">{esc(p.why[:1].upper() + p.why[1:])}.</div>'
+            f'<blockquote class="aa-passage-text">{esc(preview)}</blockquote></li>')
+    opened = " open" if answer.abstained else ""
+    return (f'<details class="aa-passages"{opened}><summary>Retrieved passages '
+            f'({len(passages)})</summary><ol class="aa-passage-list">{"".join(items)}</ol>'
+            "</details>")
 
 
 def _abstention_html(answer: Answer) -> str:
@@ -125,7 +153,8 @@ def _abstention_html(answer: Answer) -> str:
     return ('<div class="aa-answer aa-final"><div class="aa-callout aa-abstain" role="note">'
             '<div class="aa-callout-title">Not in the articles</div>'
             f'<p class="aa-abstain-text">{esc(answer.answer)}</p>'
-            f'<p class="aa-muted">{esc(detail)}</p></div>{_notes_html(answer)}{_meta_html(answer)}</div>')
+            f'<p class="aa-muted">{esc(detail)}</p></div>{_notes_html(answer)}'
+            f'{_passages_html(answer)}{_meta_html(answer)}</div>')
 
 
 def _conflicts_html(answer: Answer, turn: int, citations: dict[int, Citation]) -> str:
