@@ -544,3 +544,40 @@ def test_every_retrieved_passage_is_on_view_and_an_abstention_says_why(session: 
     assert panel.get_attribute("open") is not None
     first = panel.locator("li.aa-passage").first
     assert "No sentence in it answered the question confidently enough" in first.inner_text()
+
+
+def test_feedback_is_kept_and_exported_as_a_dataset_that_eval_runs(
+        session: Session, tmp_path: Path, user_articles: Path) -> None:
+    page = session.page
+    # Only this test rates answers on the test server.
+    session.ask("Where did the talks take place?")
+    page.locator('#chat button[aria-label="Like"]').last.click()
+    page.locator("#feedback-status .aa-status-ok").wait_for()
+    page.locator("#feedback-note-row").wait_for(state="visible")
+    session.ask("How long did the talks last?")
+    page.locator('#chat button[aria-label="Dislike"]').last.click()
+    page.wait_for_function("document.querySelector('#feedback-status').innerText"
+                           ".includes('poor answer')")
+    page.fill("#feedback-note textarea, #feedback-note input", "It should give both figures.")
+    page.click("#feedback-save")
+    page.wait_for_function("document.querySelector('#feedback-status').innerText"
+                           ".includes('Note saved')")
+
+    session.tab("settings")
+    assert "rated answer" in page.locator("#feedback-summary").inner_text()
+    with page.expect_download() as download:
+        page.click("#feedback-export")
+    dataset = tmp_path / "from-feedback"
+    dataset.mkdir()
+    download.value.save_as(dataset / "questions.jsonl")
+    items = [json.loads(line) for line in (dataset / "questions.jsonl").read_text().splitlines()]
+    assert len(items) == 2
+    liked, disliked = items
+    assert "liked" in liked["tags"] and liked["answers"] and liked["evidence"]
+    assert "review" in disliked["tags"] and disliked["note"] == "It should give both figures."
+
+    result = run_cli("eval", "--dataset", str(dataset), "--articles", str(user_articles),
+                     "--no-independent", "--thresholds", "none", "--json", timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [q["id"] for q in report["questions"]] == [liked["id"], disliked["id"]]

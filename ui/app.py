@@ -32,7 +32,7 @@ from pydantic import SecretStr
 
 from assistant import Answer, Assistant, AssistantError, EmptyStoreError, Source
 from ui import render
-from ui.conversations import Conversations
+from ui.conversations import Conversations, Feedback
 
 log = logging.getLogger("assistant.ui")
 
@@ -209,6 +209,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
     uploads = store / "uploads"
     exports = store / "exports"
     conversations = Conversations(store / "conversations.sqlite")
+    feedback = Feedback(conversations)
 
     def current_sources() -> list[Source]:
         try:
@@ -234,6 +235,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         # The open conversation's id, remembered by the browser across reloads.
         conversation = gr.BrowserState("", storage_key="aa-conversation")
         busy = gr.State(False)  # an answer is streaming in
+        rated = gr.State(-1)  # the turn last rated, which a note attaches to
         pending = gr.State("")  # the question being answered
 
         header = gr.HTML(render.header_html([]), elem_id="aa-header")
@@ -267,7 +269,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                         chatbot = gr.Chatbot(
                             elem_id="chat", show_label=False, height="58vh", min_height=420,
                             render_markdown=False, sanitize_html=True, latex_delimiters=[],
-                            feedback_options=None, buttons=[], group_consecutive_messages=False,
+                            feedback_options=("Like", "Dislike"), buttons=[],
+                            group_consecutive_messages=False,
                             placeholder=("<div class='aa-empty'><h3>Ask about your articles</h3>"
                                          "<p>Answers quote the articles word for word. Click a "
                                          "footnote to see the passage behind each sentence.</p></div>"))
@@ -283,6 +286,14 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                                              elem_id="stop", visible=False)
                         counter = gr.HTML(render.counter_html(0, MAX_QUESTION),
                                           elem_id="question-counter")
+                        with gr.Row(visible=False, elem_id="feedback-note-row") as note_row:
+                            feedback_note = gr.Textbox(
+                                label="Add a note to your rating (optional)", lines=1,
+                                max_lines=3, max_length=1000, scale=6, elem_id="feedback-note",
+                                placeholder="what was wrong, or what the right answer is")
+                            feedback_save = gr.Button("Save note", size="sm", scale=1,
+                                                      elem_id="feedback-save")
+                        feedback_status = gr.HTML("", elem_id="feedback-status")
                         with gr.Row(elem_id="aa-examples"):
                             gr.HTML('<span class="aa-label">Try</span>', elem_classes="aa-examples-label")
                             example_buttons = [
@@ -332,6 +343,11 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                                          if assistant.settings.openai_api_key else "sk-…"))
                     top_k = gr.Slider(label="Passages to retrieve (top-k)", minimum=1, maximum=20,
                                       step=1, value=min(defaults.top_k, 20), elem_id="top-k")
+                    with gr.Group(elem_id="aa-feedback-export"):
+                        feedback_summary = gr.HTML("", elem_id="feedback-summary")
+                        feedback_export = gr.DownloadButton(
+                            "Export feedback as questions.jsonl", size="sm", value=None,
+                            elem_id="feedback-export")
                     with gr.Row(equal_height=False, elem_id="aa-apply-row"):
                         apply = gr.Button("Apply", variant="primary", elem_id="apply-settings",
                                           scale=0, min_width=140)
@@ -531,6 +547,54 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                               outputs=reset_outputs, api_visibility="private",
                               show_progress="hidden")
 
+        def feedback_file(owner: str) -> tuple[Any, Any]:
+            """The owner's ratings as questions.jsonl, ready for the export button."""
+            count = feedback.count(owner)
+            if not count:
+                return (render.status_html("info", ["No answers rated yet: rate one with the "
+                                                    "thumbs under it."]),
+                        gr.DownloadButton(value=None, interactive=False))
+            exports.mkdir(parents=True, exist_ok=True)
+            digest = hashlib.sha256(owner.encode()).hexdigest()[:12]
+            path = exports / f"feedback-{digest}-questions.jsonl"
+            path.write_text(feedback.to_questions_jsonl(owner), encoding="utf-8")
+            line = (f"{count} rated answer{'s' if count != 1 else ''}, exported as an evaluation "
+                    "dataset (run it with `assistant eval --dataset DIR`; items tagged review "
+                    "need their answers filled in).")
+            return (render.status_html("info", [line]),
+                    gr.DownloadButton(value=str(path), interactive=True))
+
+        def rate(conv: str, data: gr.LikeData, request: gr.Request) -> tuple[Any, ...]:
+            owner = owner_of(request)
+            index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+            turn = int(index) // 2
+            liked = data.liked is True or data.liked == "Like"
+            if not feedback.rate(owner, conv, turn, liked):
+                return (turn, gr.Row(visible=False),
+                        render.status_html("warn", ["Only a finished answer can be rated."]),
+                        *feedback_file(owner))
+            thanks = "Thanks: marked as a good answer." if liked else \
+                "Thanks: marked as a poor answer. A note helps turn it into a test."
+            return (turn, gr.Row(visible=True), render.status_html("ok", [thanks]),
+                    *feedback_file(owner))
+
+        chatbot.like(rate, inputs=[conversation],
+                     outputs=[rated, note_row, feedback_status, feedback_summary,
+                              feedback_export], api_visibility="private", show_progress="hidden")
+
+        def save_note(note: str, conv: str, turn: int, request: gr.Request) -> tuple[Any, ...]:
+            owner = owner_of(request)
+            if turn < 0 or not feedback.note(owner, conv, turn, note or ""):
+                return (gr.skip(), render.status_html("warn", ["Rate an answer first."]),
+                        *feedback_file(owner))
+            return ("", render.status_html("ok", ["Note saved with your rating."]),
+                    *feedback_file(owner))
+
+        for trigger in (feedback_save.click, feedback_note.submit):
+            trigger(save_note, inputs=[feedback_note, conversation, rated],
+                    outputs=[feedback_note, feedback_status, feedback_summary, feedback_export],
+                    api_visibility="private", show_progress="hidden")
+
         def show_citation(answers: list[Answer | None], evt: gr.EventData) -> str:
             target = render.parse_cite_href(str(getattr(evt, "cite", "") or ""))
             if target is None:
@@ -555,6 +619,12 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         refresh_outputs = [header, articles, remove_choice, *example_buttons]
         demo.load(refreshed, outputs=refresh_outputs, api_visibility="private", show_progress="hidden")
         demo.load(open_conversation, inputs=[conversation, conv_search], outputs=reset_outputs,
+                  api_visibility="private", show_progress="hidden")
+
+        def load_feedback(request: gr.Request) -> tuple[Any, Any]:
+            return feedback_file(owner_of(request))
+
+        demo.load(load_feedback, outputs=[feedback_summary, feedback_export],
                   api_visibility="private", show_progress="hidden")
 
         def add_files(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:

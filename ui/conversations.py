@@ -8,6 +8,7 @@ same answers with working footnotes, and an export carries the citations.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -25,6 +26,12 @@ CREATE TABLE IF NOT EXISTS conversations (
     created REAL NOT NULL, updated REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS conversations_owner ON conversations(owner, updated);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY, owner TEXT NOT NULL, conversation_id TEXT NOT NULL,
+    turn INTEGER NOT NULL, question TEXT NOT NULL, answer_json TEXT NOT NULL,
+    rating INTEGER NOT NULL, note TEXT NOT NULL DEFAULT '', at REAL NOT NULL,
+    UNIQUE (owner, conversation_id, turn)
+);
 CREATE TABLE IF NOT EXISTS turns (
     conversation_id TEXT NOT NULL, idx INTEGER NOT NULL, question TEXT NOT NULL,
     answer_json TEXT, error TEXT, at REAL NOT NULL, PRIMARY KEY (conversation_id, idx)
@@ -157,6 +164,74 @@ class Conversations:
                              f"({where}{page}, characters {citation.start}-{citation.end})")
             lines.append("")
         return "\n".join(lines).rstrip() + "\n"
+
+
+class Feedback:
+    """Thumbs up or down on an answer, with an optional note, kept with the question and the
+    whole Answer (its citations and retrieved passages), and exported as an evaluation dataset
+    in our questions.jsonl format (evals/dataset.py)."""
+
+    def __init__(self, conversations: Conversations) -> None:
+        self.store = conversations
+
+    def rate(self, owner: str, conversation_id: str, turn: int, liked: bool) -> bool:
+        """Record (or change) the rating of one answer; False when that turn has no answer."""
+        turns = self.store.turns(owner, conversation_id)
+        if not 0 <= turn < len(turns) or turns[turn].answer is None:
+            return False
+        answer = turns[turn].answer
+        assert answer is not None
+        with self.store._write() as db:
+            db.execute(
+                "INSERT INTO feedback(owner, conversation_id, turn, question, answer_json, rating, "
+                "at) VALUES (?,?,?,?,?,?,?) ON CONFLICT(owner, conversation_id, turn) DO UPDATE "
+                "SET rating=excluded.rating, at=excluded.at",
+                (owner, conversation_id, turn, turns[turn].question, answer.model_dump_json(),
+                 1 if liked else -1, time.time()))
+        return True
+
+    def note(self, owner: str, conversation_id: str, turn: int, note: str) -> bool:
+        with self.store._write() as db:
+            return db.execute("UPDATE feedback SET note=? WHERE owner=? AND conversation_id=? "
+                              "AND turn=?", (note.strip(), owner, conversation_id, turn)
+                              ).rowcount == 1
+
+    def count(self, owner: str) -> int:
+        return self.store._db().execute("SELECT count(*) FROM feedback WHERE owner=?",
+                                        (owner,)).fetchone()[0]
+
+    def to_questions_jsonl(self, owner: str) -> str:
+        """One line per rated answer. A liked answer becomes a regression test: its short answer
+        (or its first quote) is the expected answer and its quotes the evidence; a liked
+        abstention expects an abstention. A disliked one is tagged `review`, with the note: as
+        exported it asks the assistant to decline, so fill in `answers` (and `evidence`) where
+        the articles do answer it."""
+        rows = self.store._db().execute(
+            "SELECT id, question, answer_json, rating, note FROM feedback WHERE owner=? "
+            "ORDER BY id", (owner,)).fetchall()
+        lines = []
+        for row_id, question, answer_json, rating, note in rows:
+            answer = Answer.model_validate_json(answer_json)
+            tags = ["feedback", "liked" if rating > 0 else "disliked"]
+            answers: list[str] = []
+            evidence: list[str] = []
+            if rating > 0 and not answer.abstained:
+                quotes = [c.text for c in answer.citations]
+                answers = [answer.short_answer] if answer.short_answer else quotes[:1]
+                evidence = quotes
+                tags.append("answerable")
+            elif rating > 0:
+                tags.append("unanswerable")
+            else:
+                tags.append("review")
+            item: dict[str, object] = {"id": f"feedback-{row_id}", "question": question,
+                                       "answers": answers, "evidence": evidence, "tags": tags}
+            if note:
+                item["note"] = note
+            if rating < 0:
+                item["answer_given"] = answer.answer
+            lines.append(json.dumps(item, ensure_ascii=False))
+        return "\n".join(lines) + ("\n" if lines else "")
 
 
 def _title(text: str) -> str:
