@@ -463,7 +463,8 @@ def test_a_question_longer_than_the_limit_is_cut_at_it_and_counted(session: Sess
     assert len(page.input_value("#question textarea")) == 2000
     page.locator("#question textarea").press("End")
     page.locator("#question textarea").press_sequentially("y")
-    assert "2,000 / 2,000" in page.locator("#question-counter").inner_text()
+    page.wait_for_function(
+        "document.querySelector('#question-counter').innerText.includes('2,000 / 2,000')")
 
 
 def test_conversations_last_across_reloads_and_can_be_renamed_exported_deleted(
@@ -581,3 +582,23 @@ def test_feedback_is_kept_and_exported_as_a_dataset_that_eval_runs(
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert [q["id"] for q in report["questions"]] == [liked["id"], disliked["id"]]
+
+
+def test_ask_about_one_article_limits_the_citations_to_it(session: Session) -> None:
+    page = session.page
+    session.tab("articles")
+    page.click("#remove-choice input")
+    option = page.get_by_role("option").filter(has_text="Putin").first  # a user article
+    title = option.inner_text().strip().rsplit(" (", 1)[0]  # "TITLE (ARTICLE_ID)"
+    word = re.findall(r"[A-Za-z]{5,}", title)[0]
+    option.click()
+    page.keyboard.press("Escape")
+    page.click("#ask-about")
+    page.locator("#chat").wait_for(state="visible")  # back on the Chat tab
+    assert word in page.locator("#scope").inner_text()  # the scope shows above the input
+    answer = session.ask("How long did the talks last?")
+    sources = answer.locator(".aa-source-title")
+    assert sources.count() >= 1, answer.inner_text()
+    assert {sources.nth(i).inner_text() for i in range(sources.count())} == {title}
+    assert answer.locator(".aa-conflict").count() == 0  # the other article is out of scope
+    session.shot("14-scoped-question")

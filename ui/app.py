@@ -30,7 +30,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 import gradio as gr
 from pydantic import SecretStr
 
-from assistant import Answer, Assistant, AssistantError, EmptyStoreError, Source
+from assistant import Answer, Assistant, AssistantError, EmptyStoreError, Scope, Source
 from ui import render
 from ui.conversations import Conversations, Feedback
 
@@ -172,14 +172,15 @@ def _plain_history(history: list[dict[str, str]], question: str) -> list[dict[st
 
 
 def answer_stream(assistant: Assistant, question: str,
-                  history: list[dict[str, str]]) -> Iterator[str | Answer]:
+                  history: list[dict[str, str]], scope: Scope | None = None
+                  ) -> Iterator[str | Answer]:
     """Text deltas, then the final Answer. Uses the assistant's own streaming and multi-turn
     chat where it has them (follow-ups are rewritten there); otherwise asks and yields the
     finished answer a few words at a time."""
     messages = _plain_history(history, question)
     stream = getattr(assistant, "stream", None)
     if callable(stream):
-        yield from stream(messages if history else question)
+        yield from stream(messages if history else question, scope=scope)
         return
     chat = getattr(assistant, "chat", None)
     answer = chat(messages) if history and callable(chat) else assistant.ask(question)
@@ -226,7 +227,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                    else gr.Button(value="", visible=False) for i in range(N_EXAMPLES)]
         choices = [(f"{s.title} ({s.article_id})", s.article_id) for s in sources]
         return (render.header_html(sources), render.articles_html(sources),
-                gr.Dropdown(choices=choices, value=[]), *buttons)
+                gr.Dropdown(choices=choices, value=[]), *buttons,
+                gr.Dropdown(choices=[(s.title, s.article_id) for s in sources]))
 
     with gr.Blocks(title="Article Assistant", analytics_enabled=False) as demo:
         turns = gr.State([])  # the Answer of each assistant turn (None for a failed turn)
@@ -239,7 +241,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         pending = gr.State("")  # the question being answered
 
         header = gr.HTML(render.header_html([]), elem_id="aa-header")
-        with gr.Tabs(elem_id="aa-tabs"):
+        with gr.Tabs(elem_id="aa-tabs") as tabs:
             with gr.Tab("Chat", id="chat", elem_id="tab-chat"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=1, min_width=220, elem_id="aa-conversations"):
@@ -274,6 +276,9 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                             placeholder=("<div class='aa-empty'><h3>Ask about your articles</h3>"
                                          "<p>Answers quote the articles word for word. Click a "
                                          "footnote to see the passage behind each sentence.</p></div>"))
+                        scope = gr.Dropdown(
+                            label="Ask about", multiselect=True, choices=[], value=[],
+                            elem_id="scope", info="all articles when none is chosen")
                         with gr.Row(elem_id="aa-ask-row"):
                             question = gr.Textbox(
                                 elem_id="question", label="Your question", show_label=False,
@@ -315,10 +320,13 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                                 "Uploading the same file again changes nothing; a changed file "
                                 "replaces its earlier version.</p>")
                         upload_status = gr.HTML("", elem_id="upload-status")
-                        remove_choice = gr.Dropdown(label="Remove articles", multiselect=True,
+                        remove_choice = gr.Dropdown(label="Select articles", multiselect=True,
                                                     choices=[], elem_id="remove-choice")
-                        remove_btn = gr.Button("Remove selected", variant="stop", size="sm",
-                                               elem_id="remove")
+                        with gr.Row():
+                            ask_about = gr.Button("Ask about the selected", size="sm",
+                                                  variant="primary", elem_id="ask-about")
+                            remove_btn = gr.Button("Remove selected", variant="stop", size="sm",
+                                                   elem_id="remove")
                         remove_status = gr.HTML("", elem_id="remove-status")
 
             with gr.Tab("Settings", id="settings", elem_id="tab-settings"):
@@ -404,12 +412,14 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
         def stream_turn(text: str, chat: list[dict[str, Any]], answers: list[Answer | None],
                         plain: list[dict[str, str]], chosen: SessionSettings | None, conv: str,
-                        request: gr.Request) -> Iterator[tuple[Any, ...]]:
+                        chosen_ids: list[str] | None, request: gr.Request
+                        ) -> Iterator[tuple[Any, ...]]:
             turn = len(answers)
             final: Answer | None = None
             partial, last, paced = "", 0.0, 0.0
+            limited = Scope(article_ids=list(chosen_ids)) if chosen_ids else None
             try:
-                for item in answer_stream(assistants.get(chosen), text, plain):
+                for item in answer_stream(assistants.get(chosen), text, plain, limited):
                     if isinstance(item, Answer):
                         final = item
                         continue
@@ -461,7 +471,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                                        pending, chatbot, busy, conversation, send, stop, counter],
                               api_visibility="private", show_progress="hidden")
             streamed = started.success(
-                stream_turn, inputs=[pending, chatbot, turns, history, session, conversation],
+                stream_turn, inputs=[pending, chatbot, turns, history, session, conversation,
+                                     scope],
                 outputs=[chatbot, turns, history], api_visibility="private", concurrency_limit=4,
                 show_progress="hidden")
             streamed.then(end_turn, inputs=[conversation, conv_search],
@@ -616,7 +627,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
         # --- articles -------------------------------------------------------------------------------
 
-        refresh_outputs = [header, articles, remove_choice, *example_buttons]
+        refresh_outputs = [header, articles, remove_choice, *example_buttons, scope]
         demo.load(refreshed, outputs=refresh_outputs, api_visibility="private", show_progress="hidden")
         demo.load(open_conversation, inputs=[conversation, conv_search], outputs=reset_outputs,
                   api_visibility="private", show_progress="hidden")
@@ -690,6 +701,16 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         remove_btn.click(remove_selected, inputs=[remove_choice],
                          outputs=[remove_status, *refresh_outputs], api_visibility="private",
                          concurrency_limit=1)
+
+        def ask_about_selected(ids: list[str] | None) -> tuple[Any, ...]:
+            if not ids:
+                return (render.status_html("info", ["Select the articles to ask about first."]),
+                        gr.skip(), gr.skip())
+            return "", gr.Dropdown(value=list(ids)), gr.Tabs(selected="chat")
+
+        ask_about.click(ask_about_selected, inputs=[remove_choice],
+                        outputs=[remove_status, scope, tabs], api_visibility="private",
+                        show_progress="hidden")
 
         # --- settings -------------------------------------------------------------------------------
 
