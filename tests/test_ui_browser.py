@@ -528,7 +528,7 @@ def test_every_retrieved_passage_is_on_view_and_an_abstention_says_why(session: 
     count = int(re.search(r"\((\d+)\)", summary.inner_text()).group(1))
     assert count >= 2
     summary.click()
-    items = panel.locator("li.aa-passage")
+    items = panel.locator("li.aa-retrieved")
     assert items.count() == count
     used = panel.locator("li.aa-used")
     assert used.count() >= 1 and "Quoted in the answer as [1]" in used.first.inner_text()
@@ -543,7 +543,7 @@ def test_every_retrieved_passage_is_on_view_and_an_abstention_says_why(session: 
     assert declined.locator(".aa-abstain").count() == 1
     panel = declined.locator("details.aa-passages")
     assert panel.get_attribute("open") is not None
-    first = panel.locator("li.aa-passage").first
+    first = panel.locator("li.aa-retrieved").first
     assert "No sentence in it answered the question confidently enough" in first.inner_text()
 
 
@@ -602,3 +602,64 @@ def test_ask_about_one_article_limits_the_citations_to_it(session: Session) -> N
     assert {sources.nth(i).inner_text() for i in range(sources.count())} == {title}
     assert answer.locator(".aa-conflict").count() == 0  # the other article is out of scope
     session.shot("14-scoped-question")
+
+
+@pytest.mark.parametrize("size", [(1366, 900), (390, 844)], ids=["desktop", "phone"])
+def test_every_tab_passes_axe_with_no_serious_or_critical_violation(
+        browser: Any, server: str, size: tuple[int, int]) -> None:
+    """axe-core (the axe-playwright-python package, which ships it) in Chromium, on each tab
+    with an answer, its citations and its retrieved passages on screen. Screenshots of each tab
+    at both sizes go to artifacts/screenshots/ for review."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        page.goto(server)
+        page.wait_for_function(
+            "/^[1-9]\\d* articles? /.test(document.querySelector('#aa-corpus')?.textContent || '')")
+        page.fill("#question textarea", "How long did the talks last?")
+        page.press("#question textarea", "Enter")
+        page.wait_for_selector(FINISHED)
+        axe = Axe()
+        found = {}
+        for tab in ("chat", "articles", "settings"):
+            page.click(f"#tab-{tab}-button")
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(SHOTS / f"tab-{tab}-{size[0]}x{size[1]}.png"), full_page=True)
+            violations = axe.run(page).response["violations"]
+            found[tab] = [(v["id"], [n["target"] for n in v["nodes"][:3]]) for v in violations
+                          if v["impact"] in ("serious", "critical")]
+        assert found == {"chat": [], "articles": [], "settings": []}, found
+    finally:
+        context.close()
+
+
+def test_on_a_phone_a_footnote_opens_a_bottom_sheet_that_takes_focus_and_gives_it_back(
+        browser: Any, server: str) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        page.goto(server)
+        page.wait_for_function(
+            "/^[1-9]\\d* articles? /.test(document.querySelector('#aa-corpus')?.textContent || '')")
+        assert not page.locator("#aa-viewer-col").is_visible()  # no empty viewer on a phone
+        page.fill("#question textarea", "Where did the talks take place?")
+        page.press("#question textarea", "Enter")
+        page.wait_for_selector(FINISHED)
+        footnote = page.locator('#chat [data-testid="bot"] .aa-text a.aa-cite').first
+        footnote.click()
+        page.locator("#source-viewer .aa-viewer-cited").wait_for()
+        page.wait_for_function("document.activeElement?.closest('.aa-viewer-cited') != null")
+        box = page.locator("#aa-viewer-col").bounding_box()
+        assert box is not None and abs(box["y"] + box["height"] - 844) <= 2, box  # a bottom sheet
+        assert page.locator("#source-viewer").get_attribute("class") is not None
+        assert page.locator(".aa-viewer-cited").get_attribute("aria-live") == "polite"
+        page.screenshot(path=str(SHOTS / "15-phone-source-sheet.png"))
+        page.click("#source-viewer a.aa-back")
+        page.locator("#aa-viewer-col").wait_for(state="hidden")
+        assert page.evaluate("document.activeElement?.classList.contains('aa-cite')")
+    finally:
+        context.close()

@@ -58,14 +58,28 @@ MAX_QUESTION = 2000
 CITE_JS = """
 if (window.__aaCiteHandler) document.removeEventListener('click', window.__aaCiteHandler, true);
 window.__aaCiteHandler = (event) => {
-  const link = event.target instanceof Element ? event.target.closest('a.aa-cite') : null;
+  const target = event.target instanceof Element ? event.target : null;
+  const back = target ? target.closest('a.aa-back') : null;
+  const column = document.querySelector('#aa-viewer-col');
+  if (back) {
+    event.preventDefault();
+    if (column) column.classList.add('aa-sheet-closed');
+    const from = window.__aaLastCite;
+    if (from && document.contains(from)) { from.focus(); from.scrollIntoView({block: 'nearest'}); }
+    return;
+  }
+  const link = target ? target.closest('a.aa-cite') : null;
   const href = link ? (link.getAttribute('href') || '') : '';
   if (!href.startsWith('#cite-')) return;
   event.preventDefault();
+  if (!link.closest('#source-viewer')) window.__aaLastCite = link;
+  if (column) column.classList.remove('aa-sheet-closed');
   trigger('click', {cite: href});
 };
 document.addEventListener('click', window.__aaCiteHandler, true);
 watch('value', () => {
+  const viewer = element.querySelector('.aa-viewer-cited');
+  if (viewer) viewer.focus({preventScroll: true});
   const mark = element.querySelector('blockquote mark.aa-quote');
   if (mark) mark.scrollIntoView({block: 'nearest'});
 });
@@ -89,6 +103,8 @@ def page_options() -> dict[str, Any]:
         radius_size=gr.themes.sizes.radius_md, spacing_size=gr.themes.sizes.spacing_md,
     ).set(
         body_background_fill="#f6f7fb",
+        # Secondary text at 7:1 (slate-600), not the base theme's slate-400 at 2.4:1.
+        body_text_color_subdued="#475569",
         body_background_fill_dark="#0f172a",
         block_border_width="1px",
         block_shadow="0 1px 2px rgba(15, 23, 42, 0.04)",

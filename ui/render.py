@@ -135,15 +135,15 @@ def _passages_html(answer: Answer) -> str:
             p.text[:PASSAGE_PREVIEW_CHARS].rsplit(" ", 1)[0] + " …"
         state = "aa-used" if p.used else "aa-unused"
         items.append(
-            f'<li class="aa-passage {state}"><div class="aa-passage-head">'
+            f'<li class="aa-retrieved {state}"><div class="aa-retrieved-head">'
             f'<span class="aa-rank">{p.rank}</span> <strong>{esc(p.title)}</strong></div>'
             f'<div class="aa-scores">dense {p.dense:.2f} · lexical {p.lexical:.2f} · '
             f'fused {p.fused:.3f}</div>'
             f'<div class="aa-why">{esc(p.why[:1].upper() + p.why[1:])}.</div>'
-            f'<blockquote class="aa-passage-text">{esc(preview)}</blockquote></li>')
+            f'<blockquote class="aa-retrieved-text">{esc(preview)}</blockquote></li>')
     opened = " open" if answer.abstained else ""
     return (f'<details class="aa-passages"{opened}><summary>Retrieved passages '
-            f'({len(passages)})</summary><ol class="aa-passage-list">{"".join(items)}</ol>'
+            f'({len(passages)})</summary><ol class="aa-retrieved-list">{"".join(items)}</ol>'
             "</details>")
 
 
@@ -307,7 +307,11 @@ def citation_html(answer: Answer, n: int, turn: int, article: dict[str, object] 
     lead = "… " if citation.passage_start > 0 else ""
     tail = " …" if isinstance(text, str) and citation.passage_end < len(text.rstrip()) else ""
     parts = [
-        '<div class="aa-viewer">',
+        # Announced, and focused when it opens (CITE_JS); "Back to the answer" returns focus to
+        # the footnote, and closes the sheet the viewer is on a phone.
+        '<a class="aa-back" href="#aa-back">Back to the answer</a>',
+        f'<div class="aa-viewer aa-viewer-cited" role="region" aria-live="polite" tabindex="-1" '
+        f'aria-label="Source {n} of answer {turn + 1}">',
         f'<div class="aa-viewer-nav"><span class="aa-label">Sources of answer {turn + 1}</span>{nav}</div>',
         f'<div class="aa-viewer-kicker">Source {n} of {len(answer.citations)}</div>',
         f'<h3 class="aa-viewer-title">{esc(citation.title)}</h3>',
@@ -349,7 +353,9 @@ def articles_html(sources: Sequence[Source]) -> str:
             f'<td class="aa-col-num">{s.chunks}</td>'
             f'<td class="aa-col-source" title="{esc(s.source)}">{esc(_source_label(s.source))}</td>'
             f'<td class="aa-col-id"><code>{esc(s.article_id)}</code></td></tr>')
-    return ('<div class="aa-table-wrap"><table class="aa-articles"><thead><tr><th>Title</th>'
+    # Focusable, so a keyboard can scroll a wide table (WCAG: scrollable regions).
+    return ('<div class="aa-table-wrap" tabindex="0" role="region" aria-label="Indexed articles">'
+            '<table class="aa-articles"><thead><tr><th>Title</th>'
             '<th>Date</th><th class="aa-col-num">Chunks</th><th>Source</th><th>ID</th></tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></div>')
 
