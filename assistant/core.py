@@ -454,6 +454,19 @@ class Assistant:
             result.other_embedder = recorded
         return result
 
+    def llm_models(self) -> list[str]:
+        """The models the configured OpenAI-compatible endpoint lists; raises AssistantError
+        with the reason in one line when it cannot be reached or refuses the key. Needs
+        llm="openai"."""
+        if self.settings.llm != "openai":
+            raise AssistantError("no LLM endpoint is configured (llm is 'extractive')")
+        from assistant.llm import ChatClient, LLMError
+
+        try:
+            return ChatClient(self.settings).models()
+        except LLMError as exc:
+            raise AssistantError(str(exc)) from None
+
     def discard(self) -> None:
         """Delete this store's collections on the Chroma server (a throwaway store, such as an
         evaluation's). The local cache goes with the store folder."""

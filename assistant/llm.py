@@ -120,6 +120,15 @@ class ChatClient:
                 attempt += 1
                 time.sleep(backoff)
 
+    def models(self) -> list[str]:
+        """The model ids the server lists (GET /models): a cheap check that the endpoint, the
+        key and the network work, before any question is asked."""
+        try:
+            listed = self._sdk().models.list()
+            return sorted(str(m.id) for m in listed)
+        except Exception as exc:
+            raise self._translate(exc) from None
+
     def complete(self, messages: Sequence[Message]) -> str:
         """The whole reply text."""
         response = self._with_retries(messages, stream=False)

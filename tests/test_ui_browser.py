@@ -362,13 +362,16 @@ def _use_endpoint(session: Session, url: str, model: str, key: str) -> str:
     page.fill("#model textarea, #model input", model)
     page.fill("#api-key input", key)
     page.click("#apply-settings")
-    page.locator("#settings-status .aa-status-ok").wait_for()
+    page.locator("#settings-status .aa-status-ok, #settings-status .aa-status-warn").wait_for()
     return page.locator("#settings-status").inner_text()
 
 
 def test_an_unreachable_endpoint_is_explained_not_a_stack_trace(session: Session) -> None:
     status = _use_endpoint(session, f"http://127.0.0.1:{free_port()}/v1", "any-model", LLM_KEY)
     assert "API key set" in status
+    # Not a plain "Applied": the endpoint was tried, and the status says it does not answer.
+    assert session.page.locator("#settings-status .aa-status-warn").count() == 1
+    assert "cannot reach the LLM server" in status
     session.tab("chat")
     answer = session.ask("Where did the talks take place?")
     note = answer.locator(".aa-notes .aa-note-llm")
@@ -663,3 +666,34 @@ def test_on_a_phone_a_footnote_opens_a_bottom_sheet_that_takes_focus_and_gives_i
         assert page.evaluate("document.activeElement?.classList.contains('aa-cite')")
     finally:
         context.close()
+
+
+def test_test_connection_lists_the_models_and_settings_are_kept_by_the_browser(
+        session: Session) -> None:
+    from slow_llm import SlowLLM
+
+    page = session.page
+    session.tab("settings")
+    page.get_by_label("An OpenAI-compatible endpoint").check()
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    page.fill("#base-url textarea, #base-url input", dead)
+    page.fill("#model textarea, #model input", "slow")
+    page.click("#test-connection")
+    page.locator("#settings-status .aa-status-error").wait_for()
+    assert "cannot reach the LLM server" in page.locator("#settings-status").inner_text()
+    with SlowLLM() as llm:
+        page.fill("#base-url textarea, #base-url input", llm.url)
+        page.click("#test-connection")
+        page.locator("#settings-status .aa-status-ok").wait_for()
+        assert f"Connected to {llm.url}: 1 model: slow." in \
+            page.locator("#settings-status").inner_text()
+        page.click("#apply-settings")
+        page.wait_for_function("document.querySelector('#settings-status').innerText"
+                               ".startsWith('Applied')")
+        page.reload()
+        page.wait_for_selector("#chat")
+        session.tab("settings")
+        page.wait_for_function("document.querySelector('#settings-status').innerText"
+                               ".includes('Restored from this browser')")
+        assert page.input_value("#base-url textarea, #base-url input") == llm.url
+        assert page.get_by_label("An OpenAI-compatible endpoint").is_checked()

@@ -254,6 +254,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         conversation = gr.BrowserState("", storage_key="aa-conversation")
         busy = gr.State(False)  # an answer is streaming in
         rated = gr.State(-1)  # the turn last rated, which a note attaches to
+        # The Settings tab's choices, kept by the browser (never the API key).
+        saved_settings = gr.BrowserState({}, storage_key="aa-settings")
         pending = gr.State("")  # the question being answered
 
         header = gr.HTML(render.header_html([]), elem_id="aa-header")
@@ -375,6 +377,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                     with gr.Row(equal_height=False, elem_id="aa-apply-row"):
                         apply = gr.Button("Apply", variant="primary", elem_id="apply-settings",
                                           scale=0, min_width=140)
+                        test_connection = gr.Button("Test connection", elem_id="test-connection",
+                                                    scale=0, min_width=160)
                         settings_status = gr.HTML(render.status_html("info", [defaults.describe()]),
                                                   elem_id="settings-status")
 
@@ -495,9 +499,12 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                           outputs=[busy, send, stop, *sidebar_outputs], api_visibility="private",
                           show_progress="hidden")
             streams.append(streamed)
-        stop.click(stop_turn, inputs=[chatbot, turns, pending, conversation, conv_search],
-                   outputs=[chatbot, turns, busy, send, stop, *sidebar_outputs],
-                   cancels=streams, api_visibility="private", show_progress="hidden")
+        # Cancel first, then mark the turn: an update the stream had already sent arrives
+        # before the mark, not over it.
+        stop.click(None, cancels=streams, api_visibility="private", show_progress="hidden").then(
+            stop_turn, inputs=[chatbot, turns, pending, conversation, conv_search],
+            outputs=[chatbot, turns, busy, send, stop, *sidebar_outputs],
+            api_visibility="private", show_progress="hidden")
         # The character counter, in the browser: no round trip per keystroke.
         question.input(None, inputs=[question], outputs=[counter], api_visibility="private",
                        js=f"(text) => `{render.counter_js_template(MAX_QUESTION)}`")
@@ -733,33 +740,103 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         backend.change(lambda choice: gr.Group(visible=choice == "openai"), inputs=[backend],
                        outputs=[endpoint_group], api_visibility="private", show_progress="hidden")
 
-        def apply_settings(choice: str, url: str, name: str, key: str, k: float,
-                           current: SessionSettings | None) -> tuple[Any, ...]:
+        def chosen_settings(choice: str, url: str, name: str, key: str, k: float,
+                            current: SessionSettings | None) -> SessionSettings | str:
+            """The settings the form describes, or the one-line reason they are refused."""
             url, name, key = (url or "").strip(), (name or "").strip(), (key or "").strip()
             if choice == "openai":
                 if url and not re.match(r"https?://[^\s/]+", url):
-                    return (render.status_html("error", ["The base URL must start with http:// or https://."]),
-                            current, "")
+                    return "The base URL must start with http:// or https://."
                 if not name:
-                    return render.status_html("error", ["Name the model to use."]), current, ""
+                    return "Name the model to use."
             # An empty key field keeps the key this session already gave; the field itself is
             # always cleared, so the key is never shown again.
             secret = SecretStr(key) if key else (current.api_key if current else None)
-            chosen = SessionSettings(llm=choice if choice in ("extractive", "openai") else "extractive",
-                                     base_url=url, model=name or defaults.model,
-                                     api_key=secret if choice == "openai" else None,
-                                     top_k=int(k))
+            return SessionSettings(llm=choice if choice in ("extractive", "openai") else "extractive",
+                                   base_url=url, model=name or defaults.model,
+                                   api_key=secret if choice == "openai" else None, top_k=int(k))
+
+        def connection_report(chosen: SessionSettings) -> tuple[str, list[str]]:
+            """Ask the endpoint for its models: ("ok", [...]) or ("error", [reason])."""
+            try:
+                models = assistants.get(chosen).llm_models()
+            except AssistantError as exc:
+                return "error", [str(exc)]
+            where = chosen.base_url or "the default endpoint"
+            listed = ", ".join(models[:8]) + (f" and {len(models) - 8} more" if len(models) > 8
+                                             else "")
+            line = f"Connected to {where}: {len(models)} model{'s' if len(models) != 1 else ''}" \
+                   f"{': ' + listed if models else ''}."
+            if models and chosen.model not in models:
+                return "warn", [line, f"The model {chosen.model!r} is not among them."]
+            return "ok", [line]
+
+        def apply_settings(choice: str, url: str, name: str, key: str, k: float,
+                           current: SessionSettings | None) -> tuple[Any, ...]:
+            chosen = chosen_settings(choice, url, name, key, k, current)
+            if isinstance(chosen, str):
+                return render.status_html("error", [chosen]), current, "", gr.skip()
             try:
                 assistants.get(chosen)  # the core validates the settings here
             except AssistantError as exc:
-                return render.status_html("error", [str(exc)]), current, ""
+                return render.status_html("error", [str(exc)]), current, "", gr.skip()
             cleared = gr.Textbox(value="", placeholder=(
                 "set for this session; type a new key to replace it" if chosen.api_key else "sk-…"))
-            return render.status_html("ok", ["Applied. " + chosen.describe()]), chosen, cleared
+            saved = {"llm": chosen.llm, "base_url": chosen.base_url, "model": chosen.model,
+                     "top_k": chosen.top_k}
+            if chosen.llm == "openai":
+                kind, lines = connection_report(chosen)
+                if kind != "ok":
+                    return (render.status_html("warn", [
+                        "Applied. " + chosen.describe(),
+                        "But the endpoint does not work yet: " + " ".join(lines),
+                        "Until it does, answers quote the articles, with a note."]),
+                        chosen, cleared, saved)
+                return (render.status_html("ok", ["Applied. " + chosen.describe(), *lines]),
+                        chosen, cleared, saved)
+            return render.status_html("ok", ["Applied. " + chosen.describe()]), chosen, cleared, saved
 
         apply.click(apply_settings, inputs=[backend, base_url, model, api_key, top_k, session],
-                    outputs=[settings_status, session, api_key], api_visibility="private",
-                    show_progress="hidden")
+                    outputs=[settings_status, session, api_key, saved_settings],
+                    api_visibility="private", show_progress="hidden")
+
+        def test_settings(choice: str, url: str, name: str, key: str, k: float,
+                          current: SessionSettings | None) -> str:
+            if choice != "openai":
+                return render.status_html("info", ["Offline answers need no connection."])
+            chosen = chosen_settings(choice, url, name, key, k, current)
+            if isinstance(chosen, str):
+                return render.status_html("error", [chosen])
+            kind, lines = connection_report(chosen)
+            return render.status_html(kind, lines)
+
+        test_connection.click(test_settings,
+                              inputs=[backend, base_url, model, api_key, top_k, session],
+                              outputs=[settings_status], api_visibility="private",
+                              show_progress="hidden")
+
+        def restore_settings(saved: dict[str, Any] | None) -> tuple[Any, ...]:
+            """The choices this browser applied before (the key is never kept: a session that
+            needs one asks for it again)."""
+            if not saved or saved.get("llm") not in ("extractive", "openai"):
+                return (gr.skip(),) * 7
+            chosen = chosen_settings(str(saved["llm"]), str(saved.get("base_url") or ""),
+                                     str(saved.get("model") or ""), "",
+                                     float(saved.get("top_k") or defaults.top_k), None)
+            if isinstance(chosen, str):
+                return (gr.skip(),) * 7
+            try:
+                assistants.get(chosen)
+            except AssistantError:
+                return (gr.skip(),) * 7
+            return (chosen, chosen.llm, chosen.base_url, chosen.model, chosen.top_k,
+                    gr.Group(visible=chosen.llm == "openai"),
+                    render.status_html("info", ["Restored from this browser: "
+                                                + chosen.describe()]))
+
+        demo.load(restore_settings, inputs=[saved_settings],
+                  outputs=[session, backend, base_url, model, top_k, endpoint_group,
+                           settings_status], api_visibility="private", show_progress="hidden")
 
         # --- the API for other apps (see ui/README.md) ---------------------------------------------
 
