@@ -109,3 +109,17 @@ def test_a_streamed_answers_total_time_leaves_out_the_callers_pauses(
     elapsed_ms = (time.perf_counter() - started) * 1000
     assert final is not None and slept >= 0.4
     assert final.timings_ms["total"] <= elapsed_ms - slept * 1000 + 5
+
+
+def test_the_readme_example_is_answered_beside_the_sample_corpus(tmp_path: Path,
+                                                                 user_articles: Path) -> None:
+    """With samples/articles indexed beside the user's articles, the second-best chunk of an
+    article (the one that says how long the talks lasted) must not be pushed out of the top-k
+    by the other articles' weak matches."""
+    from conftest import SAMPLES
+
+    assistant = Assistant(store=tmp_path / "store")
+    assistant.ingest([SAMPLES, user_articles])
+    answer = assistant.ask("How long did the talks last?")
+    assert not answer.abstained, answer.passages
+    assert "four hours" in answer.answer
