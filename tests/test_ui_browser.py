@@ -697,3 +697,54 @@ def test_test_connection_lists_the_models_and_settings_are_kept_by_the_browser(
                                ".includes('Restored from this browser')")
         assert page.input_value("#base-url textarea, #base-url input") == llm.url
         assert page.get_by_label("An OpenAI-compatible endpoint").is_checked()
+
+
+def test_articles_can_be_filtered_sorted_opened_deleted_and_restored(session: Session,
+                                                                     tmp_path: Path) -> None:
+    page = session.page
+    title = "Westbrook Bakery Wins the Regional Bread Prize"
+    article = tmp_path / "westbrook-bakery.md"
+    article.write_text(
+        f"---\ntitle: {title}\ndate: 2031-03-04\n---\n\nThe Westbrook bakery won the regional "
+        "bread prize on Sunday with a rye loaf, judges said.\n\nOwner Tamsin Holt said the prize "
+        "money of 4,000 pounds will buy a second oven.\n", encoding="utf-8")
+    assert "1 article added" in _upload(session, article)
+    rows = page.locator("#articles-table tbody tr")
+    everything = rows.count()
+
+    # Filter, and sort newest first (2031 is later than every other article here).
+    page.fill("#articles-filter textarea, #articles-filter input", "westbrook bakery")
+    page.wait_for_function("document.querySelectorAll('#articles-table tbody tr').length == 1")
+    assert title in rows.first.inner_text() and "4 Mar 2031" in rows.first.inner_text()
+    page.fill("#articles-filter textarea, #articles-filter input", "")
+    page.wait_for_function(f"document.querySelectorAll('#articles-table tbody tr').length == "
+                           f"{everything}")
+    page.get_by_label("Newest").check()
+    page.wait_for_function("document.querySelector('#articles-table tbody tr')"
+                           f".innerText.includes('{title}')")
+    page.get_by_label("Title").check()
+    page.wait_for_function("!document.querySelector('#articles-table tbody tr')"
+                           f".innerText.includes('{title}')")  # W is not first by title
+    titles = [rows.nth(i).locator(".aa-col-title").inner_text() for i in range(rows.count())]
+    assert titles == sorted(titles, key=str.lower)
+
+    # Open it, then ask about it.
+    row = page.locator("#articles-table tbody tr", has_text=title)
+    row.locator("button.aa-row-open").click()
+    page.locator("#article-view .aa-article-view", has_text="second oven").wait_for()
+    page.click("#article-ask")
+    page.locator("#chat").wait_for(state="visible")
+    assert "Westbrook" in page.locator("#scope").inner_text()
+    session.tab("articles")
+
+    # Delete asks first; Undo brings it back from its file.
+    row.locator("button.aa-row-delete").click()
+    page.locator("#article-delete-confirm").wait_for(state="visible")
+    assert title in page.locator("#article-delete-question").inner_text()
+    page.click("#article-delete-yes")
+    page.locator("#article-status", has_text=f"Removed “{title}”.").wait_for()
+    assert page.locator("#articles-table tbody tr", has_text=title).count() == 0
+    page.click("#article-undo")
+    page.locator("#article-status", has_text="Restored.").wait_for()
+    page.locator("#articles-table tbody tr", has_text=title).wait_for()
+    session.shot("16-articles-tab")

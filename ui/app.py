@@ -85,6 +85,18 @@ watch('value', () => {
 });
 """
 
+# Row buttons of the Articles table ("Open", "Delete"): delegated on the table's element,
+# because its HTML is replaced whenever the list changes.
+ROWS_JS = """
+element.addEventListener('click', (event) => {
+  const button = event.target instanceof Element ? event.target.closest('button[data-id]') : null;
+  if (!button) return;
+  const id = button.getAttribute('data-id') || '';
+  trigger('click', {open: button.classList.contains('aa-row-open') ? id : '',
+                    remove: button.classList.contains('aa-row-delete') ? id : ''});
+});
+"""
+
 # System font stacks only: the default theme pulls Google Fonts, which an offline machine
 # cannot reach.
 SANS = ["Inter", "ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto",
@@ -254,6 +266,9 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         conversation = gr.BrowserState("", storage_key="aa-conversation")
         busy = gr.State(False)  # an answer is streaming in
         rated = gr.State(-1)  # the turn last rated, which a note attaches to
+        opened = gr.State("")  # the article open in the Articles tab
+        deleting = gr.State("")  # the article whose deletion awaits confirmation
+        removed_sources = gr.State([])  # what Undo ingests again
         # The Settings tab's choices, kept by the browser (never the API key).
         saved_settings = gr.BrowserState({}, storage_key="aa-settings")
         pending = gr.State("")  # the question being answered
@@ -330,7 +345,30 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             with gr.Tab("Articles", id="articles", elem_id="tab-articles"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3):
-                        articles = gr.HTML(render.articles_html([]), elem_id="articles-table")
+                        with gr.Row(elem_id="aa-articles-tools"):
+                            articles_filter = gr.Textbox(
+                                label="Filter articles", lines=1, max_lines=1, scale=3,
+                                elem_id="articles-filter", placeholder="words in a title or source")
+                            articles_sort = gr.Radio(
+                                label="Sort by", choices=[("Title", "title"), ("Newest", "newest"),
+                                                          ("Oldest", "oldest")],
+                                value="title", scale=2, elem_id="articles-sort")
+                        articles = gr.HTML(render.articles_html([]), elem_id="articles-table",
+                                           js_on_load=ROWS_JS)
+                        with gr.Row(visible=False, elem_id="article-delete-confirm") as delete_row:
+                            delete_question = gr.HTML("", elem_id="article-delete-question")
+                            delete_yes = gr.Button("Delete for good", variant="stop", size="sm",
+                                                   elem_id="article-delete-yes", scale=0)
+                            delete_no = gr.Button("Keep it", size="sm", elem_id="article-delete-no",
+                                                  scale=0)
+                        with gr.Row(elem_id="aa-article-status"):
+                            article_status = gr.HTML("", elem_id="article-status")
+                            undo = gr.Button("Undo", size="sm", visible=False, scale=0,
+                                             elem_id="article-undo")
+                        article_ask = gr.Button("Ask about this article", size="sm",
+                                                variant="primary", visible=False,
+                                                elem_id="article-ask")
+                        article_view = gr.HTML("", elem_id="article-view")
                     with gr.Column(scale=2, min_width=300):
                         upload = gr.File(label="Add articles", file_count="multiple",
                                          file_types=UPLOAD_TYPES, elem_id="upload", height=170)
@@ -679,9 +717,14 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             def step(done: int, total: int, path: str) -> None:
                 progress((done, total), desc=f"Indexing {Path(path).name}", unit="files")
 
+            def embedded(done: int, total: int, path: str) -> None:
+                # The files are read first and embedded in batches: without this the bar sat at
+                # 100 % of the files while the real work went on.
+                progress((done, total), desc=f"Embedding {Path(path).name}", unit="sentences")
+
             progress((0, len(copies)), desc="Indexing", unit="files")
             try:
-                summary = assistant.ingest(copies, progress=step)
+                summary = assistant.ingest(copies, progress=step, embedding_progress=embedded)
             except AssistantError as exc:
                 status = render.status_html("error", [str(exc).replace(f"{uploads}/", "")])
                 return (status, *refreshed(), None)
@@ -724,6 +767,94 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         remove_btn.click(remove_selected, inputs=[remove_choice],
                          outputs=[remove_status, *refresh_outputs], api_visibility="private",
                          concurrency_limit=1)
+
+        def table(query: str, order: str) -> str:
+            sources = current_sources()
+            return render.articles_html(render.filter_and_sort(sources, query, order),
+                                        total=len(sources))
+
+        for control in (articles_filter.change, articles_sort.change):
+            control(table, inputs=[articles_filter, articles_sort], outputs=[articles],
+                    api_visibility="private", show_progress="hidden",
+                    trigger_mode="always_last")
+
+        def row_action(evt: gr.EventData) -> tuple[Any, ...]:
+            """A row's Open (show the article, offer to ask about it) or Delete (ask first)."""
+            open_id = str(getattr(evt, "open", "") or "")
+            remove_id = str(getattr(evt, "remove", "") or "")
+            titles = {s.article_id: s.title for s in current_sources()}
+            if remove_id:
+                if remove_id not in titles:
+                    return (gr.skip(),) * 4 + (
+                        render.status_html("warn", ["That article is no longer indexed."]),
+                        gr.Row(visible=False), "", "")
+                question_html = (f'<p>Delete “{render.esc(titles[remove_id])}” from the index? '
+                                 "Undo can bring it back from its file.</p>")
+                return (gr.skip(),) * 4 + ("", gr.Row(visible=True), question_html, remove_id)
+            try:
+                article = assistant.article(open_id) if open_id else None
+            except AssistantError:
+                article = None
+            if article is None:
+                return ("", gr.Button(visible=False), "", gr.skip(),
+                        render.status_html("warn", ["That article is no longer indexed."]),
+                        gr.Row(visible=False), "", "")
+            return (render.article_view_html(article), gr.Button(visible=True), open_id,
+                    gr.skip(), "", gr.Row(visible=False), "", "")
+
+        articles.click(row_action, outputs=[article_view, article_ask, opened, undo,
+                                            article_status, delete_row, delete_question,
+                                            deleting],
+                       api_visibility="private", show_progress="hidden", concurrency_limit=None)
+        delete_no.click(lambda: (gr.Row(visible=False), ""), outputs=[delete_row, deleting],
+                        api_visibility="private", show_progress="hidden")
+
+        def delete_confirmed(article_id: str, query: str, order: str) -> tuple[Any, ...]:
+            sources = {s.article_id: s for s in current_sources()}
+            source = sources.get(article_id)
+            try:
+                removed = bool(source) and assistant.remove(article_id)
+            except AssistantError as exc:
+                return (render.status_html("error", [str(exc)]), gr.Button(visible=False), [],
+                        gr.Row(visible=False), "", table(query, order), gr.skip(), gr.skip())
+            if not removed or source is None:
+                return (render.status_html("warn", ["That article was already removed."]),
+                        gr.Button(visible=False), [], gr.Row(visible=False), "",
+                        table(query, order), gr.skip(), gr.skip())
+            restorable = [source.source] if (source.source.startswith(("http://", "https://"))
+                                             or Path(source.source).is_file()) else []
+            line = f"Removed “{source.title}”."
+            return (render.status_html("ok", [line]), gr.Button(visible=bool(restorable)),
+                    restorable, gr.Row(visible=False), "", table(query, order), "",
+                    gr.Button(visible=False))
+
+        delete_yes.click(delete_confirmed, inputs=[deleting, articles_filter, articles_sort],
+                         outputs=[article_status, undo, removed_sources, delete_row, deleting,
+                                  articles, article_view, article_ask],
+                         api_visibility="private", show_progress="hidden", concurrency_limit=1)
+
+        def undo_removal(paths: list[str], query: str, order: str) -> tuple[Any, ...]:
+            if not paths:
+                return render.status_html("info", ["Nothing to undo."]), gr.Button(visible=False), \
+                    gr.skip(), []
+            try:
+                summary = assistant.ingest(paths)
+            except AssistantError as exc:
+                return render.status_html("error", [str(exc)]), gr.Button(visible=False), \
+                    gr.skip(), []
+            lines = ["Restored." if summary.added + summary.updated + summary.unchanged
+                     else "Could not restore it.", *summary.failed]
+            return (render.status_html("ok" if not summary.failed else "warn", lines),
+                    gr.Button(visible=False), table(query, order), [])
+
+        undo.click(undo_removal, inputs=[removed_sources, articles_filter, articles_sort],
+                   outputs=[article_status, undo, articles, removed_sources],
+                   api_visibility="private", show_progress="hidden", concurrency_limit=1)
+
+        article_ask.click(lambda article_id: (gr.Dropdown(value=[article_id] if article_id else []),
+                                              gr.Tabs(selected="chat")),
+                          inputs=[opened], outputs=[scope, tabs], api_visibility="private",
+                          show_progress="hidden")
 
         def ask_about_selected(ids: list[str] | None) -> tuple[Any, ...]:
             if not ids:

@@ -340,24 +340,72 @@ def citation_html(answer: Answer, n: int, turn: int, article: dict[str, object] 
 # --- articles panel --------------------------------------------------------------------------------
 
 
-def articles_html(sources: Sequence[Source]) -> str:
+def human_date(date: str) -> str:
+    """"2025-08-15" or "2025-08-15T10:00:00Z" as "15 Aug 2025"; anything else as given."""
+    match = re.match(r"(\d{4})-(\d{2})-(\d{2})", date or "")
+    if not match:
+        return date or ""
+    year, month, day = (int(g) for g in match.groups())
+    if not 1 <= month <= 12:
+        return date
+    months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+    return f"{day} {months[month - 1]} {year}"
+
+
+def filter_and_sort(sources: Sequence[Source], query: str = "", order: str = "title"
+                    ) -> list[Source]:
+    """The Articles tab's view: sources whose title or source holds every word of `query`,
+    ordered by title, or by date (newest or oldest first; undated last)."""
+    needles = [w.lower() for w in (query or "").split()]
+    shown = [s for s in sources
+             if all(n in f"{s.title} {s.source} {s.article_id}".lower() for n in needles)]
+    if order in ("newest", "oldest"):
+        dated = sorted((s for s in shown if s.date), key=lambda s: s.date,
+                       reverse=order == "newest")
+        return dated + sorted((s for s in shown if not s.date), key=lambda s: s.title.lower())
+    return sorted(shown, key=lambda s: s.title.lower())
+
+
+def articles_html(sources: Sequence[Source], total: int | None = None) -> str:
     if not sources:
+        if total:
+            return ('<div class="aa-callout aa-info"><div class="aa-callout-title">No article '
+                    "matches</div><p>Clear the filter to see all of them.</p></div>")
         return ('<div class="aa-callout aa-info"><div class="aa-callout-title">No articles yet</div>'
                 "<p>Add .txt, .md, .html, .json or .jsonl files with “Add articles” to start asking "
                 "questions.</p></div>")
     rows = []
     for s in sources:
+        name = esc(s.title)
         rows.append(
-            f'<tr><td class="aa-col-title">{esc(s.title)}</td>'
-            f'<td class="aa-col-date">{esc(s.date) if s.date else "—"}</td>'
+            f'<tr><td class="aa-col-title">{name}</td>'
+            f'<td class="aa-col-date">{esc(human_date(s.date)) if s.date else "—"}</td>'
             f'<td class="aa-col-num">{s.chunks}</td>'
             f'<td class="aa-col-source" title="{esc(s.source)}">{esc(_source_label(s.source))}</td>'
-            f'<td class="aa-col-id"><code>{esc(s.article_id)}</code></td></tr>')
+            f'<td class="aa-col-actions">'
+            f'<button type="button" class="aa-row-open" data-id="{esc(s.article_id)}" '
+            f'aria-label="Open {name}">Open</button>'
+            f'<button type="button" class="aa-row-delete" data-id="{esc(s.article_id)}" '
+            f'aria-label="Delete {name}">Delete</button></td></tr>')
     # Focusable, so a keyboard can scroll a wide table (WCAG: scrollable regions).
     return ('<div class="aa-table-wrap" tabindex="0" role="region" aria-label="Indexed articles">'
             '<table class="aa-articles"><thead><tr><th>Title</th>'
-            '<th>Date</th><th class="aa-col-num">Chunks</th><th>Source</th><th>ID</th></tr></thead>'
+            '<th>Date</th><th class="aa-col-num">Chunks</th><th>Source</th>'
+            '<th><span class="aa-sr">Actions</span></th></tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></div>')
+
+
+def article_view_html(article: dict[str, object] | None) -> str:
+    """One article opened from the Articles tab: its metadata and clean text."""
+    if not article:
+        return ""
+    meta = [human_date(str(article.get("date") or "")), str(article.get("source") or "")]
+    paragraphs = "".join(f"<p>{esc(p)}</p>" for p in str(article.get("text") or "").split("\n\n")
+                         if p.strip())
+    return (f'<div class="aa-viewer aa-article-view" role="region" aria-label="Article">'
+            f'<h3 class="aa-viewer-title">{esc(str(article.get("title") or ""))}</h3>'
+            f'<p class="aa-muted aa-small">{esc(" · ".join(m for m in meta if m))}</p>'
+            f'<div class="aa-article-text">{paragraphs}</div></div>')
 
 
 def corpus_summary(sources: Sequence[Source]) -> str:
