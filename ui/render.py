@@ -88,9 +88,17 @@ def thinking_html() -> str:
 
 
 def streaming_html(partial: str) -> str:
-    """An answer while it streams in: plain escaped text, markers not yet linked (the citations
-    arrive with the final Answer)."""
-    return (f'<div class="aa-answer aa-streaming"><div class="aa-text">{_paragraphs(esc(partial))}'
+    """An answer while it streams in. Its [n] markers already look as they will in the final
+    answer (footnote pills, not yet links: the citations arrive with the final Answer), and a
+    marker still being written ("[", "[1") is held back, so nothing jumps when it ends."""
+    partial = re.sub(r"\[[\d,; ]*$", "", partial)
+
+    def pill(match: re.Match[str]) -> str:
+        numbers = [x for x in re.split(r"\s*[,;]\s*", match.group(1)) if x]
+        return "".join(f'<span class="aa-cite aa-pending">{n}</span>' for n in numbers)
+
+    text = _MARKERS.sub(pill, esc(partial))
+    return (f'<div class="aa-answer aa-streaming"><div class="aa-text">{_paragraphs(text)}'
             '<span class="aa-caret" aria-hidden="true"></span></div></div>')
 
 
