@@ -1,0 +1,236 @@
+"""The web chat's tabs, one handler at a time, without a browser or a server: each tab's
+handlers are called with a real Assistant over the sample articles and real conversation and
+feedback stores in a temporary folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pytest
+from conftest import SAMPLES
+
+from assistant import Answer, Assistant
+from ui.articles_tab import ArticleHandlers
+from ui.chat_tab import ChatHandlers
+from ui.common import MAX_QUESTION, REFRESHED_COUNT, Services, SessionSettings
+from ui.settings_tab import SettingsHandlers
+
+# A scope update (gr.Dropdown(value=...)) is built here without its choices, as the app sends
+# it; Gradio warns about that only outside a running app.
+pytestmark = pytest.mark.filterwarnings("ignore:The value passed into gr.Dropdown:UserWarning")
+
+QUESTION = "How long is the Riverside Line?"
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Services:
+    """An app's services over its own store (the tests delete and restore articles), with the
+    sample articles copied beside it so that Undo can ingest them again."""
+    root = tmp_path_factory.mktemp("ui-parts")
+    articles = root / "articles"
+    shutil.copytree(SAMPLES, articles)
+    assistant = Assistant(store=root / "store")
+    assistant.ingest([articles])
+    return Services.over(assistant)
+
+
+def _file_text(button: gr.DownloadButton) -> str:
+    """The text of the file a download button offers (Gradio holds it as FileData)."""
+    value = button.value
+    return Path(value["path"] if isinstance(value, dict) else value).read_text(encoding="utf-8")
+
+
+def _ask(chat: ChatHandlers, owner: str, question: str, conv: str = "") -> tuple[str, Answer]:
+    """One turn as the Chat tab runs it: start, then stream to the end. Returns the
+    conversation id and the answer."""
+    _box, text, messages, busy, conv, *_rest = chat.start_turn(owner, question, [], False, conv)
+    assert busy and text == question and conv
+    *_streamed, (messages, answers, plain) = list(
+        chat.stream_turn(owner, text, messages, [], [], None, conv, None))
+    answer = answers[-1]
+    assert isinstance(answer, Answer), messages[-1]
+    assert plain[-1] == {"role": "assistant", "content": answer.answer}
+    return conv, answer
+
+
+def test_start_turn_refuses_what_is_not_a_question(services: Services) -> None:
+    chat = ChatHandlers(services)
+    for text, busy, reason in (("   ", False, "Type a question first"),
+                               ("x" * (MAX_QUESTION + 1), False, "limited to"),
+                               (QUESTION, True, "still coming in")):
+        with pytest.raises(gr.Error, match=reason):
+            chat.start_turn("refused", text, [], busy, "")
+    # Nothing refused was stored as a conversation.
+    assert services.conversations.list("refused") == []
+
+
+def test_a_turn_is_stored_and_reopened_with_its_footnotes(services: Services) -> None:
+    chat = ChatHandlers(services)
+    conv, answer = _ask(chat, "alice", QUESTION)
+    assert not answer.abstained and answer.citations
+
+    messages, answers, plain, _viewer, opened, radio, actions, title, export, confirm = \
+        chat.open_conversation("alice", conv, "")
+    assert opened == conv
+    assert [m["role"] for m in messages] == ["user", "assistant"]
+    assert answers[0] == answer
+    assert plain == [{"role": "user", "content": QUESTION},
+                     {"role": "assistant", "content": answer.answer}]
+    assert radio.value == conv and [value for _label, value in radio.choices] == [conv]
+    assert actions.visible and title and not confirm.visible
+    assert QUESTION in _file_text(export)
+
+    # A footnote opens its passage in the viewer; a click elsewhere on the viewer changes nothing.
+    first = answer.citations[0]
+    viewer = chat.show_citation(answers, f"#cite-0-{first.n}")
+    assert isinstance(viewer, str) and "aa-viewer-cited" in viewer
+    assert chat.show_citation(answers, "") == gr.skip()
+    assert "no longer in this conversation" in chat.show_citation([], f"#cite-0-{first.n}")
+
+    # Another user sees neither the conversation nor its turns.
+    messages, _answers, _plain, _viewer, opened, radio, actions, *_ = \
+        chat.open_conversation("mallory", conv, "")
+    assert messages == [] and opened == "" and radio.choices == [] and not actions.visible
+
+
+def test_rename_search_and_delete_a_conversation(services: Services) -> None:
+    chat = ChatHandlers(services)
+    conv, _answer = _ask(chat, "bob", QUESTION)
+    radio, _actions, title, *_ = chat.rename_conversation("bob", "Tram notes", conv, "")
+    assert title == "Tram notes"
+    assert [value for _label, value in radio.choices] == [conv]
+    # A blank title keeps the old one.
+    assert chat.rename_conversation("bob", "   ", conv, "")[2] == "Tram notes"
+    assert chat.sidebar("bob", conv, "tram")[0].choices
+    assert chat.sidebar("bob", conv, "no such words anywhere")[0].choices == []
+
+    messages, answers, plain, _viewer, opened, radio, actions, *_ = \
+        chat.delete_conversation("bob", conv, "")
+    assert (messages, answers, plain, opened) == ([], [], [], "")
+    assert radio.choices == [] and not actions.visible
+    assert not services.conversations.owns("bob", conv)
+
+
+def test_stop_marks_an_unanswered_turn_only(services: Services) -> None:
+    chat = ChatHandlers(services)
+    _box, text, messages, _busy, conv, *_ = chat.start_turn("carol", QUESTION, [], False, "")
+    stopped, answers, busy, ask, stop, *_sidebar = chat.stop_turn("carol", messages, [], text,
+                                                                  conv, "")
+    assert answers == [None] and busy is False and ask.visible and not stop.visible
+    assert "Stopped before the answer was complete" in stopped[-1]["content"]
+    assert services.conversations.turns("carol", conv)[0].error == "Stopped"
+    # Pressed just after the answer arrived: the answer stays as it was.
+    finished = [*messages[:-1], {"role": "assistant", "content": "done"}]
+    assert chat.stop_turn("carol", finished, [None], text, conv, "")[0] == finished
+
+
+def test_rating_a_turn_and_its_note_export_questions(services: Services) -> None:
+    chat = ChatHandlers(services)
+    summary, button = chat.feedback_file("dave")
+    assert "No answers rated yet" in summary and button.value is None
+    conv, _answer = _ask(chat, "dave", QUESTION)
+
+    # The chat's index of the answer message ([turn, 1] or the flat 1) is turn 0.
+    turn, note_row, status, summary, button = chat.rate("dave", conv, [1, 1], "Dislike")
+    assert turn == 0 and note_row.visible and "poor answer" in status
+    assert "1 rated answer" in summary
+    cleared, status, _summary, button = chat.save_note("dave", "It is 14.2 km.", conv, turn)
+    assert cleared == "" and "Note saved" in status
+    exported = [json.loads(line) for line in _file_text(button).splitlines()]
+    assert [item["question"] for item in exported] == [QUESTION]
+    assert "14.2 km" in json.dumps(exported)
+
+    assert "Rate an answer first" in chat.save_note("dave", "note", conv, -1)[1]
+    assert "Only a finished answer" in chat.rate("dave", conv, 7, "Like")[2]
+
+
+def _row(articles: ArticleHandlers, **event: str) -> tuple[Any, ...]:
+    return articles.row_action(event.get("open", ""), event.get("remove", ""))
+
+
+def test_article_rows_open_delete_and_undo(services: Services) -> None:
+    articles = ArticleHandlers(services)
+    source = next(s for s in services.assistant.sources() if "Riverside" in s.title)
+
+    view, ask, opened, _undo, status, confirm, _question, deleting = _row(articles, open=source.article_id)
+    assert "Riverside" in view and ask.visible and opened == source.article_id
+    assert status == "" and not confirm.visible and deleting == ""
+    scope, tabs = articles.ask_about_article(opened)
+    assert scope.value == [source.article_id] and tabs.selected == "chat"
+
+    *_skipped, status, confirm, question, deleting = _row(articles, remove=source.article_id)
+    assert confirm.visible and "Delete “" in question and deleting == source.article_id
+
+    status, undo, restorable, confirm, deleting, table, view, ask = \
+        articles.delete_confirmed(source.article_id, "", "title")
+    assert "Removed" in status and undo.visible and restorable == [source.source]
+    assert not confirm.visible and deleting == "" and view == "" and not ask.visible
+    assert source.article_id not in {s.article_id for s in services.assistant.sources()}
+    assert "Riverside" not in table
+    # The row now names an article that is gone: both actions say so.
+    assert "no longer indexed" in _row(articles, open=source.article_id)[4]
+    assert "no longer indexed" in _row(articles, remove=source.article_id)[4]
+    assert "already removed" in articles.delete_confirmed(source.article_id, "", "title")[0]
+
+    status, undo, table, left = articles.undo_removal(restorable, "", "title")
+    assert "Restored" in status and not undo.visible and left == [] and "Riverside" in table
+    assert "Nothing to undo" in articles.undo_removal([], "", "title")[0]
+
+
+def test_articles_filter_selection_and_upload(services: Services, tmp_path: Path) -> None:
+    articles = ArticleHandlers(services)
+    assert "Riverside" in articles.table("tram", "newest")
+    assert "Riverside" not in articles.table("heatwave", "title")
+    assert "Select the articles" in articles.ask_about_selected([])[0]
+    assert articles.ask_about_selected(["a", "b"])[1].value == ["a", "b"]
+
+    note = tmp_path / "harbour note?.txt"
+    note.write_text("Harbour Notice\n\nThe harbour ferry to Gull Island resumes on Monday, "
+                    "after two weeks of repairs to its landing stage.\n", encoding="utf-8")
+    reports: list[tuple[Any, ...]] = []
+    outputs = articles.add_files([str(note)], lambda *args, **kw: reports.append(args))
+    assert len(outputs) == 2 + REFRESHED_COUNT and outputs[-1] is None
+    assert "1 article added" in outputs[0]
+    assert reports and reports[0] == ((0, 1),)
+    # Copied under a safe name, keyed by content.
+    assert [p.name.split("-", 1)[1] for p in services.uploads.iterdir()] == ["harbour note_.txt"]
+    # The same file again changes nothing; no file leaves everything as it is.
+    assert "1 article unchanged" in articles.add_files([str(note)], lambda *a, **k: None)[0]
+    assert articles.add_files([], lambda *a, **k: None) == (gr.skip(),) * (2 + REFRESHED_COUNT)
+
+
+def test_settings_are_validated_and_restored(services: Services) -> None:
+    settings = SettingsHandlers(services.assistants)
+    defaults = services.assistants.defaults()
+    assert settings.chosen_settings("openai", "ftp://x", "m", "", 5, None) == \
+        "The base URL must start with http:// or https://."
+    assert settings.chosen_settings("openai", "http://127.0.0.1:9/v1", " ", "", 5, None) == \
+        "Name the model to use."
+
+    chosen = settings.chosen_settings("openai", " http://127.0.0.1:9/v1 ", "m", " sk-1 ", 5.0, None)
+    assert isinstance(chosen, SessionSettings)
+    assert (chosen.base_url, chosen.model, chosen.top_k) == ("http://127.0.0.1:9/v1", "m", 5)
+    assert chosen.api_key is not None and chosen.api_key.get_secret_value() == "sk-1"
+    # An empty key field keeps the session's key; offline answers carry none.
+    kept = settings.chosen_settings("openai", "http://127.0.0.1:9/v1", "m", "", 5, chosen)
+    assert isinstance(kept, SessionSettings) and kept.api_key == chosen.api_key
+    offline = settings.chosen_settings("nonsense", "", "", "sk-2", 3, chosen)
+    assert offline == SessionSettings(llm="extractive", base_url="", model=defaults.model,
+                                      api_key=None, top_k=3)
+
+    status, session, key_box, saved = settings.apply_settings("extractive", "", "", "", 3, None)
+    assert "Applied" in status and session == offline and key_box.value == ""
+    assert saved == {"llm": "extractive", "base_url": "", "model": defaults.model, "top_k": 3}
+    assert "Offline answers need no connection" in settings.test_settings(
+        "extractive", "", "", "", 3, None)
+    status, session, *_ = settings.apply_settings("openai", "ftp://x", "m", "", 3, offline)
+    assert "must start with http" in status and session == offline
+
+    restored = settings.restore_settings(saved)
+    assert restored[0] == offline and restored[1] == "extractive" and not restored[5].visible
+    for junk in (None, {}, {"llm": "other"}):
+        assert settings.restore_settings(junk) == (gr.skip(),) * 7
