@@ -177,6 +177,10 @@ def test_answer_streams_in_and_footnotes_open_the_quoted_passage(session: Sessio
     page = session.page
     examples = page.locator("button.aa-example:visible")
     assert examples.count() >= 1, "a first-time user sees example questions"
+    # Made from an article's own sentence ("... lasted nearly four hours") and checked by
+    # answering it, not "What do the articles say about <headline>?".
+    offered = [examples.nth(i).inner_text() for i in range(examples.count())]
+    assert "How long did the talks last?" in offered, offered
     session.shot("01-empty-chat")
 
     page.evaluate(WATCH_JS)

@@ -216,11 +216,39 @@ def current_sources(assistant: Assistant) -> list[Source]:
         return []
 
 
+_EXAMPLES: dict[tuple[int, frozenset[str]], list[str]] = {}
+_EXAMPLES_LOCK = threading.Lock()
+
+
+def example_questions(assistant: Assistant, sources: list[Source]) -> list[str]:
+    """Questions made from the articles' own sentences and checked by answering them
+    (ui/examples.py), then, if fewer than N_EXAMPLES pass, the headline-based ones. Computed
+    once per corpus: each check is a real answer (~40 ms)."""
+    key = (id(assistant), frozenset(s.article_id for s in sources))
+    with _EXAMPLES_LOCK:
+        cached = _EXAMPLES.get(key)
+    if cached is not None:
+        return cached
+    from ui.examples import checked_examples
+
+    try:
+        made = checked_examples(assistant, sources, N_EXAMPLES)
+    except Exception:  # examples are a courtesy: never fail the page over them
+        log.exception("could not make example questions")
+        made = []
+    examples = made + [q for q in render.example_questions(sources, N_EXAMPLES) if q not in made]
+    with _EXAMPLES_LOCK:
+        if len(_EXAMPLES) > 64:
+            _EXAMPLES.clear()
+        _EXAMPLES[key] = examples[:N_EXAMPLES]
+    return examples[:N_EXAMPLES]
+
+
 def refreshed(assistant: Assistant) -> tuple[Any, ...]:
     """Header, article table, removal choices, example buttons and the chat's scope choices
     for the current corpus (the outputs of ui.app's refresh list, in that order)."""
     sources = current_sources(assistant)
-    examples = render.example_questions(sources, N_EXAMPLES)
+    examples = example_questions(assistant, sources)
     buttons = [gr.Button(value=examples[i], visible=True) if i < len(examples)
                else gr.Button(value="", visible=False) for i in range(N_EXAMPLES)]
     choices = [(f"{s.title} ({s.article_id})", s.article_id) for s in sources]
