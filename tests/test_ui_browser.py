@@ -752,3 +752,27 @@ def test_articles_can_be_filtered_sorted_opened_deleted_and_restored(session: Se
     page.locator("#article-status", has_text="Restored.").wait_for()
     page.locator("#articles-table tbody tr", has_text=title).wait_for()
     session.shot("16-articles-tab")
+
+
+def test_copy_with_sources_puts_the_answer_and_its_quotes_on_the_clipboard(
+        browser: Any, server: str) -> None:
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        page.goto(server)
+        page.wait_for_function(
+            "/^[1-9]\\d* articles? /.test(document.querySelector('#aa-corpus')?.textContent || '')")
+        page.fill("#question textarea", "Where did the talks take place?")
+        page.press("#question textarea", "Enter")
+        page.wait_for_selector(FINISHED)
+        answer = page.locator('#chat [data-testid="bot"]').last
+        answer.locator("a.aa-copy").click()
+        answer.locator("a.aa-copy", has_text="Copied").wait_for()
+        copied = page.evaluate("navigator.clipboard.readText()")
+        text = _norm(answer.locator(".aa-text").inner_text())
+        assert copied.split("\n")[0].split(" [")[0] in text, copied
+        assert "\nSources:\n[1] “" in copied and "” — " in copied, copied
+    finally:
+        context.close()

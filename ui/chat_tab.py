@@ -48,6 +48,16 @@ window.__aaCiteHandler = (event) => {
     if (from && document.contains(from)) { from.focus(); from.scrollIntoView({block: 'nearest'}); }
     return;
   }
+  const copy = target ? target.closest('a.aa-copy') : null;
+  if (copy) {
+    event.preventDefault();
+    const text = copy.parentElement?.querySelector('.aa-copy-text')?.textContent || '';
+    navigator.clipboard.writeText(text).then(() => {
+      copy.textContent = 'Copied';
+      setTimeout(() => { copy.textContent = 'Copy with sources'; }, 2000);
+    });
+    return;
+  }
   const link = target ? target.closest('a.aa-cite') : null;
   const href = link ? (link.getAttribute('href') || '') : '';
   if (!href.startsWith('#cite-')) return;

@@ -122,10 +122,28 @@ def answer_html(answer: Answer, turn: int) -> str:
     parts.append(_notes_html(answer))
     if answer.citations:
         parts.append(_sources_strip(answer, turn))
+    parts.append(_copy_html(answer))
     parts.append(_passages_html(answer))
     parts.append(_meta_html(answer))
     parts.append("</div>")
     return "".join(parts)
+
+
+def answer_as_text(answer: Answer) -> str:
+    """The answer with its sources as plain text: what "Copy with sources" puts on the
+    clipboard."""
+    lines = [answer.answer.strip(), "", "Sources:"]
+    for c in answer.citations:
+        page = f", p. {c.page}" if c.page else ""
+        lines.append(f"[{c.n}] “{c.text}” — {c.title} ({c.url or c.source}{page})")
+    return "\n".join(lines)
+
+
+def _copy_html(answer: Answer) -> str:
+    # The text rides along hidden in the message, so copying needs no round trip.
+    return ('<div class="aa-copy-row"><a class="aa-copy" href="#copy" role="button">'
+            f'Copy with sources</a><span class="aa-copy-text">{esc(answer_as_text(answer))}'
+            "</span></div>")
 
 
 PASSAGE_PREVIEW_CHARS = 360
