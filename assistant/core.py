@@ -546,7 +546,7 @@ class Assistant:
             t0 = time.perf_counter()
             answer = self.generative.answer(question, query, passages, selection, answer)
             timings["answer"] += _ms(t0)
-        answer.passages = retrieved_passages(passages, answer)
+        answer.passages = retrieved_passages(passages, answer, selection)
         return _finished(self._with_pages(answer), question, query, note, timings, started, scope)
 
     def stream(self, question_or_messages: str | ChatMessages, *, top_k: int | None = None,
@@ -573,7 +573,7 @@ class Assistant:
         waited = 0.0
         for item in items:
             if isinstance(item, Answer):
-                item.passages = retrieved_passages(passages, item)
+                item.passages = retrieved_passages(passages, item, selection)
                 yield _finished(self._with_pages(item), question, query, note, timings,
                                 started + waited, scope)
                 return
@@ -768,9 +768,12 @@ def _pieces_then(answer: Answer, words_per_piece: int = 4) -> Iterator[str | Ans
     yield answer
 
 
-def retrieved_passages(passages: list[Passage], answer: Answer) -> list[RetrievedPassage]:
-    """The retrieved passages as the Answer reports them: scores, and why each was used or
-    not."""
+def retrieved_passages(passages: list[Passage], answer: Answer,
+                       selection: Selection | None = None) -> list[RetrievedPassage]:
+    """The retrieved passages as the Answer reports them: scores (the reader's too, when it
+    read them), and why each was used or not."""
+    read = {r.passage.chunk.chunk_id: r.probability
+            for r in (selection.readings if selection is not None else ())}
     out = []
     for number, passage in enumerate(passages, start=1):
         chunk = passage.chunk
@@ -790,6 +793,7 @@ def retrieved_passages(passages: list[Passage], answer: Answer) -> list[Retrieve
             rank=number, article_id=chunk.article_id, title=passage.article.title,
             start=chunk.start, end=chunk.end, text=chunk.text, dense=round(passage.dense, 4),
             lexical=round(passage.lexical, 4), fused=round(passage.fused, 4),
+            reader=round(read[chunk.chunk_id], 4) if chunk.chunk_id in read else None,
             used=bool(quoted), why=why))
     return out
 

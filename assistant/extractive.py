@@ -88,6 +88,8 @@ class Selection:
     # sides' spans of a conflict.
     reading: Reading | None = None
     conflict_readings: tuple[Reading, Reading] | None = None
+    # Every passage's best reading (reader answerer only), for Answer.passages' reader scores.
+    readings: tuple[Reading, ...] = ()
 
 
 class ExtractiveAnswerer:

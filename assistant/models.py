@@ -109,6 +109,8 @@ class RetrievedPassage(BaseModel):
     dense: float = Field(description="cosine similarity of the question and the passage")
     lexical: float = Field(description="BM25 score of the question's words (0: none matched)")
     fused: float = Field(description="the reciprocal-rank fusion of the two, which ranks")
+    reader: float | None = Field(default=None, description="with answerer='reader': the "
+                                 "calibrated probability of the reader's best span in it")
     used: bool = Field(description="a citation of the answer quotes this passage")
     why: str = Field(description="why it was or was not used, in words")
 

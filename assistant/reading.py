@@ -111,7 +111,8 @@ class ReaderAnswerer:
         if not self.answers(best):
             return Selection([], best.probability, True, reason=(
                 f"the reader found no answer in the {len(passages)} passages read "
-                f"(best span {best.text!r} at probability {best.probability:.2f})"))
+                f"(best span {best.text!r} at probability {best.probability:.2f})"),
+                readings=tuple(readings))
         chosen = [best.sentence]
         # Further sentences whose own spans the model also accepts: more evidence for the answer
         # (the conflict check below replaces them when another article disagrees).
@@ -128,8 +129,9 @@ class ReaderAnswerer:
             return Selection(
                 [first.sentence, second.sentence], best.probability, False,
                 (topic_of(first.text), first.sentence, second.sentence, first.text, second.text),
-                reading=best, conflict_readings=conflict)
-        return Selection(chosen, best.probability, False, reading=best)
+                reading=best, conflict_readings=conflict, readings=tuple(readings))
+        return Selection(chosen, best.probability, False, reading=best,
+                         readings=tuple(readings))
 
     def _states(self, reading: Reading, value: str) -> bool:
         """Whether the reading's article states the value anywhere: then the two spans name one

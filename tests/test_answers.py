@@ -123,3 +123,14 @@ def test_the_readme_example_is_answered_beside_the_sample_corpus(tmp_path: Path,
     answer = assistant.ask("How long did the talks last?")
     assert not answer.abstained, answer.passages
     assert "four hours" in answer.answer
+
+
+def test_passages_carry_the_readers_score_when_it_read_them(sample_store: Path) -> None:
+    question = "How many stops does the Riverside Line have?"
+    heuristic = Assistant(store=sample_store).ask(question)
+    assert heuristic.passages and all(p.reader is None for p in heuristic.passages)
+    read = Assistant(store=sample_store, answerer="reader").ask(question)
+    scores = [p.reader for p in read.passages if p.reader is not None]
+    assert scores and all(0.0 <= s <= 1.0 for s in scores)
+    used = next(p for p in read.passages if p.used)
+    assert used.reader == max(scores)

@@ -164,7 +164,9 @@ def _passages_html(answer: Answer) -> str:
             f'<li class="aa-retrieved {state}"><div class="aa-retrieved-head">'
             f'<span class="aa-rank">{p.rank}</span> <strong>{esc(p.title)}</strong></div>'
             f'<div class="aa-scores">dense {p.dense:.2f} · lexical {p.lexical:.2f} · '
-            f'fused {p.fused:.3f}</div>'
+            f'fused {p.fused:.3f}'
+            + (f" · reader {p.reader:.2f}" if getattr(p, "reader", None) is not None else "")
+            + "</div>"
             f'<div class="aa-why">{esc(p.why[:1].upper() + p.why[1:])}.</div>'
             f'<blockquote class="aa-retrieved-text">{esc(preview)}</blockquote></li>')
     opened = " open" if answer.abstained else ""
