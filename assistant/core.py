@@ -222,7 +222,7 @@ class Assistant:
                 if self.server_mode:
                     assert self.record is not None
                     _fetched, _dropped, complete = sync_catalog(self.record, self.catalog)
-                    embedder = self.state_info("embedder")
+                    embedder = self._recorded_embedder()
                     if embedder:
                         self.catalog.set_meta("embedder", embedder)
                     if complete:
@@ -230,7 +230,7 @@ class Assistant:
                 else:
                     complete = True
                     if self._vectors is not None and self._seen_token is not None:
-                        self._reopen_vectors()
+                        self._vectors.reopen()
             except VectorStoreError as exc:
                 raise AssistantError(str(exc)) from None
             self._checked_at = now
@@ -238,21 +238,13 @@ class Assistant:
                 self._seen_token = token
                 self._queryable = False  # counts and the recorded embedder may have changed
 
-    def _reopen_vectors(self) -> None:
-        assert self._vectors is not None
-        self._vectors.reopen()
-
-    def state_info(self, key: str) -> str | None:
-        """A store-wide setting (the embedder's name): on the server with one, else in the
-        catalog."""
-        if not self.server_mode:
-            return self.catalog.get_meta(key)
-        return self._server_info().get(key)
-
-    def _server_info(self) -> dict[str, str]:
+    def _recorded_embedder(self) -> str | None:
+        """The embedder the store was built with: on the server with one (every process must
+        agree), else in the catalog."""
         state = self.state
-        assert isinstance(state, ServerState)
-        return state.info()
+        if isinstance(state, ServerState):
+            return state.info().get("embedder")
+        return self.catalog.get_meta("embedder")
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
@@ -261,11 +253,18 @@ class Assistant:
         try:
             with lease(self.state, seconds=self.settings.lease_seconds,
                        wait=self.settings.lease_wait_s):
-                if self._vectors is not None and not self.server_mode:
-                    self._vectors.reopen()  # another writer may have written since we opened
-                self._refresh(force=True)
-                if self.server_mode and self._seen_token != self.state.token():
-                    self._refresh(force=True)  # an article was mid-replacement: once more
+                if self.server_mode:
+                    self._refresh(force=True)
+                    if self._seen_token != self.state.token():
+                        self._refresh(force=True)  # an article was mid-replacement: once more
+                else:
+                    # The catalog is shared through SQLite already; the embedded client is
+                    # reloaded whatever the token says, as another writer may have written
+                    # since it was opened (the reload _refresh would do, done once).
+                    if self._vectors is not None:
+                        self._vectors.reopen()
+                    self._seen_token, self._checked_at = self.state.token(), time.monotonic()
+                    self._queryable = False
                 yield
         except LeaseTimeout as exc:
             raise AssistantError(str(exc)) from None
@@ -354,12 +353,11 @@ class Assistant:
         self._queryable = True
 
     def _check_embedder(self) -> None:
-        recorded = self.state_info("embedder")
+        recorded = self._recorded_embedder()
         name = self.embedder.name
         if recorded is None:
-            if self.server_mode:
-                state = self.state
-                assert isinstance(state, ServerState)
+            state = self.state
+            if isinstance(state, ServerState):
                 state.set_info("embedder", name)
             self.catalog.set_meta("embedder", name)
         elif recorded != name:

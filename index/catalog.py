@@ -24,6 +24,7 @@ import numpy as np
 
 from index.chunking import Chunk
 from index.loaders import Article
+from index.sqlite import SQLiteFile
 from index.text import Span
 
 # The join to chunk ids runs after the LIMIT, on the top rows only: joining every match before
@@ -108,45 +109,11 @@ class SentenceRecord:
     vector: np.ndarray
 
 
-class Catalog:
+class Catalog(SQLiteFile):
     """Thread-safe access to the catalog file (one SQLite connection per thread)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        # executescript manages its own transaction; the schema is idempotent.
-        self._connection().executescript(SCHEMA)
-
-    def _connection(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db = db
-        return db
-
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        db = self._connection()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        else:
-            db.execute("COMMIT")
-
-    def read(self) -> sqlite3.Connection:
-        return self._connection()
-
-    def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
+        super().__init__(path, SCHEMA)
 
     # --- metadata ---------------------------------------------------------------------------
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import sqlite3
 import threading
 import time
 import uuid
@@ -29,6 +28,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
+
+from index.sqlite import SQLiteFile
 
 log = logging.getLogger("assistant.index")
 
@@ -89,46 +90,23 @@ class LocalState:
     lease's renewal."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._db().executescript(
+        self.file = SQLiteFile(path, (
             "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
             "CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, "
-            "holder TEXT NOT NULL, expires REAL NOT NULL);")
-
-    def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            self._local.db = db
-        return db
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        else:
-            db.execute("COMMIT")
+            "holder TEXT NOT NULL, expires REAL NOT NULL);"))
 
     def token(self) -> str:
-        row = self._db().execute("SELECT value FROM meta WHERE key=?", (_TOKEN_ID,)).fetchone()
+        row = self.file.read().execute("SELECT value FROM meta WHERE key=?", (_TOKEN_ID,)).fetchone()
         return row[0] if row else ""
 
     def bump(self) -> str:
         token = uuid.uuid4().hex
-        with self._write() as db:
+        with self.file.write() as db:
             db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (_TOKEN_ID, token))
         return token
 
     def try_take(self, owner: str, holder: str, expires: float) -> tuple[bool, str, float]:
-        with self._write() as db:
+        with self.file.write() as db:
             row = db.execute("SELECT owner, holder, expires FROM leases WHERE name=?",
                              (_LEASE_ID,)).fetchone()
             if row is None or row[0] == owner or row[2] < time.time():
@@ -138,16 +116,16 @@ class LocalState:
             return False, row[1], row[2]
 
     def renew(self, owner: str, expires: float) -> bool:
-        with self._write() as db:
+        with self.file.write() as db:
             return db.execute("UPDATE leases SET expires=? WHERE name=? AND owner=?",
                               (expires, _LEASE_ID, owner)).rowcount == 1
 
     def release(self, owner: str) -> None:
-        with self._write() as db:
+        with self.file.write() as db:
             db.execute("DELETE FROM leases WHERE name=? AND owner=?", (_LEASE_ID, owner))
 
     def evict(self, holder: str) -> None:
-        with self._write() as db:
+        with self.file.write() as db:
             db.execute("DELETE FROM leases WHERE name=? AND holder=?", (_LEASE_ID, holder))
 
 

@@ -44,9 +44,6 @@ class ChromaStore:
         self.url = url
         self.path = path
         self.name = collection
-        # A server's collections are the system of record that many app processes share
-        # (index/record.py); a folder's are this store's alone.
-        self.shared = bool(url)
         self._max_batch: int | None = None
         self._options = dict(token=token, token_header=token_header, tenant=tenant,
                              database=database)
