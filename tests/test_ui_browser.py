@@ -104,8 +104,11 @@ def browser(server: str) -> Iterator[Any]:
 class Session:
     """One page on the app, recording dialogs, page errors and requests that leave loopback."""
 
-    def __init__(self, browser: Any, url: str) -> None:
-        self.context = browser.new_context(viewport={"width": 1400, "height": 900})
+    def __init__(self, browser: Any, url: str, size: tuple[int, int] = (1400, 900),
+                 permissions: tuple[str, ...] = ()) -> None:
+        self.context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+        if permissions:
+            self.context.grant_permissions(list(permissions))
         self.page = self.context.new_page()
         self.page.set_default_timeout(TIMEOUT_MS)
         self.dialogs: list[str] = []
@@ -619,16 +622,10 @@ def test_every_tab_passes_axe_with_no_serious_or_critical_violation(
     at both sizes go to artifacts/screenshots/ for review."""
     from axe_playwright_python.sync_playwright import Axe
 
-    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
+    session = Session(browser, server, size)
+    page = session.page
     try:
-        page.goto(server)
-        page.wait_for_function(
-            "/^[1-9]\\d* articles? /.test(document.querySelector('#aa-corpus')?.textContent || '')")
-        page.fill("#question textarea", "How long did the talks last?")
-        page.press("#question textarea", "Enter")
-        page.wait_for_selector(FINISHED)
+        session.ask("How long did the talks last?")
         axe = Axe()
         found = {}
         for tab in ("chat", "articles", "settings"):
@@ -640,24 +637,17 @@ def test_every_tab_passes_axe_with_no_serious_or_critical_violation(
                           if v["impact"] in ("serious", "critical")]
         assert found == {"chat": [], "articles": [], "settings": []}, found
     finally:
-        context.close()
+        session.close()
 
 
 def test_on_a_phone_a_footnote_opens_a_bottom_sheet_that_takes_focus_and_gives_it_back(
         browser: Any, server: str) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844})
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
+    session = Session(browser, server, (390, 844))
+    page = session.page
     try:
-        page.goto(server)
-        page.wait_for_function(
-            "/^[1-9]\\d* articles? /.test(document.querySelector('#aa-corpus')?.textContent || '')")
         assert not page.locator("#aa-viewer-col").is_visible()  # no empty viewer on a phone
-        page.fill("#question textarea", "Where did the talks take place?")
-        page.press("#question textarea", "Enter")
-        page.wait_for_selector(FINISHED)
-        footnote = page.locator('#chat [data-testid="bot"] .aa-text a.aa-cite').first
-        footnote.click()
+        answer = session.ask("Where did the talks take place?")
+        answer.locator(".aa-text a.aa-cite").first.click()
         page.locator("#source-viewer .aa-viewer-cited").wait_for()
         page.wait_for_function("document.activeElement?.closest('.aa-viewer-cited') != null")
         box = page.locator("#aa-viewer-col").bounding_box()
@@ -669,7 +659,7 @@ def test_on_a_phone_a_footnote_opens_a_bottom_sheet_that_takes_focus_and_gives_i
         page.locator("#aa-viewer-col").wait_for(state="hidden")
         assert page.evaluate("document.activeElement?.classList.contains('aa-cite')")
     finally:
-        context.close()
+        session.close()
 
 
 def test_test_connection_lists_the_models_and_settings_are_kept_by_the_browser(
@@ -756,18 +746,10 @@ def test_articles_can_be_filtered_sorted_opened_deleted_and_restored(session: Se
 
 def test_copy_with_sources_puts_the_answer_and_its_quotes_on_the_clipboard(
         browser: Any, server: str) -> None:
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    context.grant_permissions(["clipboard-read", "clipboard-write"])
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
+    session = Session(browser, server, (1366, 900), ("clipboard-read", "clipboard-write"))
+    page = session.page
     try:
-        page.goto(server)
-        page.wait_for_function(
-            "/^[1-9]\\d* articles? /.test(document.querySelector('#aa-corpus')?.textContent || '')")
-        page.fill("#question textarea", "Where did the talks take place?")
-        page.press("#question textarea", "Enter")
-        page.wait_for_selector(FINISHED)
-        answer = page.locator('#chat [data-testid="bot"]').last
+        answer = session.ask("Where did the talks take place?")
         answer.locator("a.aa-copy").click()
         answer.locator("a.aa-copy", has_text="Copied").wait_for()
         copied = page.evaluate("navigator.clipboard.readText()")
@@ -775,4 +757,4 @@ def test_copy_with_sources_puts_the_answer_and_its_quotes_on_the_clipboard(
         assert copied.split("\n")[0].split(" [")[0] in text, copied
         assert "\nSources:\n[1] “" in copied and "” — " in copied, copied
     finally:
-        context.close()
+        session.close()
