@@ -90,7 +90,7 @@ train-reader: install
 	$(BIN)/python -m pip install -q -e ".[train]"
 	$(BIN)/python -m training.train_reader --out $(READER_BUILD)
 	$(BIN)/python -m training.export_reader --checkpoint $(READER_BUILD)
-	$(BIN)/python -m training.calibrate_reader --training $(READER_BUILD)/training.json
+	$(BIN)/python -m training.calibrate_reader
 
 # Refit the heuristic answerer's weights, confidence and threshold on squad2-pool's training
 # articles (about 6 minutes); writes build/heuristic_weights.json, not the shipped file (see it).

@@ -92,3 +92,21 @@ def test_features_label_the_answer_tokens_and_cls_for_no_answer() -> None:
     windows = features_for(tokenizer, "Who built it?", long_context, at, "Kestrel Rail", 64, 16)
     assert len(windows) > 1 and windows[0].start == 0
     assert any(w.start > 0 for w in windows)
+
+
+def test_calibration_reads_validation_questions_through_the_reader(tmp_path) -> None:
+    """`make train-reader`'s last step: every validation question goes through retrieval and the
+    shipped reader. A small slice of one validation article, so the step cannot silently break."""
+    require(POOL.exists(), f"the training pool at {POOL}")
+    from assistant.reader import MODEL_DIR
+    from training.calibrate_reader import budget_threshold, collect, validation_questions
+
+    _, val = split_articles(load_pool())
+    article = {**val[0], "paragraphs": val[0]["paragraphs"][:3]}
+    questions = validation_questions([article])[:12]
+    rows = collect([article], questions, MODEL_DIR)
+    assert len(rows) == len(questions)
+    assert all(r["span"] and r["margin"] > float("-inf") for r in rows)
+    answerable = [r for r in rows if r["answers"]]
+    assert answerable and max(r["f1"] for r in answerable) > 0.5, "the reader finds no gold answer"
+    assert budget_threshold(rows) <= max(r["margin"] for r in answerable)

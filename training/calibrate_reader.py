@@ -92,7 +92,7 @@ def collect(articles: list[dict], questions: list[dict], model_dir: Path) -> lis
         rows = []
         for i, q in enumerate(questions):
             passages = assistant.retrieve(q["question"])
-            readings = assistant.answerer.readings(q["question"], passages)
+            readings = assistant.reader_answerer.readings(q["question"], passages)
             best = readings[0] if readings else None  # the most confident reading
             rows.append({**q, "margin": best.margin if best else float("-inf"),
                          "span": best.text if best else "",
@@ -256,7 +256,9 @@ def write_card(model_dir: Path, calibration: dict, training: dict | None) -> Non
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", type=Path, default=MODEL_DIR)
-    parser.add_argument("--training", type=Path, default=Path("build/reader/training.json"))
+    parser.add_argument("--training", type=Path, default=None,
+                        help="the training run's record (default: training.json in the model folder, "
+                        "copied there by training/export_reader.py)")
     parser.add_argument("--dump", type=Path, help="write every question's reading here (JSONL)")
     parser.add_argument("--rows", type=Path, help="fit from a --dump of an earlier run of the same "
                         "model instead of reading the questions again")
@@ -282,7 +284,10 @@ def main() -> None:
         "validation": figures(rows, threshold, slope, intercept),
     }
     (args.model_dir / "calibration.json").write_text(json.dumps(calibration, indent=2) + "\n")
-    training = json.loads(args.training.read_text()) if args.training.exists() else None
+    training_path = args.training or args.model_dir / "training.json"
+    training = json.loads(training_path.read_text()) if training_path.exists() else None
+    if training is None:
+        print(f"note: no training record at {training_path}; the card's training section is left out")
     write_card(args.model_dir, calibration, training)
     print(json.dumps(calibration, indent=2))
 

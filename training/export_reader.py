@@ -3,7 +3,8 @@
     python -m training.export_reader --checkpoint build/reader
 
 Writes assistant/reader_model/: reader.onnx (int8 dynamic quantisation of the linear layers),
-tokenizer.json (the base model's, unchanged) and manifest.json (sha256 of both, checked at load).
+tokenizer.json (the base model's, unchanged), manifest.json (sha256 of both, checked at load) and
+the training run's record, training.json.
 The model card and calibration.json are written by training/calibrate_reader.py, once the
 validation figures exist; an older calibration.json is removed here.
 """
@@ -56,6 +57,11 @@ def export(checkpoint: Path, out_dir: Path) -> Path:
         quantize_dynamic(str(fp32), str(target), weight_type=QuantType.QInt8, per_channel=True)
     shutil.copyfile(base_model_dir() / "tokenizer.json", out_dir / "tokenizer.json")
     write_manifest(out_dir)
+    # The training run's record (hyper-parameters, per-epoch validation) travels with the model, so
+    # the model card can be written again from a clean clone (training/calibrate_reader.py).
+    record = checkpoint / "training.json"
+    if record.exists():
+        shutil.copyfile(record, out_dir / "training.json")
     # A calibration belongs to the model it was fitted on: a new export must be calibrated anew.
     (out_dir / "calibration.json").unlink(missing_ok=True)
     return target
