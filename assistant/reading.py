@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from assistant.extractive import Selection, same_topic
-from assistant.instructions import addresses_an_assistant
+from assistant.instructions import addresses_an_assistant, after_instructions
 from assistant.reader import Reader, Span
 from assistant.retrieval import Candidate, Passage, Retriever
 from assistant.values import same_value, topic_of
@@ -54,6 +54,17 @@ class Reading:
         return self.passage.article.article_id
 
 
+def _past_the_instructions(cand: Candidate, span_start: int) -> Candidate | None:
+    """The part of a sentence after the instructions it carries, when the span lies there and
+    that part reads as a sentence of its own; None otherwise (the reading is dropped)."""
+    cut = after_instructions(cand.text)
+    rest = cand.text[cut:]
+    start = cand.sentence.start + cut
+    if span_start < start or len(rest.split()) < 3 or addresses_an_assistant(rest):
+        return None
+    return replace(cand, sentence=replace(cand.sentence, start=start), text=rest)
+
+
 class ReaderAnswerer:
     def __init__(self, retriever: Retriever, reader: Reader, max_sentences: int = 2,
                  abstain_below: float | None = None) -> None:
@@ -79,9 +90,13 @@ class ReaderAnswerer:
             end = passage.chunk.start + span.end
             holding = [c for c in by_article.get(passage.article.article_id, [])
                        if c.sentence.start <= start < c.sentence.end]
-            if not holding or addresses_an_assistant(holding[0].text):
+            if not holding:
                 continue
             sentence = holding[0]
+            if addresses_an_assistant(sentence.text):
+                sentence = _past_the_instructions(sentence, start)
+                if sentence is None:
+                    continue
             # A span that runs into the next sentence is cut at its sentence's end: the quote and
             # the short answer must stay one verbatim sentence.
             if end > sentence.sentence.end:
