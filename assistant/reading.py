@@ -156,11 +156,15 @@ class ReaderAnswerer:
         return bool(re.search(rf"(?<!\w){re.escape(value.strip())}(?!\w)", text, re.IGNORECASE))
 
     def _conflict(self, best: Reading, readings: list[Reading]) -> tuple[Reading, Reading] | None:
-        """The best reading and another article's most confident one, when that one also answers,
-        states a different value that the first article never states (and vice versa), and is
-        about the same event (its sentence is close to the best one's in meaning: a span about
-        another event is not a conflict)."""
+        """The best reading and another article's, when that one also answers, states a different
+        value that the first article never states (and vice versa), and is about the same event
+        (its sentence is close to the best one's in meaning: a span about another event is not a
+        conflict). Each article offers its most confident reading; of those that disagree, the
+        one whose sentence says the most the same around the value is the other side: a source
+        that reports the same thing with another figure, not a confident span about a neighbouring
+        event (the women's final beside the men's)."""
         seen = {best.article_id}
+        disagreeing: list[Reading] = []
         # `readings` may hold probe passages that out-score `best` (they were read after it was
         # chosen), so `best` is not necessarily first: every reading is looked at.
         for other in readings:
@@ -174,7 +178,22 @@ class ReaderAnswerer:
                 continue
             if best.sentence.text == other.sentence.text or not same_topic(best.sentence, other.sentence):
                 continue
-            log.debug("conflict: %r vs %r", best.text, other.text)
-            return best, other
-        return None
+            disagreeing.append(other)
+        if not disagreeing:
+            return None
+        around = _context_words(best)
+        other = max(disagreeing, key=lambda r: _overlap(around, _context_words(r)))
+        log.debug("conflict: %r vs %r", best.text, other.text)
+        return best, other
 
+
+def _context_words(reading: Reading) -> set[str]:
+    """The words of a reading's sentence around its span (the span itself left out)."""
+    start = reading.start - reading.sentence.sentence.start
+    text = reading.sentence.text
+    rest = text[:max(start, 0)] + " " + text[max(start, 0) + len(reading.text):]
+    return {w.lower() for w in re.findall(r"\w+", rest)}
+
+
+def _overlap(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
