@@ -291,7 +291,7 @@ class Assistant:
 
     @property
     def answerer(self) -> ExtractiveAnswerer:
-        """The default offline answerer (answerer="heuristic")."""
+        """The earlier, hand-set offline answerer (answerer="heuristic")."""
         if self._answerer is None:
             threshold = self.settings.abstain_threshold
             self._answerer = ExtractiveAnswerer(
@@ -304,7 +304,7 @@ class Assistant:
 
     @property
     def reader_answerer(self) -> ReaderAnswerer:
-        """The trained reader's answerer (answerer="reader")."""
+        """The trained reader's answerer (answerer="reader", the default)."""
         if self._reader_answerer is None:
             self._reader_answerer = ReaderAnswerer(
                 self.retriever, self.reader, max_sentences=self.settings.max_answer_sentences,

@@ -119,8 +119,8 @@ class Answer(BaseModel):
     question: str
     answer: str
     abstained: bool
-    short_answer: str = Field(default="", description="with answerer='reader': the reader's answer "
-                              "span, verbatim from the article; the citation holding it has "
+    short_answer: str = Field(default="", description="with answerer='reader' (the default): the "
+                              "reader's answer span, verbatim from the article; the citation holding it has "
                               "answer_start/answer_end ('' when abstaining, and with the heuristic "
                               "answerer)")
     citations: list[Citation] = Field(default_factory=list)

@@ -57,8 +57,8 @@ class Settings(BaseSettings):
         default=2, ge=1, le=6, description="sentences an extractive answer quotes (a conflict or a "
         "list question may quote more)")
     answerer: Literal["heuristic", "reader"] = Field(
-        default="heuristic", description="offline answerer: 'heuristic' (sentence scoring fitted to "
-        "our gold sets) or 'reader' (the trained reading-comprehension model; see the README)")
+        default="reader", description="offline answerer: 'reader' (the trained reading-comprehension "
+        "model; see the README) or 'heuristic' (the earlier sentence scoring, hand-set on our gold sets)")
     reader_model: Path | None = Field(
         default=None, description="folder of a reader model (reader.onnx, tokenizer.json, "
         "manifest.json, calibration.json); unset: the one shipped in the package")

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from assistant import Answer, Assistant
 from evals.metrics import holds_answer, normalize_answer, token_f1
+from evals.scorer_check import roc_auc
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,6 +69,10 @@ def squad(dataset: Path) -> dict[str, float | int | None]:
             token_f1(a.short_answer, q["answers"]) for q, a in answered), 4) if answered else None,
         "short_answer_exact_answered": _rate([token_f1(a.short_answer, q["answers"]) == 1.0
                                               for q, a in answered]),
+        # How well the answer's confidence (kept on an abstention too) separates answerable
+        # questions from unanswerable ones, whatever the threshold.
+        "answerable_roc_auc": round(roc_auc([a.confidence for _, a in results],
+                                            [bool(q["answers"]) for q, _ in results]) or 0.0, 4),
     }
 
 

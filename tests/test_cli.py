@@ -62,7 +62,10 @@ def test_ask_json_fields_and_verbatim_citations(cli_store: Path) -> None:
 def test_ask_plain_text_prints_answer_and_sources(cli_store: Path) -> None:
     result = run_cli("ask", QUESTION, "--store", str(cli_store))
     assert result.returncode == 0, result.stderr
-    assert "[1]" in result.stdout.splitlines()[0]
+    # The reader's short answer first, then the quoted answer with its markers.
+    first, second = [line for line in result.stdout.splitlines() if line.strip()][:2]
+    assert re.fullmatch(r"Answer: .*22.*  \(confidence \d+%\)", first), first
+    assert "22" in second and "[1]" in second
     assert re.search(r"^\[1\] .+ \(.+, chars \d+-\d+\)$", result.stdout, re.MULTILINE)
 
 
