@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python -m training.fit_heuristic [--per-article 120] [--out build/heuristic_weights.json]
 
-The heuristic answerer (assistant/extractive.py, the default `answerer`) ranks the sentences of
+The heuristic answerer (assistant/extractive.py, `answerer="heuristic"`) ranks the sentences of
 the retrieved passages by a weighted sum of four features (similarity to the question, the
 IDF-weighted share of the question's words it covers, whether it offers the asked-for type of
 value, its passage's rank), and abstains when a logistic confidence over the best sentence's
