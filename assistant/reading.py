@@ -26,6 +26,7 @@ from assistant.instructions import addresses_an_assistant, after_instructions
 from assistant.reader import Reader, Span
 from assistant.retrieval import Candidate, Passage, Retriever
 from assistant.values import same_value, topic_of
+from index.text import words
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +193,7 @@ def _context_words(reading: Reading) -> set[str]:
     start = reading.start - reading.sentence.sentence.start
     text = reading.sentence.text
     rest = text[:max(start, 0)] + " " + text[max(start, 0) + len(reading.text):]
-    return {w.lower() for w in re.findall(r"\w+", rest)}
+    return set(words(rest))
 
 
 def _overlap(a: set[str], b: set[str]) -> float:

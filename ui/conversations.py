@@ -9,16 +9,13 @@ same answers with working footnotes, and an export carries the citations.
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from assistant import Answer
+from index.sqlite import SQLiteFile
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -55,37 +52,14 @@ class Turn:
     error: str
 
 
-class Conversations:
+class Conversations(SQLiteFile):
     def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._db().executescript(SCHEMA)
-
-    def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            self._local.db = db
-        return db
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        else:
-            db.execute("COMMIT")
+        super().__init__(path, SCHEMA)
 
     def create(self, owner: str, first_question: str) -> str:
         conversation_id = uuid.uuid4().hex[:16]
         now = time.time()
-        with self._write() as db:
+        with self.write() as db:
             db.execute("INSERT INTO conversations VALUES (?,?,?,?,?)",
                        (conversation_id, owner, _title(first_question), now, now))
         return conversation_id
@@ -93,12 +67,12 @@ class Conversations:
     def owns(self, owner: str, conversation_id: str | None) -> bool:
         if not conversation_id:
             return False
-        return self._db().execute("SELECT 1 FROM conversations WHERE id=? AND owner=?",
+        return self.read().execute("SELECT 1 FROM conversations WHERE id=? AND owner=?",
                                   (conversation_id, owner)).fetchone() is not None
 
     def add_turn(self, owner: str, conversation_id: str, question: str, answer: Answer | None,
                  error: str = "") -> None:
-        with self._write() as db:
+        with self.write() as db:
             if db.execute("SELECT 1 FROM conversations WHERE id=? AND owner=?",
                           (conversation_id, owner)).fetchone() is None:
                 return  # deleted meanwhile (another tab): nothing to add to
@@ -114,7 +88,7 @@ class Conversations:
         """The owner's conversations, latest first; with `search`, those whose title or a
         question holds it (case-insensitive)."""
         pattern = f"%{search.strip().lower()}%"
-        rows = self._db().execute(
+        rows = self.read().execute(
             "SELECT c.id, c.title, c.updated, (SELECT count(*) FROM turns t "
             "WHERE t.conversation_id=c.id) FROM conversations c WHERE c.owner=? AND "
             "(lower(c.title) LIKE ? OR EXISTS (SELECT 1 FROM turns t WHERE "
@@ -123,25 +97,25 @@ class Conversations:
         return [ConversationInfo(*row) for row in rows]
 
     def title(self, owner: str, conversation_id: str) -> str:
-        row = self._db().execute("SELECT title FROM conversations WHERE id=? AND owner=?",
+        row = self.read().execute("SELECT title FROM conversations WHERE id=? AND owner=?",
                                  (conversation_id, owner)).fetchone()
         return row[0] if row else ""
 
     def turns(self, owner: str, conversation_id: str) -> list[Turn]:
         if not self.owns(owner, conversation_id):
             return []
-        rows = self._db().execute(
+        rows = self.read().execute(
             "SELECT question, answer_json, error FROM turns WHERE conversation_id=? ORDER BY idx",
             (conversation_id,)).fetchall()
         return [Turn(q, Answer.model_validate_json(a) if a else None, e or "") for q, a, e in rows]
 
     def rename(self, owner: str, conversation_id: str, title: str) -> bool:
-        with self._write() as db:
+        with self.write() as db:
             return db.execute("UPDATE conversations SET title=? WHERE id=? AND owner=?",
                               (_title(title), conversation_id, owner)).rowcount == 1
 
     def delete(self, owner: str, conversation_id: str) -> bool:
-        with self._write() as db:
+        with self.write() as db:
             gone = db.execute("DELETE FROM conversations WHERE id=? AND owner=?",
                               (conversation_id, owner)).rowcount == 1
             if gone:
@@ -181,7 +155,7 @@ class Feedback:
             return False
         answer = turns[turn].answer
         assert answer is not None
-        with self.store._write() as db:
+        with self.store.write() as db:
             db.execute(
                 "INSERT INTO feedback(owner, conversation_id, turn, question, answer_json, rating, "
                 "at) VALUES (?,?,?,?,?,?,?) ON CONFLICT(owner, conversation_id, turn) DO UPDATE "
@@ -191,13 +165,13 @@ class Feedback:
         return True
 
     def note(self, owner: str, conversation_id: str, turn: int, note: str) -> bool:
-        with self.store._write() as db:
+        with self.store.write() as db:
             return db.execute("UPDATE feedback SET note=? WHERE owner=? AND conversation_id=? "
                               "AND turn=?", (note.strip(), owner, conversation_id, turn)
                               ).rowcount == 1
 
     def count(self, owner: str) -> int:
-        return self.store._db().execute("SELECT count(*) FROM feedback WHERE owner=?",
+        return self.store.read().execute("SELECT count(*) FROM feedback WHERE owner=?",
                                         (owner,)).fetchone()[0]
 
     def to_questions_jsonl(self, owner: str) -> str:
@@ -206,7 +180,7 @@ class Feedback:
         abstention expects an abstention. A disliked one is tagged `review`, with the note: as
         exported it asks the assistant to decline, so fill in `answers` (and `evidence`) where
         the articles do answer it."""
-        rows = self.store._db().execute(
+        rows = self.store.read().execute(
             "SELECT id, question, answer_json, rating, note FROM feedback WHERE owner=? "
             "ORDER BY id", (owner,)).fetchall()
         lines = []

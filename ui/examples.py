@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from assistant import Assistant, AssistantError, Source
+from index.text import split_sentences, words
 
 # "The" and up to five words, shortest first, up to the first common verb: the subject of the
 # sentence's first clause.
@@ -39,8 +40,6 @@ _BASE = {"opened": "open", "reopened": "reopen", "closed": "close", "began": "be
 # Subjects that say nothing on their own ("The company has 40 staff" needs its name).
 _VAGUE = {"the company", "the city", "the group", "the team", "the government", "the report",
           "the study", "the event", "the move", "the plan", "the deal"}
-# Sentence ends: . ! ? before a space and a capital or a quote (so "14.2" does not end one).
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“‘'])|\n+")
 
 
 @dataclass(frozen=True)
@@ -79,8 +78,8 @@ def candidates(assistant: Assistant, sources: Sequence[Source], limit: int = 24
         except AssistantError:
             continue
         found: list[Candidate] = []
-        for piece in _SENTENCE_END.split(str((article or {}).get("text") or "")):
-            sentence = piece.strip()
+        for span in split_sentences(str((article or {}).get("text") or "")):
+            sentence = span.text
             for question in questions_from_sentence(sentence):
                 if all(c.question != question for c in found):
                     found.append(Candidate(question, source.article_id, sentence))
@@ -112,5 +111,5 @@ def checked_examples(assistant: Assistant, sources: Sequence[Source], n: int) ->
 
 
 def _overlap(a: str, b: str) -> float:
-    wa, wb = set(re.findall(r"\w+", a.lower())), set(re.findall(r"\w+", b.lower()))
+    wa, wb = set(words(a)), set(words(b))
     return len(wa & wb) / max(1, min(len(wa), len(wb)))
