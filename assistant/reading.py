@@ -12,7 +12,8 @@ Hand-set numbers remain in the conflict check: the heuristic answerer's same-top
 - The answer quotes the sentence that holds the best span, and carries the span; a second
   sentence joins it when its own span is accepted too (max_answer_sentences).
 - Conflicts: the best span of each article; two confident spans from different articles that
-  state different values (assistant/values.py) about the same event are shown side by side.
+  state different values (assistant/values.py) about the same event are shown side by side (of
+  several such pairs, the one whose sentences say the most the same around their values).
 """
 
 from __future__ import annotations
@@ -143,49 +144,65 @@ class ReaderAnswerer:
         if conflict is not None:
             first, second = conflict
             return Selection(
-                [first.sentence, second.sentence], best.probability, False,
+                [first.sentence, second.sentence], first.probability, False,
                 (topic_of(first.text), first.sentence, second.sentence, first.text, second.text),
-                reading=best, conflict_readings=conflict, readings=tuple(readings))
+                reading=first, conflict_readings=conflict, readings=tuple(readings))
         return Selection(chosen, best.probability, False, reading=best,
                          readings=tuple(readings))
 
-    def _states(self, reading: Reading, value: str) -> bool:
+    def _states(self, reading: Reading, value: str, texts: dict[str, str]) -> bool:
         """Whether the reading's article states the value anywhere: then the two spans name one
         thing at different grain ("Anchorage" and "Joint Base Elmendorf-Richardson in
-        Anchorage"), not two answers that exclude each other."""
-        text = self.retriever.catalog.article_text(reading.article_id) or ""
-        return bool(re.search(rf"(?<!\w){re.escape(value.strip())}(?!\w)", text, re.IGNORECASE))
+        Anchorage"), not two answers that exclude each other. `texts` keeps the articles' texts
+        read so far for this question."""
+        if reading.article_id not in texts:
+            texts[reading.article_id] = self.retriever.catalog.article_text(reading.article_id) or ""
+        return bool(re.search(rf"(?<!\w){re.escape(value.strip())}(?!\w)",
+                              texts[reading.article_id], re.IGNORECASE))
+
+    def _disagree(self, first: Reading, second: Reading, texts: dict[str, str]) -> bool:
+        """Two readings of different articles that state different values (neither article
+        states the other's) about the same event (their sentences are close in meaning)."""
+        if first.article_id == second.article_id or same_value(first.text, second.text) \
+                or self._states(second, first.text, texts) or self._states(first, second.text, texts):
+            return False
+        return first.sentence.text != second.sentence.text and \
+            same_topic(first.sentence, second.sentence)
 
     def _conflict(self, best: Reading, readings: list[Reading]) -> tuple[Reading, Reading] | None:
-        """The best reading and another article's, when that one also answers, states a different
-        value that the first article never states (and vice versa), and is about the same event
-        (its sentence is close to the best one's in meaning: a span about another event is not a
-        conflict). Each article offers its most confident reading; of those that disagree, the
-        one whose sentence says the most the same around the value is the other side: a source
-        that reports the same thing with another figure, not a confident span about a neighbouring
-        event (the women's final beside the men's)."""
-        seen = {best.article_id}
-        disagreeing: list[Reading] = []
+        """Two articles' readings that both answer and disagree about the same event (see
+        `_disagree`). Each article offers its most confident reading. Of the disagreeing pairs,
+        the one whose sentences say the most the same around their values is shown: a source
+        that reports the same thing with another figure, not a confident span about a
+        neighbouring event (the women's final beside the men's). The best reading need not be
+        in it (a confident span about another year must not hide two sources that contradict
+        each other), but both sides must then be about the best reading's event."""
+        tops: list[Reading] = []
+        seen: set[str] = set()
         # `readings` may hold probe passages that out-score `best` (they were read after it was
         # chosen), so `best` is not necessarily first: every reading is looked at.
-        for other in readings:
-            if other.article_id in seen:
+        for reading in [best, *readings]:
+            if reading.article_id in seen:
                 continue
-            seen.add(other.article_id)
-            if not self.answers(other):
-                break  # readings are sorted by margin: no later one answers either
-            if same_value(best.text, other.text) or self._states(other, best.text) \
-                    or self._states(best, other.text):
+            seen.add(reading.article_id)
+            if reading is not best and not self.answers(reading):
                 continue
-            if best.sentence.text == other.sentence.text or not same_topic(best.sentence, other.sentence):
-                continue
-            disagreeing.append(other)
-        if not disagreeing:
+            tops.append(reading)
+        texts: dict[str, str] = {}
+        # A pair without the best reading must be about the best reading's event too.
+        near = [r for r in tops if r is best or same_topic(best.sentence, r.sentence)]
+        pairs = [(a, b) for i, a in enumerate(near) for b in near[i + 1:]
+                 if self._disagree(a, b, texts)]
+        if not pairs:
             return None
-        around = _context_words(best)
-        other = max(disagreeing, key=lambda r: _overlap(around, _context_words(r)))
-        log.debug("conflict: %r vs %r", best.text, other.text)
-        return best, other
+        words_of = {id(r): _context_words(r) for r in tops}
+        first, second = max(pairs, key=lambda ab: (_overlap(words_of[id(ab[0])],
+                                                            words_of[id(ab[1])]),
+                                                   ab[0] is best))
+        if second.margin > first.margin:
+            first, second = second, first
+        log.debug("conflict: %r vs %r", first.text, second.text)
+        return first, second
 
 
 def _context_words(reading: Reading) -> set[str]:

@@ -193,6 +193,31 @@ def test_planted_name_conflict_is_reported_with_both_sides_cited(tmp_path: Path)
         assert text[citation.answer_start:citation.answer_end] == side.value
 
 
+def test_a_confident_span_about_another_race_does_not_hide_two_sources_that_disagree(
+        tmp_path: Path) -> None:
+    # The reader's most confident span is the 2021 winner (another race); the two reports of the
+    # 2023 race, which say the same thing with different names, are the conflict to show.
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    (articles / "herald.txt").write_text(
+        "Marathon results\n\nAisha Khan won the 2023 county marathon in 2 hours 31 minutes, "
+        "ahead of last year's winner.\n")
+    (articles / "courier.txt").write_text(
+        "County marathon\n\nMaria Novak won the 2023 county marathon in 2 hours 31 minutes, "
+        "ahead of last year's winner.\n")
+    (articles / "preview.txt").write_text(
+        "Marathon entries open\n\nPeter Holm won the county marathon in 2021 and will run the "
+        "2024 race.\n")
+    assistant = Assistant(store=tmp_path / "store", answerer="reader")
+    assistant.ingest([articles])
+    answer = assistant.ask("Who won the 2023 county marathon?")
+    assert answer.conflicts, answer.answer
+    values = {side.value for side in answer.conflicts[0].sides}
+    assert values == {"Aisha Khan", "Maria Novak"}, answer.answer
+    assert answer.short_answer in values
+    assert "Peter Holm" not in answer.answer
+
+
 @pytest.fixture(scope="module")
 def reader_assistant(sample_store: Path) -> Assistant:
     return Assistant(store=sample_store, answerer="reader")
