@@ -195,7 +195,7 @@ class ReaderAnswerer:
                  if self._disagree(a, b, texts)]
         if not pairs:
             return None
-        words_of = {id(r): _context_words(r) for r in tops}
+        words_of = {id(r): _context_words(r) for r in near}
         first, second = max(pairs, key=lambda ab: (_overlap(words_of[id(ab[0])],
                                                             words_of[id(ab[1])]),
                                                    ab[0] is best))
