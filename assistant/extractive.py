@@ -90,6 +90,8 @@ class Selection:
     conflict_readings: tuple[Reading, Reading] | None = None
     # Every passage's best reading (reader answerer only), for Answer.passages' reader scores.
     readings: tuple[Reading, ...] = ()
+    # The reader answered below its fitted confidence band: shown as "Not sure: ...".
+    tentative: bool = False
 
 
 class ExtractiveAnswerer:

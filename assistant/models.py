@@ -115,10 +115,19 @@ class RetrievedPassage(BaseModel):
     why: str = Field(description="why it was or was not used, in words")
 
 
+AnswerStatus = Literal["answered", "tentative", "declined"]
+TENTATIVE_LEAD = "Not sure: the closest passage says"
+
+
 class Answer(BaseModel):
     question: str
     answer: str
     abstained: bool
+    status: AnswerStatus = Field(
+        default="answered", description="answered: shown plainly (with answerer='reader', above the "
+        "confidence band fitted on validation, where such answers were right at least 80 % of the time); "
+        "tentative: the closest passage is quoted but the assistant is not sure it answers "
+        f"(the text starts '{TENTATIVE_LEAD}'); declined: the articles don't say")
     short_answer: str = Field(default="", description="with answerer='reader' (the default): the "
                               "reader's answer span, verbatim from the article; the citation holding it has "
                               "answer_start/answer_end ('' when abstaining, and with the heuristic "

@@ -1,7 +1,8 @@
 """The reader: a small extractive question-answering model we train ourselves (training/).
 
-Given a question and a passage it returns the best answer span, with character offsets, and the
-model's score for "this passage does not answer the question". It is all-MiniLM-L6-v2 fine-tuned
+Given a question and a passage it returns the best answer span, with character offsets, the
+model's score for "this passage does not answer the question", and (reader v2 models) the
+answerability head's logit for the window the span came from. It is all-MiniLM-L6-v2 fine-tuned
 SQuAD 2.0 style with hard negatives, shipped as an int8 ONNX file inside this package
 (assistant/reader_model/, with its model card) and run by onnxruntime: no torch at run time,
 nothing downloaded.
@@ -17,8 +18,9 @@ import hashlib
 import json
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from tokenizers import Tokenizer
@@ -56,11 +58,19 @@ class Span:
     end: int
     score: float  # best span logit sum
     null_score: float  # "no answer" logit sum (CLS)
+    answerable: float | None = None  # the answerability head's logit (v2 models; None for v1)
+    decision: float | None = None  # the calibrated decision score (Reader.read sets it)
 
     @property
     def margin(self) -> float:
-        """How much the model prefers this span to "no answer"; the answerability signal."""
+        """How much the model prefers this span to "no answer"."""
         return self.score - self.null_score
+
+    @property
+    def strength(self) -> float:
+        """The score answers are decided and ranked on: the calibration's combination of the margin
+        and the answerability head (the margin alone for a v1 model or an uncalibrated one)."""
+        return self.margin if self.decision is None else self.decision
 
 
 def _configure(tokenizer: Tokenizer, max_length: int, stride: int) -> Tokenizer:
@@ -140,16 +150,36 @@ def best_span(start_logits: np.ndarray, end_logits: np.ndarray, window: Window,
     return best
 
 
+Status = Literal["answered", "tentative", "declined"]
+
+
 @dataclass(frozen=True)
 class Calibration:
-    """Fitted by training/calibrate_reader.py on the validation split; see the model card."""
+    """Fitted by training/calibrate_reader.py on the validation split; see the model card.
 
-    threshold: float  # answer when margin >= threshold
-    slope: float  # P(answer right) = sigmoid(slope * margin + intercept)
+    decision = margin_weight * margin + answerable_weight * answerability logit; the reader answers
+    when decision >= threshold, plainly when decision >= plain_from (the answers above it were
+    right at least 80 % of the time on validation), tentatively between the two."""
+
+    threshold: float
+    slope: float  # P(answer right) = sigmoid(slope * decision + intercept)
     intercept: float
+    margin_weight: float = 1.0
+    answerable_weight: float = 0.0
+    plain_from: float | None = None  # None: no band fitted, every answer is plain
 
-    def probability(self, margin: float) -> float:
-        return _sigmoid(self.slope * margin + self.intercept)
+    def decision(self, margin: float, answerable: float | None) -> float:
+        return self.margin_weight * margin + self.answerable_weight * (answerable or 0.0)
+
+    def probability(self, decision: float) -> float:
+        return _sigmoid(self.slope * decision + self.intercept)
+
+    def status(self, decision: float) -> Status:
+        if decision < self.threshold:
+            return "declined"
+        if self.plain_from is not None and decision < self.plain_from:
+            return "tentative"
+        return "answered"
 
 
 def _sigmoid(z: float) -> float:
@@ -198,7 +228,7 @@ class Reader:
         results: list[Span | None] = [None] * len(passages)
         if not windows:
             return results
-        start_logits, end_logits = self._run(windows)
+        start_logits, end_logits, answerable = self._run(windows)
         for row, (w, k) in enumerate(zip(windows, owner, strict=True)):
             found = best_span(start_logits[row], end_logits[row], w)
             null = float(start_logits[row][0] + end_logits[row][0])
@@ -206,15 +236,17 @@ class Reader:
                 continue
             i, j, score = found
             s, e = w.offsets[i][0], w.offsets[j][1]
-            span = Span(passages[k][s:e], s, e, score, null)
+            head = None if answerable is None else float(answerable[row])
+            span = Span(passages[k][s:e], s, e, score, null, head)
+            span = replace(span, decision=self.calibration.decision(span.margin, head))
             current = results[k]
             # Across a passage's windows keep the most confident span, SQuAD 2.0 style: the
             # passage answers when any window does.
-            if current is None or span.margin > current.margin:
+            if current is None or span.strength > current.strength:
                 results[k] = span
         return results
 
-    def _run(self, windows: list[Window]) -> tuple[np.ndarray, np.ndarray]:
+    def _run(self, windows: list[Window]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         length = max(len(w.input_ids) for w in windows)
         ids = np.zeros((len(windows), length), dtype=np.int64)
         types = np.zeros_like(ids)
@@ -224,18 +256,23 @@ class Reader:
             ids[r, :n] = w.input_ids
             types[r, :n] = w.type_ids
             attention[r, :n] = 1
-        start, end = self._session.run(
+        outputs = self._session.run(
             None, {"input_ids": ids, "attention_mask": attention, "token_type_ids": types})
-        return start, end
+        # v1 models have two outputs; v2 adds the answerability head's logit per window.
+        return outputs[0], outputs[1], (outputs[2] if len(outputs) > 2 else None)
 
     def probability(self, span: Span | None) -> float:
         """Calibrated probability that the span is a right answer."""
         if span is None:
             return 0.0
-        return self.calibration.probability(span.margin)
+        return self.calibration.probability(span.strength)
 
     def answers(self, span: Span | None) -> bool:
-        return span is not None and span.margin >= self.calibration.threshold
+        return span is not None and span.strength >= self.calibration.threshold
+
+    def status(self, span: Span | None) -> Status:
+        """answered (plainly), tentative (answered, but below the fitted band) or declined."""
+        return "declined" if span is None else self.calibration.status(span.strength)
 
 
 def load_calibration(model_dir: Path = MODEL_DIR) -> Calibration:
@@ -249,8 +286,11 @@ def load_calibration(model_dir: Path = MODEL_DIR) -> Calibration:
         return Calibration(threshold=0.0, slope=1.0, intercept=0.0)
     try:
         data = json.loads(path.read_text())
+        plain_from = data.get("plain_from")
         calibration = Calibration(float(data["threshold"]), float(data["slope"]),
-                                  float(data["intercept"]))
+                                  float(data["intercept"]), float(data.get("margin_weight", 1.0)),
+                                  float(data.get("answerable_weight", 0.0)),
+                                  None if plain_from is None else float(plain_from))
         fitted_for = data.get("model_sha256")
     except (ValueError, KeyError, TypeError) as exc:
         raise ReaderError(f"reader calibration {path} is malformed: {exc}") from None

@@ -48,8 +48,9 @@ class Reading:
         return self.span.text
 
     @property
-    def margin(self) -> float:
-        return self.span.margin
+    def strength(self) -> float:
+        """What readings are ranked and decided on (Span.strength)."""
+        return self.span.strength
 
     @property
     def article_id(self) -> str:
@@ -104,15 +105,20 @@ class ReaderAnswerer:
             if end > sentence.sentence.end:
                 text = sentence.text[start - sentence.sentence.start:].rstrip()
                 end = start + len(text)
-                span = Span(text, span.start, span.start + len(text), span.score, span.null_score)
+                span = replace(span, text=text, end=span.start + len(text))
             out.append(Reading(passage, span, start, end, sentence, self.reader.probability(span)))
-        out.sort(key=lambda r: -r.margin)
+        out.sort(key=lambda r: -r.strength)
         return out
 
     def answers(self, reading: Reading) -> bool:
         if self.abstain_below is not None:
             return reading.probability >= self.abstain_below
         return self.reader.answers(reading.span)
+
+    def tentative(self, reading: Reading) -> bool:
+        """An answer below the fitted band (reader_model/calibration.json's plain_from): the
+        answers above it were right at least 80 % of the time on validation, these less often."""
+        return self.reader.status(reading.span) != "answered"
 
     def select(self, question: str, passages: list[Passage], extra: list[Passage] | None = None
                ) -> Selection:
@@ -139,16 +145,20 @@ class ReaderAnswerer:
             if all(c.text != other.sentence.text for c in chosen):
                 chosen.append(other.sentence)
         others = readings + (self.readings(question, extra) if extra else [])
-        others.sort(key=lambda r: -r.margin)
+        others.sort(key=lambda r: -r.strength)
         conflict = self._conflict(best, others)
         if conflict is not None:
             first, second = conflict
             return Selection(
                 [first.sentence, second.sentence], first.probability, False,
                 (topic_of(first.text), first.sentence, second.sentence, first.text, second.text),
-                reading=first, conflict_readings=conflict, readings=tuple(readings))
+                reading=first, conflict_readings=conflict, readings=tuple(readings),
+                tentative=self.tentative(first) and self.tentative(second))
+        if self.tentative(best):
+            # Not sure: quote only the closest sentence, not further ones as if they backed it.
+            chosen = chosen[:1]
         return Selection(chosen, best.probability, False, reading=best,
-                         readings=tuple(readings))
+                         readings=tuple(readings), tentative=self.tentative(best))
 
     def _states(self, reading: Reading, value: str, texts: dict[str, str]) -> bool:
         """Whether the reading's article states the value anywhere: then the two spans name one
@@ -199,7 +209,7 @@ class ReaderAnswerer:
         first, second = max(pairs, key=lambda ab: (_overlap(words_of[id(ab[0])],
                                                             words_of[id(ab[1])]),
                                                    ab[0] is best))
-        if second.margin > first.margin:
+        if second.strength > first.strength:
             first, second = second, first
         log.debug("conflict: %r vs %r", first.text, second.text)
         return first, second

@@ -18,6 +18,13 @@ as an unanswerable question about another year or event.
   an unanswerable question scores a full point, a right answer only its F1.)
 - slope, intercept: Platt scaling, a logistic fit of "the answer is right" (token F1 >= 0.5 with
   a gold answer) on the margin; the assistant's `confidence` is this probability.
+- margin_weight, answerable_weight (reader v2, whose model has an answerability head): the
+  decision score is a logistic fit of "the question is answerable" on the margin and the head's
+  logit; the threshold and Platt scaling above are then fitted on that score instead of the margin.
+- plain_from: the confidence band. Answers whose decision score is at least plain_from were right
+  (token F1 >= 0.5) at least PLAIN_PRECISION of the time on validation, and are shown plainly; the
+  ones between the threshold and plain_from are shown as tentative ("Not sure: the closest
+  passage says ..."). `--band-only` fits just this on the shipped model and keeps the rest.
 
 Writes assistant/reader_model/calibration.json and MODEL_CARD.md.
 """
@@ -41,6 +48,7 @@ from training.reader_data import load_pool, split_articles, swap_detail
 
 RIGHT_F1 = 0.5
 FALSE_ABSTENTION_BUDGET = 0.15  # the most answerable questions the assistant may decline
+PLAIN_PRECISION = 0.80  # answers shown plainly must be right at least this often (issue 20)
 
 
 def validation_questions(articles: list[dict], seed: int = 21) -> list[dict]:
@@ -94,7 +102,8 @@ def collect(articles: list[dict], questions: list[dict], model_dir: Path) -> lis
             passages = assistant.retrieve(q["question"])
             readings = assistant.reader_answerer.readings(q["question"], passages)
             best = readings[0] if readings else None  # the most confident reading
-            rows.append({**q, "margin": best.margin if best else float("-inf"),
+            rows.append({**q, "margin": best.span.margin if best else float("-inf"),
+                         "answerable": best.span.answerable if best else None,
                          "span": best.text if best else "",
                          "f1": token_f1(best.text, q["answers"]) if best and q["answers"] else 0.0})
             if (i + 1) % 250 == 0:
@@ -144,6 +153,59 @@ def logistic(x: np.ndarray, y: np.ndarray, iterations: int = 50, ridge: float = 
         hess = x.T @ (x * (p * (1 - p))[:, None]) + ridge * np.eye(len(w))
         w -= np.linalg.solve(hess, grad)
     return w
+
+
+def decision_weights(rows: list[dict]) -> tuple[float, float]:
+    """(margin weight, answerability-head weight): a logistic fit of "answerable" on both, for a
+    model with the head; (1, 0), the margin alone, for one without."""
+    finite = [r for r in rows if np.isfinite(r["margin"])]
+    if not finite or any(r.get("answerable") is None for r in finite):
+        return 1.0, 0.0
+    x = np.array([[r["margin"], r["answerable"]] for r in finite])
+    y = np.array([float(bool(r["answers"])) for r in finite])
+    w = logistic(x, y)
+    return float(w[0]), float(w[1])
+
+
+def with_decision(rows: list[dict], margin_weight: float, answerable_weight: float) -> list[dict]:
+    """The rows with the decision score as their "margin" (what the threshold, the Platt fit and
+    the band are fitted on); the raw margin is kept as "span_margin"."""
+    out = []
+    for r in rows:
+        raw = r.get("span_margin", r["margin"])
+        decision = raw if not np.isfinite(raw) else \
+            margin_weight * raw + answerable_weight * (r.get("answerable") or 0.0)
+        out.append({**r, "span_margin": raw, "margin": decision})
+    return out
+
+
+def plain_band(rows: list[dict], threshold: float, precision: float = PLAIN_PRECISION) -> float:
+    """The lowest decision score c >= threshold such that the answers scoring at least c were right
+    at least `precision` of the time (every validation question: answerable, SQuAD's unanswerable
+    and the swapped ones, where any answer is wrong)."""
+    answered = sorted((r for r in rows if r["margin"] >= threshold), key=lambda r: -r["margin"])
+    right = 0
+    best = None
+    for i, r in enumerate(answered, start=1):
+        right += bool(r["answers"]) and r["f1"] >= RIGHT_F1
+        if right / i >= precision and i >= 20:  # at least 20 answers, so one is no band
+            best = r["margin"]
+    return float(best if best is not None else (answered[0]["margin"] if answered else threshold))
+
+
+def band_shares(rows: list[dict], threshold: float, plain_from: float) -> dict[str, float]:
+    """What share of the validation questions each band gets, and how often each band is right."""
+    def share(xs: list[dict]) -> float:
+        return round(len(xs) / max(len(rows), 1), 4)
+
+    def right(xs: list[dict]) -> float:
+        return round(sum(bool(r["answers"]) and r["f1"] >= RIGHT_F1 for r in xs) / max(len(xs), 1), 4)
+
+    plain = [r for r in rows if r["margin"] >= plain_from]
+    tentative = [r for r in rows if threshold <= r["margin"] < plain_from]
+    return {"plain_share": share(plain), "plain_right": right(plain),
+            "tentative_share": share(tentative), "tentative_right": right(tentative),
+            "declined_share": share([r for r in rows if r["margin"] < threshold])}
 
 
 def platt(margins: np.ndarray, right: np.ndarray) -> tuple[float, float]:
@@ -244,7 +306,11 @@ def write_card(model_dir: Path, calibration: dict, training: dict | None) -> Non
         f"most {FALSE_ABSTENTION_BUDGET:.0%} of the answerable validation questions);",
         f"- confidence = sigmoid({calibration['slope']:.3f} * margin + {calibration['intercept']:.3f}) "
         f"(Platt scaling of \"token F1 >= {RIGHT_F1} with a gold answer\");",
-        *[f"- {k.replace('_', ' ')}: {v}" for k, v in f.items()],
+        *[f"- {k.replace('_', ' ')}: {v}" for k, v in f.items() if not isinstance(v, dict)],
+        *([f"- confidence band: answers shown plainly when the decision score >= "
+           f"{calibration['plain_from']:.3f}, tentative between the threshold and it; on validation "
+           + ", ".join(f"{k.replace('_', ' ')} {v:.0%}" for k, v in f["bands"].items())]
+          if "bands" in f and calibration.get("plain_from") is not None else []),
         "",
         "## Limits",
         "- English Wikipedia training text; news phrasing, lists and tables are read less well.",
@@ -260,6 +326,9 @@ def main() -> None:
                         help="the training run's record (default: training.json in the model folder, "
                         "copied there by training/export_reader.py)")
     parser.add_argument("--dump", type=Path, help="write every question's reading here (JSONL)")
+    parser.add_argument("--band-only", action="store_true",
+                        help="fit only the plain/tentative band (plain_from) and keep the shipped "
+                        "threshold and calibration")
     parser.add_argument("--rows", type=Path, help="fit from a --dump of an earlier run of the same "
                         "model instead of reading the questions again")
     args = parser.parse_args()
@@ -272,16 +341,37 @@ def main() -> None:
         rows = collect(val_articles, questions, args.model_dir)
     if args.dump:
         args.dump.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    if args.band_only:
+        path = args.model_dir / "calibration.json"
+        calibration = json.loads(path.read_text())
+        rows = with_decision(rows, calibration.get("margin_weight", 1.0),
+                             calibration.get("answerable_weight", 0.0))
+        calibration["plain_from"] = plain_band(rows, calibration["threshold"])
+        calibration["validation"]["bands"] = band_shares(rows, calibration["threshold"],
+                                                         calibration["plain_from"])
+        calibration["band_fitted_on"] = ("squad2-pool validation split, training/calibrate_reader.py "
+                                         f"--band-only (plain answers right >= {PLAIN_PRECISION:.0%})")
+        path.write_text(json.dumps(calibration, indent=2) + "\n")
+        training_path = args.model_dir / "training.json"
+        write_card(args.model_dir, calibration,
+                   json.loads(training_path.read_text()) if training_path.exists() else None)
+        print(json.dumps(calibration, indent=2))
+        return
+    margin_weight, answerable_weight = decision_weights(rows)
+    rows = with_decision(rows, margin_weight, answerable_weight)
     threshold = budget_threshold(rows)
     finite = [r for r in rows if np.isfinite(r["margin"])]
     slope, intercept = platt(np.array([r["margin"] for r in finite]),
                              np.array([float(bool(r["answers"]) and r["f1"] >= RIGHT_F1) for r in finite]))
+    plain_from = plain_band(rows, threshold)
     calibration = {
         "threshold": threshold, "slope": slope, "intercept": intercept, "top_k": TOP_K,
+        "margin_weight": margin_weight, "answerable_weight": answerable_weight, "plain_from": plain_from,
         "model_sha256": json.loads((args.model_dir / "manifest.json").read_text())["files"]["reader.onnx"],
         "fitted_on": "squad2-pool validation split (5 held-out articles), training/calibrate_reader.py",
         "validation_articles": [a["title"] for a in val_articles],
-        "validation": figures(rows, threshold, slope, intercept),
+        "validation": {**figures(rows, threshold, slope, intercept),
+                       "bands": band_shares(rows, threshold, plain_from)},
     }
     (args.model_dir / "calibration.json").write_text(json.dumps(calibration, indent=2) + "\n")
     training_path = args.training or args.model_dir / "training.json"
