@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STORE ?= .assistant
 PORT ?= 7860
 
-.PHONY: install run index chat test lint eval bench bench-api bench-shared bench-reader train-reader fit-heuristic llm-server clean
+.PHONY: install run index chat test lint eval bench bench-api bench-shared bench-reader install-train train-reader fit-heuristic llm-server clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -82,13 +82,19 @@ bench-api: install
 bench-shared: install
 	$(BIN)/python -m benchmarks.shared_store
 
-# The reader model (assistant/reader_model/): fine-tune MiniLM on squad2-pool plus hard negatives
-# (about 50 minutes on 2 cores), export it to int8 ONNX, then fit its threshold and calibration
-# on the held-out validation articles and write the model card. torch is needed here only.
+# The reader model (assistant/reader_model/): fine-tune MiniLM with a span head and an answerability
+# head on squad2-pool plus derived examples drawn afresh each epoch (4 epochs, about 3-4 hours on 2
+# cores; resumable: run it again after a stop and it continues from its last checkpoint under
+# ~/.cache/article-assistant/reader-train/), export it to int8 ONNX, then fit its decision score,
+# threshold, calibration and confidence band on the held-out validation articles and write the
+# model card. torch is needed here only. On a lent GPU: TRAIN_FLAGS="--device cuda".
 READER_BUILD ?= build/reader
-train-reader: install
+TRAIN_FLAGS ?=
+install-train: install
 	$(BIN)/python -m pip install -q -e ".[train]"
-	$(BIN)/python -m training.train_reader --out $(READER_BUILD)
+
+train-reader: install-train
+	$(BIN)/python -m training.train_reader --out $(READER_BUILD) $(TRAIN_FLAGS)
 	$(BIN)/python -m training.export_reader --checkpoint $(READER_BUILD)
 	$(BIN)/python -m training.calibrate_reader
 

@@ -2,7 +2,8 @@
 
     python -m training.export_reader --checkpoint build/reader
 
-Writes assistant/reader_model/: reader.onnx (int8 dynamic quantisation of the linear layers),
+Writes assistant/reader_model/: reader.onnx (int8 dynamic quantisation of the linear layers; its
+outputs start_logits, end_logits and, for a v2 checkpoint, answerable_logit),
 tokenizer.json (the base model's, unchanged), manifest.json (sha256 of both, checked at load) and
 the training run's record, training.json.
 The model card and calibration.json are written by training/calibrate_reader.py, once the
@@ -20,11 +21,12 @@ from pathlib import Path
 import torch
 
 from assistant.reader import MODEL_DIR, sha256
-from training.train_reader import base_model_dir
+from training.train_reader import ReaderNet, base_model_dir
 
 
 class _Logits(torch.nn.Module):
-    """The QA model with plain tensor outputs, which is what the ONNX exporter wants."""
+    """A v1 checkpoint (BertForQuestionAnswering) with plain tensor outputs, which is what the
+    ONNX exporter wants."""
 
     def __init__(self, model: torch.nn.Module) -> None:
         super().__init__()
@@ -35,23 +37,33 @@ class _Logits(torch.nn.Module):
         return out.start_logits, out.end_logits
 
 
-def export(checkpoint: Path, out_dir: Path) -> Path:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+def _load(checkpoint: Path) -> tuple[torch.nn.Module, list[str]]:
+    """The model and its output names: a v2 checkpoint (model.pt, ReaderNet) has the
+    answerability head's logit as a third output."""
+    if (checkpoint / "model.pt").exists():
+        return ReaderNet.load(checkpoint), ["start_logits", "end_logits", "answerable_logit"]
     from transformers import BertForQuestionAnswering
 
     model = BertForQuestionAnswering.from_pretrained(str(checkpoint), attn_implementation="eager")
+    return _Logits(model), ["start_logits", "end_logits"]
+
+
+def export(checkpoint: Path, out_dir: Path) -> Path:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    model, outputs = _load(checkpoint)
     model.eval()
     example = torch.ones((1, 16), dtype=torch.long)
     out_dir.mkdir(parents=True, exist_ok=True)
+    axes = {name: {0: "batch", 1: "sequence"} for name in
+            ("input_ids", "attention_mask", "token_type_ids", "start_logits", "end_logits")}
+    axes.update({name: {0: "batch"} for name in outputs[2:]})
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = Path(tmp) / "reader-fp32.onnx"
         torch.onnx.export(
-            _Logits(model), (example, example, torch.zeros_like(example)), str(fp32),
+            model, (example, example, torch.zeros_like(example)), str(fp32),
             input_names=["input_ids", "attention_mask", "token_type_ids"],
-            output_names=["start_logits", "end_logits"],
-            dynamic_axes={name: {0: "batch", 1: "sequence"} for name in
-                          ("input_ids", "attention_mask", "token_type_ids", "start_logits", "end_logits")},
-            opset_version=17, dynamo=False,
+            output_names=outputs, dynamic_axes=axes, opset_version=17, dynamo=False,
         )
         target = out_dir / "reader.onnx"
         quantize_dynamic(str(fp32), str(target), weight_type=QuantType.QInt8, per_channel=True)
