@@ -173,10 +173,18 @@ def _print_backend_notes(answer: Answer) -> None:
 
 
 def _print_answer(answer: Answer) -> None:
-    if answer.short_answer and not answer.conflicts:
+    """The three states in words: a plain answer leads with its short answer, a tentative one
+    says it is not sure (and gives no bold short answer), a decline says the articles don't."""
+    if answer.query and answer.query != answer.question:
+        click.echo(_printable(f"Read as: {answer.query}"))
+        click.echo("")
+    if answer.status == "answered" and answer.short_answer and not answer.conflicts:
         click.echo(f"Answer: {_printable(answer.short_answer)}  (confidence {answer.confidence:.0%})")
         click.echo("")
     click.echo(_printable(answer.answer))
+    if answer.status == "tentative":
+        click.echo(f"(confidence {answer.confidence:.0%}: below the band where answers were right "
+                   "at least 80 % of the time)")
     if answer.citations:
         click.echo("")
     for c in answer.citations:

@@ -29,6 +29,7 @@ from assistant.errors import (
 from assistant.extractive import ExtractiveAnswerer, Selection, fitted_weights
 from assistant.grounding import SupportScorer
 from assistant.models import (
+    TENTATIVE_LEAD,
     Answer,
     Citation,
     Conflict,
@@ -43,6 +44,7 @@ from assistant.reader import MODEL_DIR, Reader, ReaderError
 from assistant.reading import ReaderAnswerer, Reading
 from assistant.retrieval import Candidate, Passage, Retriever
 from assistant.settings import Settings
+from assistant.spelling import SpellingCorrector
 from index.catalog import Catalog
 from index.check import StoreCheck, catalog_is_damaged, check_store, set_damaged_catalog_aside
 from index.embedding import Embedder, EmbeddingError, LocalMiniLM, OpenAIEmbedder
@@ -100,6 +102,7 @@ class Assistant:
         self._retriever: Retriever | None = None
         self._answerer: ExtractiveAnswerer | None = None
         self._reader_answerer: ReaderAnswerer | None = None
+        self._speller: SpellingCorrector | None = None
         self._reader: Reader | None = reader  # shared, like the embedder, by UI setting variants
         self._scorer: SupportScorer | None = None
         self._queryable = False  # set once the store is known to exist, hold articles and match
@@ -316,6 +319,24 @@ class Assistant:
         if self._scorer is None:
             self._scorer = SupportScorer(self.embedder)
         return self._scorer
+
+    @property
+    def speller(self) -> SpellingCorrector:
+        """Corrects typos in questions against the indexed articles' words (assistant/spelling.py)."""
+        if self._speller is None:
+            self._speller = SpellingCorrector(self.catalog)
+        return self._speller
+
+    def _spelled(self, question: str, query: str, focus: str, note: str) -> tuple[str, str, str]:
+        """(query, focus, note) with typos corrected; the question as asked stays the Answer's."""
+        if not self.settings.spelling:
+            return query, focus, note
+        corrected_query = self.speller.correct(query)
+        corrected_focus = corrected_query if focus == query else self.speller.correct(focus)
+        if corrected_query != query:
+            note = f"{note}; spelling: read as {corrected_query}" if note else \
+                f"spelling: read as {corrected_query}"
+        return corrected_query, corrected_focus, note
 
     @property
     def generative(self) -> GenerativeAnswerer:
@@ -539,13 +560,15 @@ class Assistant:
                 started: float, scope: Scope | None) -> Answer:
         """Retrieve for `query`, answer `question` (extractively, then by the LLM when one is
         configured), and record the rewrite note and timings."""
+        query, focus, note = self._spelled(question, query, focus, note)
         passages, selection, answer, timings = self._evidence(question, query, top_k, focus, scope)
         if self.settings.llm != "extractive":
             t0 = time.perf_counter()
             answer = self.generative.answer(question, query, passages, selection, answer)
             timings["answer"] += _ms(t0)
         answer.passages = retrieved_passages(passages, answer, selection)
-        return _finished(self._with_pages(answer), question, query, note, timings, started, scope)
+        return _finished(self._with_pages(answer), question, query, note, timings, started, scope,
+                         selection)
 
     def stream(self, question_or_messages: str | ChatMessages, *, top_k: int | None = None,
                scope: Scope | None = None) -> Iterator[str | Answer]:
@@ -559,6 +582,7 @@ class Assistant:
             query, focus, note = question, question, ""
         else:
             question, query, focus, note = self._condense(question_or_messages)
+        query, focus, note = self._spelled(question, query, focus, note)
         with _catalog_errors(Path(self.settings.store) / self._catalog_name()):
             passages, selection, answer, timings = self._evidence(question, query, top_k, focus,
                                                                   scope)
@@ -573,7 +597,7 @@ class Assistant:
             if isinstance(item, Answer):
                 item.passages = retrieved_passages(passages, item, selection)
                 yield _finished(self._with_pages(item), question, query, note, timings,
-                                started + waited, scope)
+                                started + waited, scope, selection)
                 return
             handed = time.perf_counter()
             yield item
@@ -683,7 +707,7 @@ class Assistant:
 
     def _extractive_answer(self, question: str, selection: Selection) -> Answer:
         if selection.abstain:
-            return Answer(question=question, answer=ABSTAIN_TEXT, abstained=True,
+            return Answer(question=question, answer=ABSTAIN_TEXT, abstained=True, status="declined",
                           confidence=round(selection.confidence, 4),
                           confidence_calibrated=self.settings.answerer == "reader",
                           notes=[f"abstained: {selection.reason}"])
@@ -697,6 +721,11 @@ class Assistant:
             sentences.append(SentenceSupport(text=cand.text, citations=[n], support=1.0,
                                              note="verbatim quote"))
             parts.append(f"{cand.text} [{n}]")
+        if selection.tentative and not selection.conflict:
+            # Said in words, not as a plain answer: below the fitted band, answers were wrong
+            # too often to be stated as what the articles say.
+            parts = [f"{TENTATIVE_LEAD} " + " ".join(
+                f"“{cand.text}” [{n}]" for n, cand in enumerate(selection.sentences, start=1))]
         conflicts: list[Conflict] = []
         if selection.conflict:
             unit, first, second, value_a, value_b = selection.conflict
@@ -716,6 +745,7 @@ class Assistant:
                              article_id=second.passage.article.article_id,
                              title=second.passage.article.title)]))
         return Answer(question=question, answer=" ".join(parts), abstained=False,
+                      status="tentative" if selection.tentative else "answered",
                       short_answer=selection.reading.text if selection.reading else "",
                       citations=citations, sentences=sentences, conflicts=conflicts,
                       confidence=round(selection.confidence, 4),
@@ -797,8 +827,14 @@ def retrieved_passages(passages: list[Passage], answer: Answer,
 
 
 def _finished(answer: Answer, question: str, query: str, note: str,
-              timings: dict[str, float], started: float, scope: Scope | None = None) -> Answer:
-    """Record the follow-up rewrite (if any), the scope and the timings on a final Answer."""
+              timings: dict[str, float], started: float, scope: Scope | None = None,
+              selection: Selection | None = None) -> Answer:
+    """Record the follow-up rewrite (if any), the scope, the status and the timings on a final
+    Answer. A generated answer over a tentative reading is tentative too."""
+    if answer.abstained:
+        answer.status = "declined"
+    elif selection is not None and selection.tentative:
+        answer.status = "tentative"
     answer.scope = None if scope is None or scope.is_everything() else scope
     if note:
         answer.notes = [note, *answer.notes]

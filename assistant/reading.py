@@ -154,9 +154,6 @@ class ReaderAnswerer:
                 (topic_of(first.text), first.sentence, second.sentence, first.text, second.text),
                 reading=first, conflict_readings=conflict, readings=tuple(readings),
                 tentative=self.tentative(first) and self.tentative(second))
-        if self.tentative(best):
-            # Not sure: quote only the closest sentence, not further ones as if they backed it.
-            chosen = chosen[:1]
         return Selection(chosen, best.probability, False, reading=best,
                          readings=tuple(readings), tentative=self.tentative(best))
 

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     reader_model: Path | None = Field(
         default=None, description="folder of a reader model (reader.onnx, tokenizer.json, "
         "manifest.json, calibration.json); unset: the one shipped in the package")
+    spelling: bool = Field(
+        default=True, description="correct a question's words that neither the indexed articles nor "
+        "English know (typos) to the articles' closest word before retrieval; the answer shows "
+        "'Read as: ...'")
     abstain_threshold: float | None = Field(
         default=None, ge=0, le=1,
         description="abstain below this answer confidence; unset: the answerer's own (0.4 in "

@@ -12,6 +12,7 @@ answerer and the grounding checker score against.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -25,7 +26,9 @@ import numpy as np
 from index.chunking import Chunk
 from index.loaders import Article
 from index.sqlite import SQLiteFile
-from index.text import Span
+from index.text import Span, words
+
+log = logging.getLogger(__name__)
 
 # The join to chunk ids runs after the LIMIT, on the top rows only: joining every match before
 # sorting made a BM25 query twice as slow at 10,000 articles (35,000 chunks).
@@ -70,6 +73,11 @@ CREATE TABLE IF NOT EXISTS pages (
 ) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5(text, tokenize='porter unicode61');
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_vocab USING fts5vocab(chunk_fts, 'row');
+-- The articles' own words (lower-cased, unstemmed) and how many articles hold each: the
+-- dictionary that spelling correction of questions draws on (assistant/spelling.py).
+CREATE TABLE IF NOT EXISTS words (
+    word TEXT PRIMARY KEY, articles INTEGER NOT NULL
+) WITHOUT ROWID;
 """
 
 
@@ -114,6 +122,39 @@ class Catalog(SQLiteFile):
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, SCHEMA)
+        if self.get_meta("words") is None:
+            try:
+                self._build_words()
+            except sqlite3.OperationalError as exc:  # a read-only store: questions go uncorrected
+                log.warning("catalog %s: cannot build the words table (%s)", path, exc)
+
+    def _build_words(self) -> None:
+        """Fill the words table of a catalog written before it existed (once)."""
+        with self.write() as db:
+            db.execute("DELETE FROM words")
+            for (text,) in db.execute("SELECT text FROM articles").fetchall():
+                _count_words(db, text, +1)
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('words', '0')")
+
+    def vocabulary(self, limit: int) -> dict[str, int]:
+        """The `limit` words most articles hold, with how many hold each."""
+        return dict(self.read().execute(
+            "SELECT word, articles FROM words ORDER BY articles DESC, word LIMIT ?", (limit,)))
+
+    def known_words(self, candidates: Iterable[str]) -> set[str]:
+        """Which of the candidate words some article holds."""
+        found: set[str] = set()
+        batch = list(dict.fromkeys(candidates))
+        for i in range(0, len(batch), 500):
+            part = batch[i:i + 500]
+            marks = ",".join("?" * len(part))
+            found.update(r[0] for r in self.read().execute(
+                f"SELECT word FROM words WHERE word IN ({marks})", part))
+        return found
+
+    def words_version(self) -> str:
+        """Changes whenever an article is written or removed (the words table with it)."""
+        return self.get_meta("words") or "0"
 
     # --- metadata ---------------------------------------------------------------------------
 
@@ -213,6 +254,7 @@ class Catalog(SQLiteFile):
              article.date, article.publisher, article.path, article.content_hash,
              article.text, n_chunks, time.time()),
         )
+        _count_words(db, article.text, +1)
         db.executemany("INSERT INTO pages VALUES (?,?,?,?)",
                        [(article.article_id, number, start, end)
                         for number, (start, end) in enumerate(article.pages, start=1)])
@@ -267,6 +309,9 @@ class Catalog(SQLiteFile):
 
     @staticmethod
     def _delete_rows(db: sqlite3.Connection, article_id: str) -> None:
+        row = db.execute("SELECT text FROM articles WHERE article_id=?", (article_id,)).fetchone()
+        if row is not None:
+            _count_words(db, row[0], -1)
         db.execute("DELETE FROM chunk_fts WHERE rowid IN "
                    "(SELECT rowid FROM chunks WHERE article_id=?)", (article_id,))
         db.execute("DELETE FROM chunks WHERE article_id=?", (article_id,))
@@ -384,3 +429,16 @@ class ArticleWriter:
 
     def chunks(self, chunks: list[Chunk], chunk_ids: list[str]) -> None:
         self.catalog._insert_chunks(self.db, self.article_id, chunks, chunk_ids)
+
+
+def _count_words(db: sqlite3.Connection, text: str, delta: int) -> None:
+    """Add (+1) or take away (-1) one article's distinct words, and move the words version."""
+    distinct = {w for w in words(text) if len(w) >= 3 and w.isalpha()}
+    if delta > 0:
+        db.executemany("INSERT INTO words VALUES (?, 1) ON CONFLICT(word) DO UPDATE SET "
+                       "articles = articles + 1", ((w,) for w in distinct))
+    else:
+        db.executemany("UPDATE words SET articles = articles - 1 WHERE word=?", ((w,) for w in distinct))
+        db.execute("DELETE FROM words WHERE articles <= 0")
+    db.execute("INSERT INTO meta(key, value) VALUES ('words', '1') ON CONFLICT(key) DO UPDATE SET "
+               "value = CAST(value AS INTEGER) + 1")

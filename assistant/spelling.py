@@ -1,0 +1,121 @@
+"""Typos in a question, corrected against the indexed articles' own words before retrieval.
+
+"How long did the tlaks last?" retrieved passages about trams and snails: neither the lexical
+index nor the embedding knows "tlaks", so the reader never saw the summit. A word is corrected
+only when it is unknown both to the articles (the catalog's words table, kept at ingest) and to
+English (symspellpy's frequency dictionary of 82,765 words, shipped in the package); a name (a
+capitalised word after the first) and anything with a digit are never changed. The correction is
+the articles' word one edit away (a letter swapped with its neighbour, dropped, doubled or
+changed) that the most articles hold: symspellpy's symmetric-delete lookup, built lazily from the
+catalog and rebuilt when the articles change.
+
+symspellpy is the maintained Python port of SymSpell, made for exactly this lookup; its own
+dictionary file serves as the list of known English words.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import logging
+import re
+import sqlite3
+import threading
+from functools import cache
+
+log = logging.getLogger(__name__)
+
+# One edit: enough for one mistyped letter, and a dictionary of ~7 deletes a word (a distance of
+# 2 multiplies memory by four for a larger archive).
+MAX_EDIT_DISTANCE = 1
+MIN_WORD_LENGTH = 4  # shorter words have too many one-edit neighbours to correct safely
+DICTIONARY_WORDS = 50_000  # the archive's most widespread words; a bound on memory at scale
+_TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?|\S")
+
+
+@cache
+def english_words() -> frozenset[str]:
+    """symspellpy's English frequency dictionary, as a set of known words."""
+    text = importlib.resources.files("symspellpy").joinpath(
+        "frequency_dictionary_en_82_765.txt").read_text(encoding="utf-8")
+    return frozenset(line.split(" ", 1)[0] for line in text.splitlines() if line)
+
+
+class SpellingCorrector:
+    """Corrects unknown words of a question to the articles' vocabulary. Thread-safe."""
+
+    def __init__(self, catalog) -> None:  # index.catalog.Catalog
+        self.catalog = catalog
+        self._lock = threading.Lock()
+        self._version: str | None = None
+        self._symspell = None
+
+    def correct(self, question: str) -> str:
+        """The question with its unknown words corrected; the question itself when none is."""
+        shouting = question.isupper()
+        tokens = list(_TOKEN.finditer(question))
+        first_word = next((i for i, t in enumerate(tokens) if t.group(0)[0].isalpha()), None)
+        suspects: dict[int, str] = {}
+        known = english_words()
+        for i, m in enumerate(tokens):
+            token = m.group(0)
+            if not token[0].isalpha() or len(token) < MIN_WORD_LENGTH or "'" in token or "’" in token:
+                continue
+            if token[0].isupper() and i != first_word and not shouting:
+                continue  # a name: never changed
+            if token.lower() not in known:
+                suspects[i] = token.lower()
+        if not suspects:
+            return question
+        pieces = [m.group(0) for m in tokens]
+        changed = False
+        try:
+            in_articles = self.catalog.known_words(suspects.values())
+            for i, word in suspects.items():
+                fix = None if word in in_articles else self._closest(word)
+                if fix:
+                    pieces[i] = _cased_like(tokens[i].group(0), fix)
+                    changed = True
+        except sqlite3.OperationalError as exc:
+            # A catalog written before the words table, opened read-only: answer uncorrected.
+            log.warning("spelling: the catalog's words cannot be read (%s); question left as typed", exc)
+            return question
+        if not changed:
+            return question
+        out, last = [], 0
+        for m, piece in zip(tokens, pieces, strict=True):
+            out.append(question[last:m.start()] + piece)
+            last = m.end()
+        corrected = "".join(out) + question[last:]
+        log.info("spelling: read %r as %r", question, corrected)
+        return corrected
+
+    def _closest(self, word: str) -> str | None:
+        from symspellpy import Verbosity
+
+        suggestions = self._dictionary().lookup(word, Verbosity.CLOSEST, max_edit_distance=MAX_EDIT_DISTANCE)
+        suggestions = [s for s in suggestions if s.distance > 0]
+        if not suggestions:
+            return None
+        best = max(suggestions, key=lambda s: s.count)
+        return best.term
+
+    def _dictionary(self):
+        from symspellpy import SymSpell
+
+        version = self.catalog.words_version()
+        with self._lock:
+            if self._symspell is None or version != self._version:
+                symspell = SymSpell(max_dictionary_edit_distance=MAX_EDIT_DISTANCE, prefix_length=7)
+                for word, count in self.catalog.vocabulary(DICTIONARY_WORDS).items():
+                    if len(word) >= MIN_WORD_LENGTH - 1:
+                        symspell.create_dictionary_entry(word, count)
+                self._symspell, self._version = symspell, version
+            return self._symspell
+
+
+def _cased_like(original: str, word: str) -> str:
+    if original.isupper():
+        return word.upper()
+    if original[0].isupper():
+        return word[0].upper() + word[1:]
+    return word
