@@ -1,7 +1,13 @@
 """Article Assistant: answers questions about news articles with cited, checked sentences."""
 
 from assistant.core import ABSTAIN_TEXT, Assistant
-from assistant.errors import AssistantError, EmptyQuestionError, EmptyStoreError, ScopeError
+from assistant.errors import (
+    AssistantError,
+    EmptyQuestionError,
+    EmptyStoreError,
+    InvalidQuestionError,
+    ScopeError,
+)
 from assistant.models import (
     Answer,
     Citation,
@@ -12,11 +18,12 @@ from assistant.models import (
     SentenceSupport,
     Source,
 )
+from assistant.question import MAX_QUESTION_CHARS, check_question, check_text
 from assistant.settings import Settings
 
 __all__ = [
-    "ABSTAIN_TEXT", "Answer", "Assistant", "AssistantError", "Citation", "Conflict",
-    "EmptyQuestionError", "EmptyStoreError", "IngestSummary", "RetrievedPassage", "Scope",
-    "ScopeError",
-    "SentenceSupport", "Settings", "Source",
+    "ABSTAIN_TEXT", "MAX_QUESTION_CHARS", "Answer", "Assistant", "AssistantError", "Citation",
+    "Conflict", "EmptyQuestionError", "EmptyStoreError", "IngestSummary", "InvalidQuestionError",
+    "RetrievedPassage", "Scope", "ScopeError", "SentenceSupport", "Settings", "Source",
+    "check_question", "check_text",
 ]

@@ -20,6 +20,7 @@ from typing import Any
 
 from assistant.errors import EmptyQuestionError
 from assistant.llm import Message
+from assistant.question import check_question, check_text
 from index.text import STOPWORDS, stem, words
 
 ChatMessages = Sequence[Mapping[str, Any] | Message | tuple[str, str]]
@@ -54,6 +55,12 @@ def normalise_messages(messages: ChatMessages) -> list[Message]:
         text = _text_of(content)
         if text is None:
             raise EmptyQuestionError(f"message {number} has no text content")
+        # Every turn is read (the follow-up rewrite, an LLM's prompt), so each is checked before
+        # any work: a user turn is a question, held to the one length limit.
+        if role == "user" and text.strip():
+            check_question(text, f"message {number}")
+        else:
+            check_text(text, f"message {number}")
         if role != "system":
             out.append(Message(str(role), text))
     if not out or out[-1].role != "user" or not out[-1].content.strip():

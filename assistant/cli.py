@@ -5,6 +5,7 @@ Errors print one line to stderr, `error: ...`, and exit 1 when nothing could be 
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import sys
@@ -385,6 +386,11 @@ def serve(ctx: click.Context, store: str | None, chroma_url: str | None, llm: st
         if not keys and credentials is not None:
             _fail("--auth protects the chat but the API would be open; set ASSISTANT_API_KEYS "
                   "(or ASSISTANT_API_KEYS_FILE), or pass --no-api")
+    # Only requests whose Host names this server are answered (ui/server.py); a wildcard
+    # address is no name a client uses, so without the names every remote request gets 400.
+    if host.strip("[]") in ("0.0.0.0", "::") and not assistant.settings.allowed_host_values():
+        _fail(f"binding {host} serves every address of this machine; set ASSISTANT_ALLOWED_HOSTS "
+              "to the names clients use (comma-separated, '*' for any)")
     try:
         # Imported here: gradio and uvicorn are heavy, and the other commands do not need them.
         from ui.server import serve as serve_app
@@ -410,6 +416,10 @@ def chat(ctx: click.Context, store: str | None, chroma_url: str | None, llm: str
     assistant = _assistant(ctx, store, chroma_url, **_llm_overrides(llm, llm_url, llm_model))
     history: list[dict[str, str]] = []
     click.echo("Ask about the indexed articles (Ctrl-D to quit).")
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        # Bytes that are not UTF-8 reach the question check as lone surrogates, which refuses
+        # them in one line; a strict locale would raise mid-read instead, losing what follows.
+        sys.stdin.reconfigure(errors="surrogateescape")
     while True:
         try:
             question = input("\n? ")

@@ -21,7 +21,6 @@ import numpy as np
 from assistant.errors import (
     AssistantError,
     CatalogDamagedError,
-    EmptyQuestionError,
     EmptyStoreError,
     ScopeError,
     StoreMismatchError,
@@ -40,6 +39,7 @@ from assistant.models import (
     SentenceSupport,
     Source,
 )
+from assistant.question import check_question
 from assistant.reader import MODEL_DIR, Reader, ReaderError
 from assistant.reading import ReaderAnswerer, Reading
 from assistant.retrieval import Candidate, Passage, Retriever
@@ -701,9 +701,9 @@ class Assistant:
 
     @staticmethod
     def _validate(question: str) -> str:
-        if not isinstance(question, str) or not question.strip():
-            raise EmptyQuestionError("the question is empty")
-        return question.strip()
+        # Every door (CLI, chat, Gradio API, /v1) comes through here before any retrieval work:
+        # the one length limit and the Unicode check live in assistant/question.py.
+        return check_question(question)
 
     def _extractive_answer(self, question: str, selection: Selection) -> Answer:
         if selection.abstain:

@@ -5,7 +5,12 @@ class AssistantError(Exception):
     """Base class: catch this to handle any problem the assistant reports."""
 
 
-class EmptyQuestionError(AssistantError, ValueError):
+class InvalidQuestionError(AssistantError, ValueError):
+    """A question refused before any work: empty, longer than MAX_QUESTION_CHARS, or not valid
+    Unicode (assistant/question.py)."""
+
+
+class EmptyQuestionError(InvalidQuestionError):
     pass
 
 

@@ -103,13 +103,22 @@ class Settings(BaseSettings):
         "that ignore the article_assistant field")
     login_attempts_per_minute: float = Field(
         default=10, ge=0, description="sign-in attempts per client address a minute on the web "
-        "chat's login (--auth); 0: no limit")
+        "chat's login (--auth), and wrong API keys per client address a minute on /v1; "
+        "0: no limit")
+    allowed_hosts: str = Field(
+        default="", description="Host header values `serve` answers besides localhost, "
+        "127.0.0.1, [::1] and its --host, comma-separated ('*.example.com' matches subdomains, "
+        "'*' any); others get 400, so a DNS-rebinding page cannot reach the chat")
 
     @field_validator("api_keys_file", "reader_model", mode="before")
     @classmethod
     def _unset_when_empty(cls, value: object) -> object:
         """An empty environment variable means unset, not the current directory."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    def allowed_host_values(self) -> list[str]:
+        """allowed_hosts as a list, blanks dropped."""
+        return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
 
     def api_key_values(self) -> list[str]:
         """The API keys from api_keys and api_keys_file (blank lines and # comments skipped).

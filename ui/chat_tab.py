@@ -16,7 +16,7 @@ from typing import Any
 
 import gradio as gr
 
-from assistant import Answer, AssistantError, Scope
+from assistant import Answer, AssistantError, InvalidQuestionError, Scope, check_question
 from ui import render
 from ui.common import (
     MAX_QUESTION,
@@ -234,9 +234,13 @@ class ChatHandlers:
                            "for it. Your question is still in the box.", print_exception=False)
         if not text:
             raise gr.Error("Type a question first.", print_exception=False)
-        if len(text) > MAX_QUESTION:
-            raise gr.Error(f"Questions are limited to {MAX_QUESTION:,} characters; this one "
-                           f"has {len(text):,}.", print_exception=False)
+        try:
+            # The limit and the Unicode check every door shares: refused here before the
+            # question is stored in a conversation (SQLite cannot store a lone surrogate).
+            text = check_question(text)
+        except InvalidQuestionError as exc:
+            message = str(exc)
+            raise gr.Error(f"{message[:1].upper()}{message[1:]}.", print_exception=False) from None
         if not self.conversations.owns(owner, conv):
             conv = self.conversations.create(owner, text)
         chat = [*chat, {"role": "user", "content": render.user_html(text)},

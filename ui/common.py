@@ -21,7 +21,15 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 import gradio as gr
 from pydantic import SecretStr
 
-from assistant import Answer, Assistant, AssistantError, EmptyStoreError, Scope, Source
+from assistant import (
+    MAX_QUESTION_CHARS,
+    Answer,
+    Assistant,
+    AssistantError,
+    EmptyStoreError,
+    Scope,
+    Source,
+)
 from ui import render
 from ui.conversations import Conversations, Feedback
 
@@ -41,8 +49,9 @@ REFRESHED_COUNT = 4 + N_EXAMPLES
 STREAM_UPDATE_SECONDS = 0.04
 REVEAL_SECONDS = 0.8
 SESSION_CACHE = 16
-# Longer questions are refused with a message (a pasted article is not a question).
-MAX_QUESTION = 2000
+# Longer questions are refused with a message (a pasted article is not a question): the one
+# limit every door shares, from assistant/question.py.
+MAX_QUESTION = MAX_QUESTION_CHARS
 
 
 # --- per-session backend settings ----------------------------------------------------------------

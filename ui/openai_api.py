@@ -33,14 +33,22 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistant import Answer, Assistant, AssistantError, EmptyQuestionError, EmptyStoreError
+from assistant import (
+    Answer,
+    Assistant,
+    AssistantError,
+    EmptyStoreError,
+    InvalidQuestionError,
+    check_text,
+)
 from assistant import Scope as ArticleScope
 
 log = logging.getLogger("assistant.api")
@@ -56,11 +64,31 @@ WORDS_PER_CHUNK = 4
 # --- request shapes ----------------------------------------------------------------------------
 
 
+def _valid_unicode(value: Any) -> Any:
+    """`value` unchanged when every string in it is valid Unicode. A JSON "\\ud800" escape
+    decodes to a lone surrogate, which would fail deep in the tokenizer or while the reply is
+    encoded (a 500); refused instead as a 400 that names the field."""
+    if isinstance(value, str):
+        try:
+            check_text(value, "the text")
+        except InvalidQuestionError as exc:
+            raise PydanticCustomError("invalid_unicode", str(exc)) from None
+    elif isinstance(value, dict):
+        for item in value.values():
+            _valid_unicode(item)
+    elif isinstance(value, list):
+        for item in value:
+            _valid_unicode(item)
+    return value
+
+
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     role: str
     content: str | list[dict[str, Any]] | None = None
+
+    _unicode = field_validator("role", "content", mode="before")(_valid_unicode)
 
 
 class Options(BaseModel):
@@ -74,6 +102,8 @@ class Options(BaseModel):
     sources_in_text: bool | None = Field(default=None, description="append the Sources list "
                                          "to the message text (default: the server's setting)")
 
+    _unicode = field_validator("scope", mode="before")(_valid_unicode)
+
 
 class ChatCompletionRequest(BaseModel):
     # OpenAI's other fields (temperature, max_tokens, n, user, ...) are accepted and ignored:
@@ -85,6 +115,8 @@ class ChatCompletionRequest(BaseModel):
     stream: bool = False
     article_assistant: Options | None = None
 
+    _unicode = field_validator("model", mode="before")(_valid_unicode)
+
 
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -92,6 +124,8 @@ class SearchRequest(BaseModel):
     query: str
     top_k: int | None = Field(default=None, ge=1, le=50)
     scope: ArticleScope | None = None
+
+    _unicode = field_validator("query", "scope", mode="before")(_valid_unicode)
 
 
 # --- errors, keys and rate limits ----------------------------------------------------------------
@@ -115,6 +149,9 @@ class APIError(Exception):
 def error_response(status: int, message: str, kind: str = "invalid_request_error",
                    code: str | None = None, param: str | None = None,
                    headers: dict[str, str] | None = None) -> JSONResponse:
+    # An error may echo what the caller sent (an unknown key, an article id): text that is not
+    # valid Unicode is escaped, so the error can always be sent instead of becoming a 500.
+    message = message.encode("utf-8", "backslashreplace").decode("utf-8")
     body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -141,6 +178,16 @@ class TokenBucket:
                 return 0.0
             self._buckets[key] = (tokens, now)
             return (1.0 - tokens) / self.rate
+
+    def wait(self, key: str) -> float:
+        """The seconds until `key` has a token, taking none: 0.0 when it has one."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
 
 
 class APIKeys:
@@ -169,7 +216,10 @@ class APIKeys:
 
 class BodyLimit:
     """Refuses request bodies over `limit` bytes with 413, whether or not they declare a
-    Content-Length (a chunked upload is counted as it arrives)."""
+    Content-Length. The body is read here, counted as it arrives, and handed on whole: a
+    chunked body caught over the limit while a route was reading it came out as that route's
+    400 ("error parsing the body") instead of 413. Bodies are small (the limit), so holding one
+    costs nothing."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app, self.limit = app, limit
@@ -182,21 +232,29 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             await self._refuse(scope, receive, send)
             return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
+        parts: list[bytes] = []
+        seen, more = 0, True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge
-            return message
+            if message["type"] != "http.request":  # the client left: nobody to answer
+                return
+            part = message.get("body", b"")
+            seen += len(part)
+            if seen > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            parts.append(part)
+            more = message.get("more_body", False)
+        replayed = False
 
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await self._refuse(scope, receive, send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(parts), "more_body": False}
+            return await receive()  # after the body: the disconnect a stream listens for
+
+        await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(413, f"the request is larger than {self.limit} bytes "
@@ -204,8 +262,26 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+class Admission:
+    """Every /v1 request is admitted here, before its body is read or parsed: the key (401;
+    429 for an address that sent too many wrong ones) and the rate limit (429). A caller
+    without a key learns nothing from how its body would have been parsed, and costs no
+    parsing. The schema (/v1/openapi.json) is behind the key too, like every route."""
+
+    def __init__(self, app: ASGIApp, state: OpenAIAPI) -> None:
+        self.app, self.state = app, state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        try:
+            request.state.caller = self.state.admit(request)
+        except APIError as exc:
+            await exc.response()(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 # --- answers in OpenAI's shapes -----------------------------------------------------------------
@@ -249,6 +325,10 @@ class OpenAIAPI:
         self.base = assistant
         self.keys = APIKeys(settings.api_key_values())
         self.limits = TokenBucket(settings.api_rate_per_minute, settings.api_burst)
+        # Wrong keys, per client address (the chat's sign-in limit): a key cannot be guessed at
+        # network speed, as it could when only valid keys were counted.
+        attempts = settings.login_attempts_per_minute
+        self.failures = TokenBucket(attempts, burst=max(1, int(attempts)))
         self.workers = settings.api_workers or os.cpu_count() or 2
         self.pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="api-answer")
         self.sources_in_text = settings.api_sources_in_text
@@ -286,15 +366,26 @@ class OpenAIAPI:
 
     def caller(self, request: Request) -> str:
         """Who is calling, for the rate limit: the key's number, else the client address.
-        Raises APIError 401 when keys are required and the request has no valid one."""
+        Raises APIError 401 when keys are required and the request has no valid one, and 429
+        while its address is over the limit of wrong keys."""
+        address = request.client.host if request.client else "unknown"
         if self.keys.required:
+            # Checked before the key, and for every key: were a right key let through while
+            # wrong ones are refused, a guesser would still tell them apart at full speed.
+            blocked = self.failures.wait(address)
+            if blocked > 0:
+                retry = max(1, int(blocked + 0.999))
+                raise APIError(429, f"too many requests with a wrong API key from this address; "
+                               f"retry in {retry} s", kind="rate_limit_error",
+                               code="rate_limit_exceeded", headers={"Retry-After": str(retry)})
             key = self.keys.identify(request.headers.get("authorization"))
             if key is None:
+                self.failures.take(address)
                 raise APIError(401, "a valid API key is required: send 'Authorization: Bearer "
                                "KEY' with a key from ASSISTANT_API_KEYS",
                                code="invalid_api_key")
             return key
-        return request.client.host if request.client else "unknown"
+        return address
 
     def admit(self, request: Request) -> str:
         caller = self.caller(request)
@@ -315,14 +406,14 @@ def build_api(assistant: Assistant) -> FastAPI:
     """The /v1 app (mount it at "/v1"). Its settings come from `assistant.settings`."""
     state = OpenAIAPI(assistant)
 
-    async def admit(request: Request) -> None:
-        """Every route: the key (401) and the rate limit (429), before the body is read."""
-        request.state.caller = state.admit(request)
-
-    api = FastAPI(title="Article Assistant API", version="1", dependencies=[Depends(admit)],
+    # No docs pages: FastAPI's load their scripts from a CDN, and the page must load nothing
+    # from outside. The schema stays at /v1/openapi.json, behind the key like every route.
+    api = FastAPI(title="Article Assistant API", version="1", docs_url=None, redoc_url=None,
                   description="OpenAI-compatible chat completions with citations.")
     api.state.openai = state
     api.add_middleware(BodyLimit, limit=state.max_request_bytes)
+    # Added after BodyLimit, so it runs first: a caller is admitted before its body is read.
+    api.add_middleware(Admission, state=state)
 
     @api.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError) -> JSONResponse:
@@ -331,6 +422,12 @@ def build_api(assistant: Assistant) -> FastAPI:
     @api.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        if first.get("type") == "json_invalid":
+            # Its location is a character offset in the body, not a field: param names none.
+            offset = next((p for p in first.get("loc", ()) if isinstance(p, int)), None)
+            error = (first.get("ctx") or {}).get("error") or first.get("msg", "invalid")
+            return error_response(400, "invalid request: the body is not valid JSON ("
+                                  f"{error}{f' at character {offset}' if offset is not None else ''})")
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         return error_response(400, f"invalid request: {where + ': ' if where else ''}"
                               f"{first.get('msg', 'invalid')}", param=where or None)
@@ -346,8 +443,9 @@ def build_api(assistant: Assistant) -> FastAPI:
         if isinstance(exc, EmptyStoreError):
             return error_response(503, message, "server_error", code="empty_store")
         if isinstance(exc, ValueError):  # the question, conversation or scope is at fault
-            return error_response(400, message, param="messages"
-                                  if isinstance(exc, EmptyQuestionError) else None)
+            asked = "query" if request.url.path.rstrip("/").endswith("/search") else "messages"
+            return error_response(400, message, param=asked
+                                  if isinstance(exc, InvalidQuestionError) else None)
         return error_response(503, message, "server_error")
 
     @api.middleware("http")

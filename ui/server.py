@@ -12,9 +12,10 @@ import errno
 import socket
 
 from fastapi import FastAPI
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from assistant import Assistant
+from assistant import Assistant, AssistantError
 from ui.openai_api import TokenBucket, build_api, error_response
 
 
@@ -41,17 +42,37 @@ class LoginLimit:
         await self.app(scope, receive, send)
 
 
+def allowed_hosts(host: str, extra: list[str]) -> list[str]:
+    """The Host header values served: the loopback names, the bound `host` and `extra`."""
+    bare = host.strip("[]").lower()
+    return list(dict.fromkeys(["localhost", "127.0.0.1", "[::1]",
+                               f"[{bare}]" if ":" in bare else bare, *extra]))
+
+
 def build_server(assistant: Assistant, auth: tuple[str, str] | None = None, *,
-                 api: bool = True) -> FastAPI:
-    """The chat at "/" (behind `auth` when given) and, unless `api` is False, the API at /v1."""
+                 api: bool = True, host: str = "127.0.0.1") -> FastAPI:
+    """The chat at "/" (behind `auth` when given) and, unless `api` is False, the API at /v1.
+    Only requests naming this server in their Host header are answered (`allowed_hosts`, with
+    the names in `assistant.settings.allowed_hosts`); others get 400."""
     import gradio as gr
 
     from ui.app import MAX_UPLOAD, build_app, page_options
 
+    hosts = allowed_hosts(host, assistant.settings.allowed_host_values())
+    try:
+        # Starlette checks the patterns when the middleware is built, at the first request;
+        # checked here, a bad one is one line at start-up instead of a 500 on every request.
+        TrustedHostMiddleware(app=None, allowed_hosts=hosts)  # type: ignore[arg-type]
+    except AssertionError as exc:
+        raise AssistantError(f"ASSISTANT_ALLOWED_HOSTS: {exc}") from None
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     if auth is not None:
         app.add_middleware(LoginLimit,
                            attempts_per_minute=assistant.settings.login_attempts_per_minute)
+    # Added last, so it runs first, for the chat and the API alike: a page on another name
+    # that resolves to this machine (DNS rebinding) would otherwise reach a loopback chat that
+    # has no login (Starlette's TrustedHostMiddleware; 400 "Invalid host header").
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
     if api:
         app.mount("/v1", build_api(assistant))
     return gr.mount_gradio_app(
@@ -86,7 +107,7 @@ def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860,
     import uvicorn
 
     sock = bind(host, port)
-    app = build_server(assistant, auth, api=api)
+    app = build_server(assistant, auth, api=api, host=host)
     # Gradio keeps its event stream open; without a short grace period shutdown waits ~15 s.
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2,
                                            # 100 clients may connect at once (the load test)
