@@ -78,3 +78,32 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             yield url
     except RuntimeError as exc:
         pytest.fail(str(exc))
+
+
+def reader_model_with_band(folder: Path, plain_from: float) -> Path:
+    """A copy of the shipped reader model whose confidence band starts at `plain_from` (the model
+    file and its checksum unchanged): -1e6 makes every answer plain, 1e6 every answer tentative,
+    so a test of how each state is shown does not depend on one question's confidence."""
+    import json
+    import shutil
+
+    from assistant.reader import MODEL_DIR
+
+    target = folder / "reader_model"
+    shutil.copytree(MODEL_DIR, target)
+    calibration = json.loads((target / "calibration.json").read_text())
+    calibration["plain_from"] = plain_from
+    (target / "calibration.json").write_text(json.dumps(calibration))
+    return target
+
+
+@pytest.fixture(scope="session")
+def sure_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped model with a band every answer clears: answers are shown plainly."""
+    return reader_model_with_band(tmp_path_factory.mktemp("sure-model"), -1e6)
+
+
+@pytest.fixture(scope="session")
+def unsure_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped model with a band no answer reaches: every answer is tentative."""
+    return reader_model_with_band(tmp_path_factory.mktemp("unsure-model"), 1e6)

@@ -5,26 +5,11 @@ year than the article's is declined."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
-import pytest
 from conftest import run_cli
 
-from assistant.reader import MODEL_DIR
-
 QUESTION = "When did construction of the Riverside Line begin?"
-
-
-@pytest.fixture(scope="module")
-def unsure_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shipped model with a band no answer reaches: every answer it gives is tentative."""
-    folder = tmp_path_factory.mktemp("unsure-model") / "reader_model"
-    shutil.copytree(MODEL_DIR, folder)
-    calibration = json.loads((folder / "calibration.json").read_text())
-    calibration["plain_from"] = 1e6
-    (folder / "calibration.json").write_text(json.dumps(calibration))
-    return folder
 
 
 def _ask(store: Path, question: str, *extra: str, model: Path | None = None):
@@ -32,11 +17,23 @@ def _ask(store: Path, question: str, *extra: str, model: Path | None = None):
     return run_cli("ask", question, "--store", str(store), *extra, env=env)
 
 
-def test_a_confident_answer_is_plain(sample_store: Path) -> None:
-    result = _ask(sample_store, QUESTION, "--json")
+def test_an_answer_above_the_band_is_plain(sample_store: Path, sure_model: Path) -> None:
+    result = _ask(sample_store, QUESTION, "--json", model=sure_model)
     answer = json.loads(result.stdout)
     assert answer["status"] == "answered" and answer["short_answer"] == "March 2021"
-    assert _ask(sample_store, QUESTION).stdout.startswith("Answer: March 2021")
+    assert _ask(sample_store, QUESTION, model=sure_model).stdout.startswith("Answer: March 2021")
+
+
+def test_the_shipped_band_decides_by_the_fitted_cut(sample_assistant) -> None:
+    """The same answer is plain or tentative by where its decision score falls against the band
+    fitted on validation (reader_model/calibration.json's plain_from)."""
+    calibration = sample_assistant.reader.calibration
+    assert calibration.plain_from is not None and calibration.plain_from > calibration.threshold
+    answer = sample_assistant.ask(QUESTION)
+    reading = max(sample_assistant.reader_answerer.readings(QUESTION, sample_assistant.retrieve(QUESTION)),
+                  key=lambda r: r.strength)
+    expected = "answered" if reading.strength >= calibration.plain_from else "tentative"
+    assert answer.status == expected
 
 
 def test_an_answer_below_the_band_is_tentative_in_json_and_cli(sample_store: Path,

@@ -59,8 +59,11 @@ def test_ask_json_fields_and_verbatim_citations(cli_store: Path) -> None:
     check_answer(answer, Assistant(store=cli_store))
 
 
-def test_ask_plain_text_prints_answer_and_sources(cli_store: Path) -> None:
-    result = run_cli("ask", QUESTION, "--store", str(cli_store))
+def test_ask_plain_text_prints_answer_and_sources(cli_store: Path, sure_model: Path) -> None:
+    # A model whose band every answer clears: this is how a plain answer prints (a tentative one:
+    # tests/test_answer_status.py).
+    result = run_cli("ask", QUESTION, "--store", str(cli_store),
+                     env={"ASSISTANT_READER_MODEL": str(sure_model)})
     assert result.returncode == 0, result.stderr
     # The reader's short answer first, then the quoted answer with its markers.
     first, second = [line for line in result.stdout.splitlines() if line.strip()][:2]

@@ -236,9 +236,10 @@ def test_answer_carries_the_short_answer_and_its_offsets(reader_assistant: Assis
     assert 0.0 < answer.confidence <= 1.0
 
 
-def test_cli_prints_the_short_answer_first(sample_store: Path) -> None:
+def test_cli_prints_the_short_answer_first(sample_store: Path, sure_model: Path) -> None:
     result = run_cli("ask", "Which company built the trams for the Riverside Line?", "--store",
-                     str(sample_store), env={"ASSISTANT_ANSWERER": "reader"})
+                     str(sample_store), env={"ASSISTANT_ANSWERER": "reader",
+                                             "ASSISTANT_READER_MODEL": str(sure_model)})
     assert result.returncode == 0, result.stderr
     first = result.stdout.splitlines()[0]
     assert first.startswith("Answer: ") and "Kestrel Rail" in first
