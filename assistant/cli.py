@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 import sys
 from pathlib import Path
@@ -16,7 +17,9 @@ import click
 
 from assistant.core import Assistant
 from assistant.errors import AssistantError
+from assistant.logs import LEVELS, configure_logging, secrets_of
 from assistant.models import Answer
+from assistant.settings import Settings
 
 
 def _fail(message: str) -> None:
@@ -76,10 +79,20 @@ def llm_options(command: Any) -> Any:
 @click.version_option(package_name="article-assistant")
 @store_option
 @chroma_option
+@click.option("--log-level", type=click.Choice(LEVELS, case_sensitive=False), default=None,
+              help="Log to stderr at this level (default: ASSISTANT_LOG_LEVEL, else WARNING); INFO "
+                   "logs one line per answer, request and ingest with its timings.")
 @click.pass_context
-def main(ctx: click.Context, store: str | None, chroma_url: str | None) -> None:
+def main(ctx: click.Context, store: str | None, chroma_url: str | None, log_level: str | None) -> None:
     """Answer questions about news articles with cited, checked passages."""
     ctx.ensure_object(dict).update(store=store, chroma_url=chroma_url)
+    try:
+        settings = Settings()
+    except Exception as exc:  # a bad ASSISTANT_* value: each command reports it as it builds its own
+        logging.getLogger(__name__).debug("settings not read for logging: %s", exc)
+        configure_logging(log_level)
+        return
+    configure_logging(log_level or settings.log_level, secrets_of(settings))
 
 
 @main.command()

@@ -7,6 +7,7 @@ and one of them can answer from several threads at once.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import sqlite3
 import threading
@@ -57,6 +58,8 @@ from index.vectorstore import ChromaStore, VectorStoreError
 if TYPE_CHECKING:
     from assistant.chat import ChatMessages
     from assistant.generative import GenerativeAnswerer
+
+log = logging.getLogger(__name__)
 
 ABSTAIN_TEXT = "The articles don't say."
 # Passages past top_k that are read only when there is an answer, to find a source that
@@ -418,6 +421,10 @@ class Assistant:
             self._seen_token, self._checked_at = self.state.token(), time.monotonic()
             if self.server_mode:
                 self.catalog.set_meta("synced_token", self._seen_token)
+        log.info("ingest: added %d, updated %d, unchanged %d, removed %d, failed %d; %d chunks, "
+                 "%d tokens in %.2f s (%.0f tokens/s)", report.added, report.updated, report.unchanged,
+                 report.removed, len(report.failed), report.chunks, report.tokens, report.seconds,
+                 report.tokens_per_second)
         return IngestSummary(
             added=report.added, updated=report.updated, unchanged=report.unchanged,
             removed=report.removed, failed=report.failed, chunks=report.chunks,
@@ -841,6 +848,11 @@ def _finished(answer: Answer, question: str, query: str, note: str,
     answer.query = query if query != question else ""
     timings["total"] = _ms(started)
     answer.timings_ms = {**answer.timings_ms, **timings}
+    # One line an answer: what happened and where the time went, never the question's text (it
+    # may be private); DEBUG adds it.
+    log.info("answer: %s, %d citations, confidence %.2f, %s", answer.status, len(answer.citations),
+             answer.confidence, ", ".join(f"{k} {v:.0f} ms" for k, v in answer.timings_ms.items()))
+    log.debug("answer to %r (read as %r)", question, query)
     return answer
 
 

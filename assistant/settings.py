@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(default=50, gt=0, description="files larger than this are refused "
                                "with a one-line error (ingest streams what it accepts)")
 
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="WARNING", description="what the CLI and `serve` log to stderr (assistant/logs.py); "
+        "INFO: one line per request, answer and ingest with its timings")
+
     # Chunking.
     chunk_words: int = Field(default=120, ge=20, le=400)
     chunk_overlap_sentences: int = Field(default=1, ge=0, le=5)

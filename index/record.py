@@ -37,7 +37,7 @@ from index.chunking import Chunk
 from index.loaders import Article
 from index.text import Span
 
-log = logging.getLogger("assistant.index")
+log = logging.getLogger(__name__)
 
 def _placeholder(record_id: str) -> list[float]:
     """Records here are fetched by id or metadata, never by vector, but Chroma stores one for

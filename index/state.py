@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from index.sqlite import SQLiteFile
 
-log = logging.getLogger("assistant.index")
+log = logging.getLogger(__name__)
 
 _TOKEN_ID = "changes"
 _LEASE_ID = "ingest-lease"

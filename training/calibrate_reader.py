@@ -362,8 +362,9 @@ def main() -> None:
                                                             calibration["plain_from"]),
                                               "plain_precision_target": PLAIN_PRECISION,
                                               "plain_precision_reached_level": reached}
-        calibration["band_fitted_on"] = ("squad2-pool validation split, training/calibrate_reader.py "
-                                         f"--band-only (target: plain answers right >= {PLAIN_PRECISION:.0%})")
+        calibration["band_fitted_on"] = (
+            "squad2-pool validation split, training/calibrate_reader.py --band-only "
+            f"(target: plain answers right >= {PLAIN_PRECISION:.0%})")
         path.write_text(json.dumps(calibration, indent=2) + "\n")
         training_path = args.model_dir / "training.json"
         write_card(args.model_dir, calibration,

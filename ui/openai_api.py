@@ -51,7 +51,7 @@ from assistant import (
 )
 from assistant import Scope as ArticleScope
 
-log = logging.getLogger("assistant.api")
+log = logging.getLogger(__name__)
 
 MODEL_OFFLINE = "article-assistant"
 MODEL_LLM = "article-assistant-llm"
