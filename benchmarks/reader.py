@@ -15,6 +15,11 @@ reader or fit its threshold (training/ reads only squad2-pool).
   declined, the conflict questions reported, spurious conflicts on the others.
 - speed: in-process ask p50/p95 over the user's articles plus samples/articles, cold
   `python -m assistant ask`.
+- every set: what share of its questions the answer status puts in each band (answered plainly,
+  tentative, declined) and, where the set has gold answers, how often the plain and the
+  tentative answers hold one.
+- user-articles-typo: every answerable user-articles question with one typo (two adjacent
+  letters of its longest lower-case word swapped), gold in the answer against the original's.
 """
 
 from __future__ import annotations
@@ -51,6 +56,36 @@ def _rate(flags: list[bool]) -> float | None:
     return round(sum(flags) / len(flags), 4) if flags else None
 
 
+def bands(results: list[tuple[dict, Answer]], gold: str = "answers") -> dict[str, float | None]:
+    """The share of questions in each answer status, and how often each answered band holds gold."""
+    def holds(q: dict, a: Answer) -> bool:
+        return bool(q.get(gold)) and holds_answer(a.answer, q[gold])
+
+    plain = [(q, a) for q, a in results if a.status == "answered"]
+    tentative = [(q, a) for q, a in results if a.status == "tentative"]
+    out: dict[str, float | None] = {
+        "band_answered": _rate([a.status == "answered" for _, a in results]),
+        "band_tentative": _rate([a.status == "tentative" for _, a in results]),
+        "band_declined": _rate([a.status == "declined" for _, a in results])}
+    if any(q.get(gold) is not None for q, _ in results):
+        out["plain_holds_gold"] = _rate([holds(q, a) for q, a in plain])
+        out["tentative_holds_gold"] = _rate([holds(q, a) for q, a in tentative])
+    return out
+
+
+def one_typo(question: str) -> str:
+    """Two adjacent letters swapped in the middle of the question's longest lower-case word."""
+    words = question.split(" ")
+    candidates = [i for i, w in enumerate(words) if w.isalpha() and w.islower() and len(w) >= 5]
+    if not candidates:
+        return question
+    i = max(candidates, key=lambda k: (len(words[k]), -k))
+    w = words[i]
+    k = len(w) // 2 - 1
+    words[i] = w[:k] + w[k + 1] + w[k] + w[k + 2:] if w[k] != w[k + 1] else w[:k] + w[k + 1:]
+    return " ".join(words)
+
+
 def squad(dataset: Path) -> dict[str, float | int | None]:
     results = _ask_all([dataset / "articles"], _questions(dataset / "questions.jsonl"))
     answerable = [(q, a) for q, a in results if q["answers"]]
@@ -73,6 +108,7 @@ def squad(dataset: Path) -> dict[str, float | int | None]:
         # questions from unanswerable ones, whatever the threshold.
         "answerable_roc_auc": round(roc_auc([a.confidence for _, a in results],
                                             [bool(q["answers"]) for q, _ in results]) or 0.0, 4),
+        **bands(results),
     }
 
 
@@ -80,7 +116,8 @@ def noise(dataset: Path) -> dict[str, float | int | None]:
     results = _ask_all([dataset / "articles"], _questions(dataset / "questions.jsonl"))
     return {"questions": len(results), "declined": _rate([a.abstained for _, a in results]),
             "answered_with_true_answer": _rate([not a.abstained and holds_answer(
-                a.answer, q.get("answer_would_be", [])) for q, a in results])}
+                a.answer, q.get("answer_would_be", [])) for q, a in results]),
+            **bands(results, gold="answer_would_be")}
 
 
 def _shown_and_cited(answer: Answer, spellings: list[str]) -> bool:
@@ -102,7 +139,7 @@ def conflict(dataset: Path) -> dict[str, float | int | None]:
             for spellings in q["values"]))
     return {"questions": len(results), "both_values_shown_and_cited": _rate(both),
             "conflict_reported_with_both_values": _rate(reported),
-            "declined": _rate([a.abstained for _, a in results])}
+            "declined": _rate([a.abstained for _, a in results]), **bands(results)}
 
 
 def user_articles(articles: Path) -> dict[str, float | int | None]:
@@ -122,7 +159,25 @@ def user_articles(articles: Path) -> dict[str, float | int | None]:
         "false_abstention": _rate([a.abstained for _, a in answerable]),
         "gold_in_answer": _rate([not a.abstained and holds_answer(a.answer, q["answers"])
                                  for q, a in answerable]),
+        **bands(results),
     }
+
+
+def user_articles_typo(articles: Path) -> dict[str, float | int | None]:
+    """Each answerable question asked as typed and with one typo: gold in the answer for both."""
+    questions = [q for q in _questions(ROOT / "evals" / "datasets" / "user-articles" / "questions.jsonl")
+                 if q["answers"]]
+    typed = [{**q, "question": one_typo(q["question"])} for q in questions]
+    changed = [i for i, (q, t) in enumerate(zip(questions, typed, strict=True))
+               if q["question"] != t["question"]]
+    original = _ask_all([articles], [questions[i] for i in changed])
+    misspelt = _ask_all([articles], [typed[i] for i in changed])
+    gold = _rate([not a.abstained and holds_answer(a.answer, q["answers"]) for q, a in original])
+    gold_typo = _rate([not a.abstained and holds_answer(a.answer, q["answers"]) for q, a in misspelt])
+    return {"questions": len(changed), "gold_in_answer": gold, "gold_in_answer_with_a_typo": gold_typo,
+            "points_lost": round(100 * ((gold or 0) - (gold_typo or 0)), 1),
+            "read_as_corrected": _rate([a.query == q["question"] for (q, _), (_, a)
+                                        in zip(original, misspelt, strict=True)])}
 
 
 def speed(articles: Path, rounds: int = 60) -> dict[str, float]:
@@ -153,6 +208,7 @@ def main() -> None:
         "rgb-dev-noise": lambda: noise(args.datasets / "rgb-dev-noise"),
         "rgb-dev-conflict": lambda: conflict(args.datasets / "rgb-dev-conflict"),
         "user-articles": lambda: user_articles(args.articles),
+        "user-articles-typo": lambda: user_articles_typo(args.articles),
         "speed": lambda: speed(args.articles),
     }
     wanted = [s for s in args.only.split(",") if s] or list(sections)
