@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import re
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from assistant.errors import AssistantError
 from assistant.logs import LEVELS, configure_logging, secrets_of
 from assistant.models import Answer
 from assistant.settings import Settings
+from index.sqlite import failure_message
 
 
 def _fail(message: str) -> None:
@@ -412,6 +414,8 @@ def serve(ctx: click.Context, store: str | None, chroma_url: str | None, llm: st
         return
     try:
         serve_app(assistant, host=host, port=port, auth=credentials, api=not no_api)
+    except sqlite3.Error as exc:  # the chat's own SQLite files beside the store (read-only?)
+        _fail(failure_message(exc, Path(assistant.settings.store), "the store")[1])
     except OSError as exc:
         _fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}")
     except AssistantError as exc:

@@ -25,6 +25,7 @@ from assistant.errors import (
     EmptyStoreError,
     ScopeError,
     StoreMismatchError,
+    StoreUnavailableError,
 )
 from assistant.extractive import ExtractiveAnswerer, Selection, fitted_weights
 from assistant.grounding import SupportScorer
@@ -47,7 +48,13 @@ from assistant.retrieval import Candidate, Passage, Retriever
 from assistant.settings import Settings
 from assistant.spelling import SpellingCorrector
 from index.catalog import Catalog
-from index.check import StoreCheck, catalog_is_damaged, check_store, set_damaged_catalog_aside
+from index.check import (
+    StoreCheck,
+    catalog_health,
+    catalog_problem,
+    check_store,
+    set_damaged_catalog_aside,
+)
 from index.embedding import Embedder, EmbeddingError, LocalMiniLM, OpenAIEmbedder
 from index.pipeline import Indexer, IngestReport
 from index.record import ServerRecord, sync_catalog
@@ -436,15 +443,31 @@ class Assistant:
         vectors (and, with a Chroma server, article records no header owns), and whether the
         catalog file is damaged. With `repair` (under the store's lease), orphans are deleted,
         missing vectors rebuilt from the stored sentence vectors (no model run), and a damaged
-        catalog is set aside: with a server it is a cache, rebuilt from the server; with a
-        store folder its articles must be ingested again."""
+        catalog is set aside: with a server it is a cache, rebuilt from the server (and the
+        damaged copy deleted once the rebuilt one matches the server); with a store folder the
+        copy and the vectors are kept, and its articles must be ingested again. A catalog that
+        cannot be opened (permissions, a read-only store, a lock) is not damaged: that raises
+        StoreUnavailableError, and `repair` changes nothing."""
         path = Path(self.settings.store) / self._catalog_name()
         notes: list[str] = []
-        damaged = catalog_is_damaged(path)
+        health = catalog_health(path)
+        if health.problem not in (None, "damaged"):
+            # A catalog this process cannot open is not damaged: setting it aside (and its
+            # vectors with it) is how a healthy store of another user's was emptied.
+            raise StoreUnavailableError(("--repair refused, nothing was changed: " if repair
+                                         else "") + health.message)
+        damaged = health.problem == "damaged"
+        moved: Path | None = None
         if damaged:
             if not repair:
-                return StoreCheck(catalog_damaged=True)
-            moved = set_damaged_catalog_aside(path)
+                return StoreCheck(catalog_damaged=True, damage=health.reason)
+            try:
+                moved = set_damaged_catalog_aside(path)
+            except OSError as exc:
+                raise StoreUnavailableError(
+                    f"--repair refused, nothing was changed: the damaged catalog at {path} "
+                    f"cannot be set aside ({exc.strerror or exc}); check the owner, "
+                    "permissions and read-only flags of the store") from None
             with self._lock:
                 self._catalog, self._retriever, self._answerer = None, None, None
                 self._reader_answerer, self._queryable = None, False
@@ -453,12 +476,10 @@ class Assistant:
                 notes.append(f"moved the damaged catalog cache to {moved.name}; rebuilt it from "
                              "the server")
             else:
-                notes.append(f"moved the damaged catalog to {moved.name}; ingest the articles "
-                             "again")
-                # Every vector of this store's own collection belonged to the lost catalog.
-                orphans = self.vectors.all_ids()
-                self.vectors.delete(orphans)
-                notes.append(f"deleted its {len(orphans)} vectors")
+                # Its vectors stay: they are all that is left of its articles until these are
+                # ingested again, and check_store keeps them while the damaged file is here.
+                notes.append(f"moved the damaged catalog to {moved.name} and kept it; ingest "
+                             "the articles again")
         with _catalog_errors(path):
             try:
                 if repair:
@@ -467,6 +488,8 @@ class Assistant:
                                              repair=True, record=self.record)
                         if result.repaired:
                             self.state.bump()
+                        if moved is not None and self.server_mode:
+                            result.repaired.append(self._drop_verified_cache(path, moved))
                 else:
                     self._refresh(force=True)
                     result = check_store(self.catalog, self.vectors, self.embedder.dimension,
@@ -479,6 +502,18 @@ class Assistant:
         if recorded and recorded != self.embedder.name:
             result.other_embedder = recorded
         return result
+
+    def _drop_verified_cache(self, path: Path, moved: Path) -> str:
+        """A damaged catalog cache set aside is kept until the cache rebuilt from the server is
+        verified: it opens, passes SQLite's check and matches the server. It then holds nothing
+        the server does not, and is deleted."""
+        verified = catalog_health(path).problem is None and check_store(
+            self.catalog, self.vectors, self.embedder.dimension, record=self.record).consistent
+        if not verified:
+            return f"kept {moved.name}: the rebuilt cache does not match the server yet"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{moved}{suffix}").unlink(missing_ok=True)
+        return f"the rebuilt cache matches the server; deleted {moved.name}"
 
     def llm_models(self) -> list[str]:
         """The models the configured OpenAI-compatible endpoint lists; raises AssistantError
@@ -870,13 +905,18 @@ def _about_the_subject(passages: list[Passage], query: str, focus: str) -> list[
 
 @contextmanager
 def _catalog_errors(path: Path) -> Iterator[None]:
-    """A catalog SQLite cannot read (a truncated or overwritten file) is one line that says
-    what to do, not a sqlite3 traceback."""
+    """A catalog SQLite cannot read (a truncated or overwritten file), cannot open (another
+    user's, a read-only store), finds locked or cannot write for a full disk is one line that
+    says which and what to do, not a sqlite3 traceback."""
     try:
         yield
     except sqlite3.DatabaseError as exc:
-        raise CatalogDamagedError(f"the catalog at {path} is damaged ({exc}); run "
-                                  "`assistant check --repair`") from None
+        # Only damage is worth `check --repair`; a catalog that cannot be opened (permissions,
+        # a read-only store), a lock or a full disk each say what they are.
+        problem, message = catalog_problem(exc, path, path.with_name("state.sqlite"))
+        if problem == "damaged":
+            raise CatalogDamagedError(message) from None
+        raise StoreUnavailableError(message) from None
 
 
 def _ms(since: float) -> float:

@@ -28,3 +28,8 @@ class ScopeError(AssistantError, ValueError):
 
 class CatalogDamagedError(AssistantError):
     """The store's catalog file cannot be read; `assistant check --repair` sets it aside."""
+
+
+class StoreUnavailableError(AssistantError):
+    """The store's files cannot be opened or written: permissions, a read-only store, a lock
+    held by another process, a full disk. Nothing is damaged, and `check --repair` refuses."""

@@ -9,7 +9,7 @@ the catalog keeps, so a missing vector is rebuilt without running the model agai
 from __future__ import annotations
 
 import logging
-import shutil
+import os
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -20,15 +20,27 @@ import numpy as np
 from index.catalog import Catalog
 from index.embedding import normalise
 from index.record import ServerRecord
+from index.sqlite import Problem, failure_message, first_line
 from index.vectorstore import ChromaStore, NodeToStore
 
-log = logging.getLogger("assistant.index")
+log = logging.getLogger(__name__)
 # Vectors read back per Chroma call when looking for unreadable or wrong-sized ones.
 READ_BATCH = 1000
 
 
 class CatalogDamagedError(Exception):
     """The catalog file cannot be read as a database. The message is one line."""
+
+
+@dataclass(frozen=True)
+class CatalogHealth:
+    """What `check` found the catalog file to be. `problem` None: it opens and SQLite's quick
+    check passes (or there is no file yet). "damaged" is the only problem `check --repair`
+    acts on; the others leave the file alone."""
+
+    problem: Problem | None = None
+    message: str = ""  # one line, for the user
+    reason: str = ""  # SQLite's own words
 
 
 @dataclass
@@ -45,6 +57,10 @@ class StoreCheck:
     # vectors would be compared in the wrong space. Not repairable: re-ingest into a new store.
     other_embedder: str = ""
     catalog_damaged: bool = False
+    damage: str = ""  # what SQLite said of the damaged catalog
+    # The damaged catalog set aside beside this one, for whose sake the orphaned vectors were
+    # kept: they may be its articles' (see check_store).
+    kept_for: str = ""
     repaired: list[str] = field(default_factory=list)  # what --repair did, one line each
 
     @property
@@ -54,40 +70,85 @@ class StoreCheck:
 
     def summary(self) -> str:
         if self.catalog_damaged and not self.repaired:
-            return "the catalog is damaged; run `assistant check --repair`"
+            return (f"the catalog is damaged ({self.damage or 'SQLite quick_check failed'}); "
+                    "run `assistant check --repair`")
         return (f"{self.articles} articles, {self.chunks} chunks, {self.vectors} vectors: "
                 f"{len(self.missing)} missing, {len(self.orphaned)} orphaned, "
                 f"{len(self.unreadable)} unreadable, {len(self.wrong_dimension)} of the wrong "
                 "dimension" + (f", {len(self.orphaned_parts)} orphaned article parts"
                                if self.orphaned_parts else "")
+                + (f"; the orphaned vectors are kept while the damaged catalog {self.kept_for} "
+                   "is beside the store (they may be its articles'): ingest those articles "
+                   f"again, then delete {self.kept_for} so --repair may delete the rest"
+                   if self.kept_for and self.orphaned else "")
                 + (f"; built with embedder {self.other_embedder!r}, not the configured one"
                    if self.other_embedder else ""))
 
 
-def catalog_is_damaged(path: Path) -> bool:
-    """SQLite's own quick check of the whole file (reads every page: seconds for a large
-    store, so only `check` runs it, not every command)."""
+def catalog_health(path: Path) -> CatalogHealth:
+    """Whether the catalog file opens, and SQLite's quick check of the whole file (reads every
+    page: seconds for a large store, so only `check` runs it, not every command).
+
+    A file this process cannot open (permissions, a read-only store, a lock, a full disk) is
+    not damaged: SQLite never read it. Only a file that opens and fails the check, or is not a
+    database at all, is; only that is worth setting aside."""
     if not path.exists():
-        return False
+        return CatalogHealth()
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
         try:
             rows = db.execute("PRAGMA quick_check").fetchall()
         finally:
             db.close()
-    except sqlite3.DatabaseError:
-        return True
-    return rows != [("ok",)]
+    except sqlite3.Error as exc:
+        problem, message = catalog_problem(exc, path)
+        return CatalogHealth(problem, message, first_line(exc))
+    if rows != [("ok",)]:
+        first = str(rows[0][0]) if rows and rows[0] else "no answer"
+        reason = f"quick_check: {first[:200]}"
+        return CatalogHealth("damaged", damaged_message(path, reason), reason)
+    return CatalogHealth()
+
+
+
+def damaged_message(path: Path, reason: str) -> str:
+    return f"the catalog at {path} is damaged ({reason}); run `assistant check --repair`"
+
+
+def catalog_problem(exc: sqlite3.Error, path: Path, *others: Path) -> tuple[Problem, str]:
+    """The kind of a SQLite failure met while using the catalog at `path` (or the store's
+    other SQLite files, `others`), and its one-line message. Only damage suggests
+    `check --repair`: setting aside a file that merely could not be opened loses it."""
+    problem, message = failure_message(exc, path, "the catalog", *others)
+    if problem == "damaged":
+        message = damaged_message(path, first_line(exc))
+    return problem, message
+
+
+def set_aside_catalogs(path: Path) -> list[Path]:
+    """Damaged catalogs `check --repair` set aside beside this one (catalog.sqlite.damaged-*)."""
+    return sorted(p for p in path.parent.glob(f"{path.name}.damaged-*")
+                  if not p.name.endswith(("-wal", "-shm")))
 
 
 def set_damaged_catalog_aside(path: Path) -> Path:
-    """Move a damaged catalog (and its WAL files) aside, so a fresh one can be made."""
+    """Move a damaged catalog (and its WAL files) aside, so a fresh one can be made. Renames
+    in the same folder, all or none: a WAL left behind would be read into the fresh catalog,
+    and a catalog moved without its WAL would lose what the WAL held. Raises OSError (with
+    nothing moved) when the folder takes no renames (a read-only store)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     target = path.with_name(f"{path.name}.damaged-{stamp}")
-    for suffix in ("", "-wal", "-shm"):
-        source = Path(f"{path}{suffix}")
-        if source.exists():
-            shutil.move(source, Path(f"{target}{suffix}"))
+    moved: list[tuple[Path, Path]] = []
+    try:
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(f"{path}{suffix}")
+            if source.exists():
+                os.rename(source, Path(f"{target}{suffix}"))
+                moved.append((source, Path(f"{target}{suffix}")))
+    except OSError:
+        for source, moved_to in reversed(moved):
+            os.rename(moved_to, source)
+        raise
     return target
 
 
@@ -112,8 +173,18 @@ def check_store(catalog: Catalog, vectors: ChromaStore, dimension: int, *,
     result.orphaned = sorted(present - owned)
     result.unreadable, result.wrong_dimension = _unreadable(vectors, sorted(owned & present),
                                                             dimension)
+    # A store folder's catalog is the only record of what its vectors belong to. While a
+    # damaged catalog set aside by --repair lies beside it, a vector the fresh catalog does not
+    # own may still be one of that catalog's articles': it is not deleted (re-ingesting those
+    # articles writes the same ids over them). With a server, the server's record decides.
+    aside = set_aside_catalogs(catalog.path) if record is None else []
+    if aside:
+        result.kept_for = aside[-1].name
     if repair:
-        if result.orphaned:
+        if result.orphaned and aside:
+            result.repaired.append(f"kept {len(result.orphaned)} orphaned vectors: the damaged "
+                                   f"catalog {aside[-1].name} may own them")
+        elif result.orphaned:
             vectors.delete(result.orphaned)
             result.repaired.append(f"deleted {len(result.orphaned)} orphaned vectors")
         if result.orphaned_parts and record is not None:

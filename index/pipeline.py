@@ -211,7 +211,12 @@ class Indexer:
                     report.removed += 1
             # Vectors an interrupted ingest wrote for articles it never committed are invisible
             # but still crowd the nearest-neighbour pool; pruning is the moment to drop them.
-            if self.vectors.count() != self.catalog.chunk_count():
+            # Not while a damaged catalog set aside by `check --repair` lies beside a store
+            # folder's: they may be its articles' (see index/check.py).
+            from index.check import set_aside_catalogs
+
+            kept = self.record is None and bool(set_aside_catalogs(self.catalog.path))
+            if not kept and self.vectors.count() != self.catalog.chunk_count():
                 live = self.catalog.all_chunk_ids()
                 self.vectors.delete([i for i in self.vectors.all_ids() if i not in live])
         report.seconds = time.perf_counter() - started

@@ -16,6 +16,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from index.sqlite import disk_full
+
 log = logging.getLogger("assistant.index")
 
 class VectorStoreError(Exception):
@@ -54,6 +56,9 @@ class ChromaStore:
 
     def _unavailable(self, exc: BaseException) -> VectorStoreError:
         reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        if disk_full(exc):  # Chroma words it as any database error: say what it is
+            return VectorStoreError(f"{self._where()} cannot be written: the disk is full "
+                                    f"({reason}); free some space and run the command again")
         return VectorStoreError(f"{self._where()} is unavailable: {reason}")
 
     def call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
