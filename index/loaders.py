@@ -146,15 +146,29 @@ _BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
          (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"), (b"\xef\xbb\xbf", "utf-8-sig"))
 
 
-def read_bytes(path: Path, max_bytes: int | None = None) -> bytes:
-    """A regular file's bytes, refusing what is over `max_bytes` before reading it."""
+def check_size(path: Path, max_bytes: int | None = None) -> None:
+    """Refuse, from `stat` alone, what is not a regular file or is over `max_bytes` (a sparse
+    file's apparent size counts: its reading would yield every byte). Raises LoadError, or
+    OSError when the file cannot be looked at."""
     info = path.stat()
     if not stat.S_ISREG(info.st_mode):
         raise LoadError(f"{path}: not a regular file (a FIFO, socket or device)")
     if max_bytes is not None and info.st_size > max_bytes:
         raise LoadError(f"{path}: file is {info.st_size / 1e6:.1f} MB, over the "
                         f"{max_bytes / 1e6:.0f} MB limit (ASSISTANT_MAX_FILE_MB)")
-    return path.read_bytes()
+
+
+def read_bytes(path: Path, max_bytes: int | None = None) -> bytes:
+    """A regular file's bytes, refusing what is over `max_bytes` before reading it."""
+    check_size(path, max_bytes)
+    if max_bytes is None:
+        return path.read_bytes()
+    with path.open("rb") as handle:
+        data = handle.read(max_bytes + 1)  # a file grown since its stat is refused too
+    if len(data) > max_bytes:
+        raise LoadError(f"{path}: file grew over the {max_bytes / 1e6:.0f} MB limit "
+                        "(ASSISTANT_MAX_FILE_MB) while it was read")
+    return data
 
 
 def decode_text(path: Path, data: bytes) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 from index.catalog import Catalog
 from index.chunking import Chunk, chunk_article
 from index.embedding import Embedder, normalise
-from index.loaders import Article, LoadError, LoadResult, discover, load_file
+from index.loaders import Article, LoadError, LoadResult, check_size, discover, load_file
 from index.record import ServerRecord
 from index.state import StoreState
 from index.text import Span
@@ -37,11 +37,21 @@ def _loader_version() -> bytes:
                         + Path(clean.__file__).read_bytes()).digest()
 
 
+# Bytes read at a time while hashing a file: memory stays this, whatever the file's size.
+HASH_BLOCK = 1 << 20
+
+
 def _raw_hash(path: Path) -> str | None:
+    """The file's bytes (and the loader's version), hashed as they stream by: a file is never
+    held whole just to learn that it is unchanged."""
+    digest = hashlib.sha1(_loader_version())
     try:
-        return hashlib.sha1(_loader_version() + path.read_bytes()).hexdigest()
+        with path.open("rb") as handle:
+            while block := handle.read(HASH_BLOCK):
+                digest.update(block)
     except OSError:
         return None
+    return digest.hexdigest()
 
 
 @dataclass
@@ -155,6 +165,16 @@ class Indexer:
                     progress(number, len(sources), item if isinstance(item, str) else item[1])
                 continue
             path = item
+            # Refused from its size alone, before a byte is read: a 1 GB file was read and
+            # hashed whole (10 s, 2.4 GB) only to be refused afterwards.
+            try:
+                check_size(path, self.max_file_bytes)
+            except (LoadError, OSError) as exc:
+                report.failed.append(str(exc) if isinstance(exc, LoadError) else
+                                     f"{path}: cannot read ({exc.strerror or exc})")
+                if progress:
+                    progress(number, len(sources), str(path))
+                continue
             # A file whose bytes are those of its last complete ingest, with all its articles
             # still indexed, is skipped without parsing: cleaning 10,000 unchanged articles
             # only to find their hashes unchanged was 80% of a re-ingest.

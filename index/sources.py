@@ -408,6 +408,9 @@ def _read_feed_source(client: httpx.Client, source: str, *, timeout: float, max_
     if not path.is_file():
         raise LoadError(f"{source}: no such file")
     try:
+        # A local feed has the same limit as a fetched one, known before a byte is read.
+        if path.stat().st_size > max_bytes:
+            raise LoadError(f"{source}: feed file is larger than {max_bytes} bytes")
         data = path.read_bytes()
     except OSError as exc:
         raise LoadError(f"{source}: cannot read the file ({exc.strerror or _reason(exc)})") from None

@@ -1,6 +1,6 @@
 """Faults an outside probe found in the store's handling (issue #24): a catalog this process
 cannot open is not damaged and `check --repair` leaves it alone; read-only stores and full disks
-are one line each.
+are one line each; a huge file is refused from its size before a byte is read.
 
 Real stores, the real CLI in subprocesses, run without file access the way a second user is:
 as root with the capabilities that bypass file permissions dropped (setpriv), or, for another
@@ -9,6 +9,7 @@ user, against a file made unreadable to them.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -259,3 +260,38 @@ def test_a_full_disk_is_named_and_loses_nothing(tmp_path: Path, full: str) -> No
     assert len(lines) == 1 and "the disk is full" in lines[0], lines
     assert "damaged" not in lines[0] and "--repair" not in lines[0], lines[0]
     assert "Harbour Ferry Returns" in result.stdout, result.stdout  # nothing indexed is lost
+
+
+# Runs the CLI as its child and reports the child's peak resident memory (kB on Linux): the
+# test process's own RUSAGE_CHILDREN would also count every earlier test's subprocesses.
+_PEAK_OF_CHILD = """
+import json, resource, subprocess, sys
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+print(json.dumps({"rc": done.returncode, "stdout": done.stdout, "stderr": done.stderr,
+                  "peak_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
+"""
+
+
+def test_a_huge_sparse_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "good.txt").write_text(GOOD, encoding="utf-8")
+    huge = folder / "huge.txt"
+    feed = tmp_path / "huge-feed.xml"
+    for sparse in (huge, feed):
+        with sparse.open("wb") as handle:
+            handle.truncate(1 << 30)  # 1 GiB that reads as zeros and takes no disk
+    store = tmp_path / "store"
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK_OF_CHILD, sys.executable, "-m", "assistant", "ingest",
+         str(folder), "--feed", str(feed), "--store", str(store)],
+        capture_output=True, text=True, cwd=ROOT, timeout=300)
+    report = json.loads(done.stdout)
+    lines = report["stderr"].strip().splitlines()
+    assert report["rc"] == 0, report["stderr"]
+    peak_mb = report["peak_kb"] / 1024
+    assert peak_mb < 600, f"ingest peaked at {peak_mb:.0f} MB"
+    assert sorted(lines) == sorted([
+        f"error: {huge}: file is 1073.7 MB, over the 50 MB limit (ASSISTANT_MAX_FILE_MB)",
+        f"error: {feed}: feed file is larger than 10000000 bytes"]), lines
+    assert "added 1," in report["stdout"], report["stdout"]
