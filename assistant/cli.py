@@ -22,10 +22,11 @@ from assistant.logs import LEVELS, configure_logging, secrets_of
 from assistant.models import Answer
 from assistant.settings import Settings
 from index.sqlite import failure_message
+from index.text import printable_path
 
 
 def _fail(message: str) -> None:
-    click.echo(f"error: {_printable(message)}", err=True)
+    click.echo(f"error: {printable_path(message)}", err=True)
     sys.exit(1)
 
 
@@ -140,7 +141,7 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], store: str | None, chroma
             if bar is not None:
                 bar.close()
             bar = bars["sentences"] = tqdm(total=total, unit="sentence", file=sys.stderr,
-                                           desc=_printable(Path(name).name)[:40], leave=False)
+                                           desc=printable_path(Path(name).name)[:40], leave=False)
         bar.update(done - bar.n)
 
     try:
@@ -154,7 +155,7 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], store: str | None, chroma
         for bar in bars.values():
             bar.close()
     for message in report.failed:
-        click.echo(f"error: {_printable(message)}", err=True)
+        click.echo(f"error: {printable_path(message)}", err=True)
     if as_json:
         click.echo(report.model_dump_json())
     else:
@@ -204,7 +205,7 @@ def _print_answer(answer: Answer) -> None:
     if answer.citations:
         click.echo("")
     for c in answer.citations:
-        where = c.url or c.source
+        where = printable_path(c.url or c.source)
         page = f"p. {c.page}, " if c.page else ""
         click.echo(_printable(f"[{c.n}] {c.title} ({where}, {page}chars {c.start}-{c.end})"))
         click.echo(_printable(f"    “{c.text}”"))
@@ -271,7 +272,7 @@ def _ask_batch(assistant: Assistant, path: Path, top_k: int | None) -> None:
         else:
             continue
         failed += 1
-        click.echo(f"error: {_printable(message)}", err=True)
+        click.echo(f"error: {printable_path(message)}", err=True)
         click.echo(json.dumps({"id": item_id, "line": number, "error": message}))
     if failed and not answered:
         sys.exit(1)
@@ -296,7 +297,7 @@ def sources(ctx: click.Context, store: str | None, chroma_url: str | None, as_js
         click.echo("no articles indexed")
     for s in items:
         click.echo(_printable(f"{s.article_id}  {s.chunks:3d} chunks  {s.date or '-':10.10}  "
-                              f"{s.title}  ({s.source})"))
+                              f"{s.title}  ({printable_path(s.source)})"))
 
 
 @main.command()
@@ -341,8 +342,8 @@ def check(ctx: click.Context, store: str | None, chroma_url: str | None, repair:
         _fail(str(exc))
         return
     for line in result.repaired:
-        click.echo(f"repair: {line}")
-    click.echo(f"check: {result.summary()}")
+        click.echo(f"repair: {printable_path(line)}")
+    click.echo(f"check: {printable_path(result.summary())}")
     if not repair and not result.consistent:
         sys.exit(1)
 
@@ -449,7 +450,7 @@ def chat(ctx: click.Context, store: str | None, chroma_url: str | None, llm: str
             # The whole conversation goes in, so a follow-up ("and how long?") is understood.
             answer = assistant.chat([*history, {"role": "user", "content": question}])
         except AssistantError as exc:
-            click.echo(f"error: {_printable(str(exc))}", err=True)
+            click.echo(f"error: {printable_path(str(exc))}", err=True)
             continue
         _print_answer(answer)
         _print_backend_notes(answer)

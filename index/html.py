@@ -84,6 +84,7 @@ def _extract(raw: str, url: str) -> HtmlArticle:
     tree = trafilatura.load_html(raw)
     if tree is None:
         return HtmlArticle(url=url)
+    _headings_text_only(tree)
     _free_swallowed_content(tree, raw)
     _prune_boilerplate_containers(tree)
     canonical = _canonical_url(tree, url)
@@ -247,6 +248,20 @@ def _canonical_url(tree: lxml_html.HtmlElement, url: str) -> str:
             continue
         return resolved
     return ""
+
+
+# Elements whose content is code or a fallback, never words of a heading.
+_NOT_TEXT = "self::script or self::style or self::noscript or self::template"
+_HEADINGS = " or ".join(f"self::h{n}" for n in range(1, 7))
+
+
+def _headings_text_only(tree: lxml_html.HtmlElement) -> None:
+    """A headline is text only: a <script> or <style> inside an <h1> (a tracker, an inline
+    style) is no part of it, yet text_content() and trafilatura's title both read it, so
+    script source ended up in the article's title. Removed from headings only: elsewhere
+    trafilatura needs the page's JSON-LD scripts for its metadata."""
+    for element in tree.xpath(f"//*[{_HEADINGS}]//*[{_NOT_TEXT}]"):
+        _drop(element)
 
 
 def _article_headline(tree: lxml_html.HtmlElement) -> str:

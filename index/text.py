@@ -146,3 +146,25 @@ def stem(word: str) -> str:
 def content_terms(text: str) -> list[str]:
     """Stemmed content words, in order, stopwords removed."""
     return [stem(w) for w in words(text) if w not in STOPWORDS]
+
+
+# What must not reach a terminal raw inside a path (or a one-line message that names one): C0
+# and C1 controls (a newline forges a line of output, ESC starts escape sequences), the
+# Unicode line and paragraph separators, the bidirectional controls that reorder what is shown
+# ("report\u202etxt.exe" shows as "reportexe.txt"), and the lone surrogates that stand for a
+# file name's undecodable bytes (printing one raises UnicodeEncodeError).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
+                          "\u2066-\u2069\ud800-\udfff]")
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable_path(text: str | Path) -> str:
+    """A path, or a one-line message holding paths, safe to print: every character above
+    escaped as Python writes it (\\n, \\x1b, \\u202e), everything else as it is. The one
+    helper the CLI prints paths through."""
+    return _UNPRINTABLE.sub(lambda m: _escape(m.group()), str(text))
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return _SHORT_ESCAPES.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")

@@ -1,6 +1,7 @@
 """Faults an outside probe found in the store's handling (issue #24): a catalog this process
 cannot open is not damaged and `check --repair` leaves it alone; read-only stores and full disks
-are one line each; a huge file is refused from its size before a byte is read.
+are one line each; a huge file is refused from its size before a byte is read; paths are printed
+with control and bidi characters escaped; a headline's script is no part of its title.
 
 Real stores, the real CLI in subprocesses, run without file access the way a second user is:
 as root with the capabilities that bypass file permissions dropped (setpriv), or, for another
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, run_cli
+
+from index.html import extract_html
 
 GOOD = ("Harbour Ferry Returns\n\nThe Port Wendle harbour ferry returned to service on Saturday "
         "after a two-year refit, the operator said.\n")
@@ -295,3 +298,49 @@ def test_a_huge_sparse_file_is_refused_before_it_is_read(tmp_path: Path) -> None
         f"error: {huge}: file is 1073.7 MB, over the 50 MB limit (ASSISTANT_MAX_FILE_MB)",
         f"error: {feed}: feed file is larger than 10000000 bytes"]), lines
     assert "added 1," in report["stdout"], report["stdout"]
+
+
+def test_paths_are_printed_with_control_and_bidi_characters_escaped(
+        tmp_path: Path, no_access: None) -> None:
+    folder = tmp_path / "news"
+    folder.mkdir()
+    # A name that would forge a line of output, and one that shows reversed ("...gpj.txt").
+    forged = folder / "empty\nerror: all is well.txt"
+    forged.write_text("", encoding="utf-8")
+    (folder / "holiday\u202egpj.txt").write_text(GOOD, encoding="utf-8")
+    store = tmp_path / "store\u2066\nx"
+    ingest = run_cli("ingest", str(folder), "--store", str(store))
+    assert ingest.returncode == 0, ingest.stderr
+    assert _errors(ingest) == [f"error: {folder}/empty\\nerror: all is well.txt: file is empty"]
+
+    sources = run_cli("sources", "--store", str(store))
+    assert len(sources.stdout.strip().splitlines()) == 1, sources.stdout
+    assert f"({folder}/holiday\\u202egpj.txt)" in sources.stdout, sources.stdout
+
+    catalog = store / "catalog.sqlite"
+    _lock_out(catalog)
+    try:
+        check = _without_access("check", "--store", str(store))
+    finally:
+        _let_in(catalog)
+    shown = str(catalog).replace("\u2066", "\\u2066").replace("\n", "\\n")
+    assert _errors(check) == [
+        f"error: cannot open the catalog at {shown} (unable to open database file; it cannot "
+        "be read: permission denied); check the owner, permissions and read-only flags of the "
+        "store"], check.stderr
+    for output in (ingest.stdout + ingest.stderr, sources.stdout, check.stderr):
+        assert not {"\u202e", "\u2066"} & set(output)
+
+
+@pytest.mark.parametrize("inside", [True, False])
+def test_a_headline_is_text_only(inside: bool) -> None:
+    body = "<p>" + "The council approved the harbour wall on Tuesday after a debate. " * 4 + "</p>"
+    headline = ("<h1>Harbour Wall <script>var tracker = 'SCRIPTTEXT';</script>Approved"
+                "<style>.x{color:red}</style><noscript>Enable JavaScript</noscript></h1>")
+    page = (f"<html><head><title>Site</title></head><body><article>{headline}{body}</article>"
+            "</body></html>" if inside else
+            f"<html><body><div>{headline}</div>{body}{body}</body></html>")
+    article = extract_html(page)
+    assert article.title == "Harbour Wall Approved"
+    assert "SCRIPTTEXT" not in article.text and "color" not in article.text
+    assert "council approved" in article.text
