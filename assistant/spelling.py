@@ -86,7 +86,7 @@ class SpellingCorrector:
             out.append(question[last:m.start()] + piece)
             last = m.end()
         corrected = "".join(out) + question[last:]
-        log.info("spelling: read %r as %r", question, corrected)
+        log.debug("spelling: read %r as %r", question, corrected)
         return corrected
 
     def _closest(self, word: str) -> str | None:
