@@ -343,3 +343,26 @@ def test_a_json_error_names_the_field_not_an_offset(server: str, body: bytes, pa
         error = _openai_error(client.post(f"{server}/v1/chat/completions", headers=_keyed(),
                                           content=body), 400)
     assert error["param"] == param and words in error["message"], error
+
+
+def test_the_rate_limit_table_forgets_refilled_addresses_but_not_waiting_ones() -> None:
+    """One entry per address that ever called would grow without end; a refilled bucket is the
+    same as none, so those are forgotten, and an address that must wait is kept."""
+    from ui.openai_api import TokenBucket
+
+    bucket = TokenBucket(rate_per_minute=60_000, burst=1)
+    bucket.MAX_KEYS = 50
+    assert bucket.take("guesser") == 0.0
+    assert bucket.take("guesser") > 0, "the second call at once must wait"
+    slow = TokenBucket(rate_per_minute=1, burst=1)
+    slow.MAX_KEYS = 50
+    slow.take("guesser")
+    for i in range(500):
+        slow.take(f"10.0.0.{i}")
+    assert slow.take("guesser") > 0, "a waiting address was forgotten"
+    fast = TokenBucket(rate_per_minute=6_000_000, burst=1)
+    fast.MAX_KEYS = 50
+    for i in range(500):
+        fast.take(f"10.0.1.{i}")
+        time.sleep(0.0001)
+    assert len(fast._buckets) <= 51

@@ -165,14 +165,20 @@ class TokenBucket:
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
+    def _tokens(self, key: str, now: float) -> float:
+        """`key`'s tokens now (call with the lock held)."""
+        tokens, last = self._buckets.get(key, (self.burst, now))
+        return min(self.burst, tokens + (now - last) * self.rate)
+
     def take(self, key: str) -> float:
         """Take one token for `key`: 0.0 when allowed, else the seconds until one is free."""
         if self.rate <= 0:
             return 0.0
         now = time.monotonic()
         with self._lock:
-            tokens, last = self._buckets.get(key, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            tokens = self._tokens(key, now)
+            if len(self._buckets) >= self.MAX_KEYS:
+                self._forget_full(now)
             if tokens >= 1.0:
                 self._buckets[key] = (tokens - 1.0, now)
                 return 0.0
@@ -183,11 +189,17 @@ class TokenBucket:
         """The seconds until `key` has a token, taking none: 0.0 when it has one."""
         if self.rate <= 0:
             return 0.0
-        now = time.monotonic()
         with self._lock:
-            tokens, last = self._buckets.get(key, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            tokens = self._tokens(key, time.monotonic())
         return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
+    # A bucket that has refilled is the same as no bucket: forgetting those bounds the table
+    # (one entry per address that ever called) without letting anyone skip a wait.
+    MAX_KEYS = 10_000
+
+    def _forget_full(self, now: float) -> None:
+        for key in [k for k in self._buckets if self._tokens(k, now) >= self.burst]:
+            del self._buckets[key]
 
 
 class APIKeys:
