@@ -120,9 +120,14 @@ class Assistant:
         # Keeping up with other processes that write to the same store (see _refresh).
         self._state: StoreState | None = None
         self._record: ServerRecord | None = None
-        self._sync_lock = threading.Lock()
+        self._sync_turn = threading.Condition()  # one check at a time (see _refresh)
+        self._checking = False
         self._seen_token: str | None = None
         self._checked_at = float("-inf")
+        # When and why the last check failed (a Chroma server that did not answer): shared with
+        # the checks that waited for it.
+        self._check_failed: tuple[float, type[AssistantError], str] = (
+            float("-inf"), AssistantError, "")
 
     # --- wiring (lazy, so constructing an Assistant is free) ----------------------------------
 
@@ -174,7 +179,7 @@ class Assistant:
                             collection=s.collection,
                             token=s.chroma_token.get_secret_value() if s.chroma_token else None,
                             token_header=s.chroma_token_header, tenant=s.chroma_tenant,
-                            database=s.chroma_database)
+                            database=s.chroma_database, timeout=s.chroma_timeout_s)
                     except VectorStoreError as exc:
                         raise AssistantError(str(exc)) from None
         return self._vectors
@@ -222,34 +227,54 @@ class Assistant:
         now = time.monotonic()
         if not force and now - self._checked_at < self.settings.sync_interval_s:
             return
-        with self._sync_lock:
+        with self._sync_turn:
+            while self._checking:
+                self._sync_turn.wait()
+                failed_at, kind, failure = self._check_failed
+                if failed_at > now:
+                    # The check we waited for failed after this request began: a stalled
+                    # server answers us no sooner, and each waiter trying in turn would hold
+                    # every worker of the API's pool for a timeout times the queue. (Hence a
+                    # condition, not a lock: a thread releasing a lock can take it again for
+                    # its next request before a waiter wakes, which then sits out more checks.)
+                    raise kind(failure)
             if not force and now - self._checked_at < self.settings.sync_interval_s:
                 return
-            try:
-                token = self.state.token()
-                if self._seen_token is None and self.server_mode:
-                    self._seen_token = self.catalog.get_meta("synced_token")
-                if token == self._seen_token:
-                    self._checked_at = now
-                    return
-                if self.server_mode:
-                    assert self.record is not None
-                    _fetched, _dropped, complete = sync_catalog(self.record, self.catalog)
-                    embedder = self._recorded_embedder()
-                    if embedder:
-                        self.catalog.set_meta("embedder", embedder)
-                    if complete:
-                        self.catalog.set_meta("synced_token", token)
-                else:
-                    complete = True
-                    if self._vectors is not None and self._seen_token is not None:
-                        self._vectors.reopen()
-            except VectorStoreError as exc:
-                raise AssistantError(str(exc)) from None
+            self._checking = True
+        try:
+            token = self.state.token()
+            if self._seen_token is None and self.server_mode:
+                self._seen_token = self.catalog.get_meta("synced_token")
+            if token == self._seen_token:
+                self._checked_at = now
+                return
+            if self.server_mode:
+                assert self.record is not None
+                _fetched, _dropped, complete = sync_catalog(self.record, self.catalog)
+                embedder = self._recorded_embedder()
+                if embedder:
+                    self.catalog.set_meta("embedder", embedder)
+                if complete:
+                    self.catalog.set_meta("synced_token", token)
+            else:
+                complete = True
+                if self._vectors is not None and self._seen_token is not None:
+                    self._vectors.reopen()
+        except VectorStoreError as exc:
+            self._check_failed = (time.monotonic(), AssistantError, str(exc))
+            raise AssistantError(str(exc)) from None
+        except AssistantError as exc:  # opening the server's client failed
+            self._check_failed = (time.monotonic(), type(exc), str(exc))
+            raise
+        else:
             self._checked_at = now
             if complete:
                 self._seen_token = token
                 self._queryable = False  # counts and the recorded embedder may have changed
+        finally:
+            with self._sync_turn:
+                self._checking = False
+                self._sync_turn.notify_all()
 
     def _recorded_embedder(self) -> str | None:
         """The embedder the store was built with: on the server with one (every process must

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
         "(sent as 'Bearer TOKEN') or another, such as 'X-Chroma-Token' (sent as is)")
     chroma_tenant: str = Field(default="default_tenant", description="Chroma server tenant")
     chroma_database: str = Field(default="default_database", description="Chroma server database")
+    chroma_timeout_s: float = Field(
+        default=10.0, gt=0, description="seconds any one request to the Chroma server may go "
+        "unanswered before the command or API request fails with a one-line error (503)")
     sync_interval_s: float = Field(
         default=1.0, ge=0, description="how often (at most) a running assistant checks the store "
         "for articles other processes wrote; 0: before every question")

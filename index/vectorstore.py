@@ -7,6 +7,7 @@ about a second, and a cold `assistant ask` must answer in under three.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -18,7 +19,9 @@ import numpy as np
 
 from index.sqlite import disk_full
 
-log = logging.getLogger("assistant.index")
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_S = 10.0
 
 class VectorStoreError(Exception):
     """Chroma could not be reached or used. The message is one line."""
@@ -39,13 +42,17 @@ class ChromaStore:
     def __init__(self, path: Path | None = None, url: str | None = None,
                  collection: str = "articles", *, token: str | None = None,
                  token_header: str = "Authorization", tenant: str = "default_tenant",
-                 database: str = "default_database") -> None:
+                 database: str = "default_database",
+                 timeout: float = DEFAULT_TIMEOUT_S) -> None:
         if len(collection) < 3:
             raise VectorStoreError(f"collection name {collection!r} is too short (3+ characters)")
         self.location = url or str(path)
         self.url = url
         self.path = path
         self.name = collection
+        # Seconds any one request to a Chroma server may go unanswered (an embedded store
+        # has no requests to bound).
+        self.timeout = timeout
         self._max_batch: int | None = None
         self._options = dict(token=token, token_header=token_header, tenant=tenant,
                              database=database)
@@ -55,6 +62,11 @@ class ChromaStore:
         return f"Chroma server at {self.url}" if self.url else f"Chroma store at {self.path}"
 
     def _unavailable(self, exc: BaseException) -> VectorStoreError:
+        if _timed_out(exc):
+            # httpx says only "timed out", and chromadb's constructor turns that into a
+            # ValueError, even "Could not connect to tenant ...": name the server and the limit.
+            return VectorStoreError(f"{self._where()} did not answer within {self.timeout:g} s "
+                                    "(ASSISTANT_CHROMA_TIMEOUT_S)")
         reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
         if disk_full(exc):  # Chroma words it as any database error: say what it is
             return VectorStoreError(f"{self._where()} cannot be written: the disk is full "
@@ -90,12 +102,16 @@ class ChromaStore:
                     header = options["token_header"]
                     headers[header] = (f"Bearer {options['token']}"
                                        if header.lower() == "authorization" else options["token"])
-                self._client = chromadb.HttpClient(
-                    host=parsed.hostname, port=parsed.port or (443 if parsed.scheme == "https"
-                                                               else 8000),
-                    ssl=parsed.scheme == "https", headers=headers, settings=chroma_settings,
-                    tenant=options["tenant"], database=options["database"],
-                )
+                # What chromadb.HttpClient does, with our client class in place of its own.
+                chroma_settings.chroma_api_impl = "chromadb.api.fastapi.FastAPI"
+                chroma_settings.chroma_server_host = parsed.hostname
+                chroma_settings.chroma_server_http_port = parsed.port or (
+                    443 if parsed.scheme == "https" else 8000)
+                chroma_settings.chroma_server_ssl_enabled = parsed.scheme == "https"
+                chroma_settings.chroma_server_headers = headers
+                self._client = _bounded_http_client()(
+                    timeout=self.timeout, settings=chroma_settings, tenant=options["tenant"],
+                    database=options["database"])
                 self._client.heartbeat()
             else:
                 assert path is not None
@@ -120,9 +136,10 @@ class ChromaStore:
 
         base = (self.url or "").rstrip("/")
         try:
-            reply = httpx.get(f"{base}/api/v2/auth/identity", headers=headers, timeout=10)
+            reply = httpx.get(f"{base}/api/v2/auth/identity", headers=headers,
+                              timeout=self.timeout)
         except httpx.HTTPError as exc:
-            return f"{self._where()} is unavailable: {exc}"
+            return str(self._unavailable(exc))
         if reply.status_code in (401, 403):
             hint = "wrong ASSISTANT_CHROMA_TOKEN" if headers else "set ASSISTANT_CHROMA_TOKEN"
             return (f"{self._where()} refused the request (HTTP {reply.status_code}): "
@@ -173,8 +190,10 @@ class ChromaStore:
         if self._max_batch is None:
             try:
                 self._max_batch = int(self._client.get_max_batch_size())
-            except Exception:  # an older server without the call: Chroma's long-standing limit
-                self._max_batch = 5461
+            except Exception as exc:
+                if _timed_out(exc):  # a stalled server: the write would stall too
+                    raise self._unavailable(exc) from None
+                self._max_batch = 5461  # an older server without the call: Chroma's old limit
         return self._max_batch
 
     def _add_batch(self, store: Any, nodes: list[NodeToStore]) -> None:
@@ -252,3 +271,68 @@ class ChromaStore:
             ids.extend(batch)
             if len(batch) < page:
                 return ids
+
+
+def _timed_out(exc: BaseException | None) -> bool:
+    """Whether a request went unanswered past the timeout, also when chromadb re-raised it as
+    another exception (it keeps the original as the context)."""
+    import httpx  # here, like chromadb (which loads it anyway): `assistant --help` stays quick
+
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, httpx.TimeoutException):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+@functools.cache
+def _bounded_http_client() -> type:
+    """chromadb's HTTP client class, with a time limit on every request.
+
+    chromadb (1.5) builds each client's httpx session with `timeout=None` and has no setting
+    for one, so a server that accepts connections but never answers (stopped, overloaded, a
+    half-open link) holds the caller, and a worker of the API's answer pool, forever. And its
+    constructor already sends requests (the identity check through the client's session, the
+    tenant and database checks through a second, admin client's). So httpx's own timeout is set
+    on each session the moment the constructor stores the object that holds it, before any of
+    those requests. A class, not a wrapper: Chroma's Collection objects take the client's
+    server object, and with it the bounded session.
+    """
+    import httpx
+    from chromadb.api.client import Client
+
+    class BoundedHttpClient(Client):
+        def __init__(self, *, timeout: float, **kwargs: Any) -> None:
+            self._timeout = httpx.Timeout(timeout)
+            super().__init__(**kwargs)
+
+        def _bound(self, server: Any) -> Any:
+            session = getattr(server, "_session", None)
+            if isinstance(session, httpx.Client):
+                session.timeout = self._timeout
+            else:  # a chromadb that builds its sessions otherwise: say so rather than hang mutely
+                log.warning("cannot set a timeout on chromadb's %s; requests to the Chroma "
+                            "server are not bounded", type(server).__name__)
+            return server
+
+        # Client.__init__ assigns these two; AttributeError until then, as chromadb expects.
+        @property  # type: ignore[override]
+        def _server(self) -> Any:
+            return self._bounded_server
+
+        @_server.setter
+        def _server(self, server: Any) -> None:
+            self._bounded_server = self._bound(server)
+
+        @property  # type: ignore[override]
+        def _admin_client(self) -> Any:
+            return self._bounded_admin
+
+        @_admin_client.setter
+        def _admin_client(self, admin: Any) -> None:
+            self._bound(admin._server)
+            self._bounded_admin = admin
+
+    return BoundedHttpClient
