@@ -9,6 +9,7 @@ from assistant.errors import (
     ScopeError,
 )
 from assistant.models import (
+    TENTATIVE_LEAD,
     Answer,
     Citation,
     Conflict,
@@ -22,8 +23,8 @@ from assistant.question import MAX_QUESTION_CHARS, check_question, check_text
 from assistant.settings import Settings
 
 __all__ = [
-    "ABSTAIN_TEXT", "MAX_QUESTION_CHARS", "Answer", "Assistant", "AssistantError", "Citation",
-    "Conflict", "EmptyQuestionError", "EmptyStoreError", "IngestSummary", "InvalidQuestionError",
+    "ABSTAIN_TEXT", "MAX_QUESTION_CHARS", "TENTATIVE_LEAD", "Answer", "Assistant", "AssistantError",
+    "Citation", "Conflict", "EmptyQuestionError", "EmptyStoreError", "IngestSummary", "InvalidQuestionError",
     "RetrievedPassage", "Scope", "ScopeError", "SentenceSupport", "Settings", "Source",
     "check_question", "check_text",
 ]

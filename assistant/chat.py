@@ -114,11 +114,34 @@ def offline_condense(previous: str, follow_up: str) -> str:
     return f"{body} ({' '.join(extra)})" if extra else body
 
 
+def not_answered(reply: str) -> bool:
+    """Whether an assistant turn is a decline or a tentative answer, by the words every door
+    writes for them (ABSTAIN_TEXT, TENTATIVE_LEAD): a client sends back only the text."""
+    from assistant.core import ABSTAIN_TEXT
+    from assistant.models import TENTATIVE_LEAD
+
+    text = reply.strip()
+    return text == ABSTAIN_TEXT or text.startswith(TENTATIVE_LEAD)
+
+
+def answered_history(history: Sequence[Message]) -> list[Message]:
+    """The conversation without the questions the articles did not answer plainly (and those
+    replies): a declined or tentative turn must not lend its words to the next question's
+    rewrite ("Where did they take place? (boiling point tungsten)")."""
+    out: list[Message] = []
+    for i, message in enumerate(history):
+        reply = history[i + 1] if message.role == "user" and i + 1 < len(history) else message
+        if reply.role != "user" and not_answered(reply.content):
+            continue
+        out.append(message)
+    return out
+
+
 def standalone_offline(history: Sequence[Message], follow_up: str) -> str:
-    """Chain the offline rewrite through the conversation's user turns, so a follow-up of a
-    follow-up still carries the original subject."""
+    """Chain the offline rewrite through the conversation's user turns that were answered, so
+    a follow-up of a follow-up still carries the original subject."""
     current = ""
-    for message in [*history, Message("user", follow_up)]:
+    for message in [*answered_history(history), Message("user", follow_up)]:
         if message.role != "user":
             continue
         text = message.content.strip()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from assistant.chat import standalone_offline, usable_rewrite
+from assistant.chat import answered_history, standalone_offline, usable_rewrite
 from assistant.extractive import Selection
 from assistant.grounding import SupportScorer
 from assistant.guard import GroundingGuard
@@ -83,6 +83,11 @@ class GenerativeAnswerer:
     def condense(self, history: list[Message], follow_up: str) -> tuple[str, str]:
         """(standalone question, note). Falls back to the offline rewrite when the model's is
         unusable or the call fails."""
+        # The model sees only the answered turns, as the offline rewrite does: a declined or
+        # tentative turn is no context for the next question.
+        history = answered_history(history)
+        if not any(m.role == "user" for m in history):
+            return follow_up, "chat: no answered question before this one; used it as asked"
         offline = standalone_offline(history, follow_up)
         try:
             reply = self.client.complete(self.prompts.condense_messages(history, follow_up))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant import Answer, Assistant, EmptyQuestionError
-from assistant.chat import is_follow_up, standalone_offline, usable_rewrite
+from assistant import ABSTAIN_TEXT, TENTATIVE_LEAD, Answer, Assistant, EmptyQuestionError
+from assistant.chat import answered_history, is_follow_up, standalone_offline, usable_rewrite
 from assistant.llm import Message
 
 
@@ -41,6 +41,29 @@ def test_offline_rewrite_chains_through_follow_ups() -> None:
     assert "Riverside" in query and "Port" in query and "Alder" in query
     assert is_follow_up("and when?") and is_follow_up("what did he say?")
     assert not is_follow_up("Who won the Coastal Cup final?")
+
+
+def test_a_declined_or_tentative_turn_lends_no_words_to_the_next_question() -> None:
+    history = [Message("user", "Where did Trump and Putin meet?"),
+               Message("assistant", "In Alaska [1]."),
+               Message("user", "What is the boiling point of tungsten?"),
+               Message("assistant", ABSTAIN_TEXT),
+               Message("user", "Who paid for the carpet?"),
+               Message("assistant", f"{TENTATIVE_LEAD} “A red carpet was rolled out.” [1]")]
+    assert answered_history(history) == history[:2]
+    query = standalone_offline(history, "How long did they talk there?")
+    assert query == "How long did they talk there? (Trump Putin)"
+    # With only a declined turn before it, the follow-up is read as it was asked.
+    assert standalone_offline(history[2:4], "Where did they take place?") == \
+        "Where did they take place?"
+
+
+def test_chat_reads_a_follow_up_after_a_decline_without_it(user_assistant: Assistant) -> None:
+    answer = user_assistant.chat([
+        {"role": "user", "content": "What is the boiling point of tungsten?"},
+        {"role": "assistant", "content": ABSTAIN_TEXT},
+        {"role": "user", "content": "Where did they take place?"}])
+    assert answer.query == "", answer.query
 
 
 def test_a_model_rewrite_is_used_only_when_it_keeps_the_question() -> None:
