@@ -13,9 +13,10 @@ import gradio as gr
 import pytest
 from conftest import SAMPLES
 
-from assistant import Answer, Assistant
+from assistant import ABSTAIN_TEXT, TENTATIVE_LEAD, Answer, Assistant
+from ui import render
 from ui.articles_tab import ArticleHandlers
-from ui.chat_tab import ChatHandlers
+from ui.chat_tab import ChatHandlers, follows_on
 from ui.common import MAX_QUESTION, REFRESHED_COUNT, Services, SessionSettings
 from ui.settings_tab import SettingsHandlers
 
@@ -234,3 +235,120 @@ def test_settings_are_validated_and_restored(services: Services) -> None:
     assert restored[0] == offline and restored[1] == "extractive" and not restored[5].visible
     for junk in (None, {}, {"llm": "other"}):
         assert settings.restore_settings(junk) == (gr.skip(),) * 7
+
+
+# --- a chat you can trust at a glance (issue #23): the render functions alone ------------------------
+
+ARTICLE = ("Trump and Putin met in Alaska on Friday. The talks took place at Joint Base "
+           "Elmendorf-Richardson and lasted nearly four hours.")
+QUOTE = "The talks took place at Joint Base Elmendorf-Richardson and lasted nearly four hours."
+
+
+def _citation(text: str = QUOTE) -> dict[str, Any]:
+    start = ARTICLE.index(QUOTE)
+    return {"n": 1, "article_id": "a1", "title": "Summit report", "source": "a.txt", "text": text,
+            "start": start, "end": start + len(QUOTE), "score": 1.24, "passage": ARTICLE,
+            "passage_start": 0, "passage_end": len(ARTICLE)}
+
+
+def _passage(rank: int, used: bool, dense: float, reader: float | None, why: str
+             ) -> dict[str, Any]:
+    return {"rank": rank, "article_id": "a1", "title": f"Passage <{rank}>", "start": 0, "end": 10,
+            "text": "Some text.", "dense": dense, "lexical": 1.5, "fused": 0.032,
+            "reader": reader, "used": used, "why": why}
+
+
+def _trust_answer(status: str, **fields: Any) -> Answer:
+    declined = status == "declined"
+    base: dict[str, Any] = {
+        "question": "Where did they meet?", "status": status, "abstained": declined,
+        "answer": ABSTAIN_TEXT if declined else f"{QUOTE} [1]",
+        "citations": [] if declined else [_citation()],
+        "short_answer": "" if declined else "Joint Base Elmendorf-Richardson",
+        "confidence": 0.62, "confidence_calibrated": True, "timings_ms": {"total": 120.0},
+        "passages": [_passage(1, not declined, 0.6, 0.62, "quoted in the answer as [1]"),
+                     _passage(2, False, 0.5, 0.4, "not quoted: the quoted sentences answered "
+                              "the question better"),
+                     _passage(3, False, 0.45, 0.02, "not quoted: the quoted sentences answered "
+                              "the question better"),
+                     _passage(4, False, 0.08, 0.01, "not quoted: found by meaning alone")]}
+    return Answer.model_validate({**base, **fields})
+
+
+def test_a_plain_a_tentative_and_a_declined_answer_each_look_their_part() -> None:
+    plain = render.answer_html(_trust_answer("answered"), 0)
+    assert 'class="aa-answer aa-final aa-answered"' in plain and "aa-tentative" not in plain
+    assert '<strong class="aa-short-text">Joint Base Elmendorf-Richardson</strong>' in plain
+
+    text = f"{TENTATIVE_LEAD} “{QUOTE}” [1]"
+    tentative = render.answer_html(_trust_answer("tentative", answer=text), 2)
+    assert 'class="aa-answer aa-final aa-tentative"' in tentative
+    assert '<div class="aa-tentative-title">Not sure</div>' in tentative
+    assert "may not answer this question" in tentative
+    assert "aa-short" not in tentative, "no bold short answer when unsure"
+    # The closest quote, with its footnote pill, read on from the card's "Not sure" title.
+    assert f"<p>The closest passage says “{QUOTE}” " in tentative
+    assert 'href="#cite-2-1"' in tentative
+    shown, copied = tentative.split('<span class="aa-copy-text">')
+    assert TENTATIVE_LEAD not in shown and copied.startswith(TENTATIVE_LEAD), \
+        "said once on screen; the copied text keeps its own words"
+
+    declined = render.answer_html(_trust_answer("declined"), 1)
+    assert 'aa-final aa-declined' in declined and render.esc(ABSTAIN_TEXT) in declined
+    # The callout first; the closest passages after it, folded.
+    assert declined.index("aa-abstain") < declined.index("aa-passages")
+    assert '<details class="aa-passages"><summary>Closest passages (4)</summary>' in declined
+    assert "<details class=\"aa-passages\" open" not in declined
+    # A stored Answer from before `status` existed is read from `abstained`.
+    old = _trust_answer("answered", abstained=True, answer=ABSTAIN_TEXT, citations=[])
+    assert render.answer_status(old) == "declined"
+
+
+def test_retrieved_passages_say_why_in_words_and_keep_the_numbers_behind_details() -> None:
+    answer = _trust_answer("answered")
+    verdicts = [render.passage_verdict(p, answer)[1] for p in answer.passages]
+    assert verdicts == ["Quoted", "Not needed", "Says something else", "About something else"]
+    html = render.answer_html(answer, 0)
+    words, details = html.split('<details class="aa-scores">')
+    assert "dense" not in words and "0.032" not in words, "no numbers outside Details"
+    assert "Quoted in the answer as [1]." in words and "Says something else" in words
+    assert "<summary>Details: the scores</summary>" in details
+    assert '<th scope="row">1</th><td>0.60</td><td>1.50</td><td>0.032</td><td>0.62</td>' in details
+    assert "Passage &lt;2&gt;" in words, "titles are escaped"
+    # Under a decline no passage is "not needed": none answered.
+    declined = _trust_answer("declined")
+    assert [render.passage_verdict(p, declined)[1] for p in declined.passages] == \
+        ["Says something else", "Says something else", "Says something else",
+         "About something else"]
+
+
+def test_the_viewer_shows_a_match_score_only_for_a_quote_that_is_not_exact() -> None:
+    exact = render.citation_html(_trust_answer("answered"), 1, 0, {"text": ARTICLE})
+    assert "match score" not in exact and "Quoted word for word" in exact
+    # Without the article (no longer indexed), the passage is what it is checked against.
+    assert "match score" not in render.citation_html(_trust_answer("answered"), 1, 0, None)
+    loose = _trust_answer("answered", citations=[_citation(QUOTE.replace("nearly", "almost"))])
+    assert "match score 1.24" in render.citation_html(loose, 1, 0, {"text": ARTICLE})
+
+
+def test_the_footer_says_offline_answer_or_the_models_name() -> None:
+    offline = render.answer_html(_trust_answer("answered"), 0)
+    assert '<div class="aa-meta">offline answer · confidence 62% · 120 ms</div>' in offline
+    generated = _trust_answer("answered", backend="openai",
+                              guard={"model": "smollm2-<360m>", "generated": "x",
+                                     "outcome": "generated"})
+    assert '<div class="aa-meta">smollm2-&lt;360m&gt; · confidence' in \
+        render.answer_html(generated, 0)
+
+
+def test_a_declined_turn_is_no_context_for_the_next_question(services: Services) -> None:
+    chat = ChatHandlers(services)
+    _box, text, messages, _busy, conv, *_ = chat.start_turn(
+        "erin", "What is the boiling point of tungsten?", [], False, "")
+    *_streamed, (messages, answers, plain) = list(
+        chat.stream_turn("erin", text, messages, [], [], None, conv, None))
+    assert answers[-1] is not None and answers[-1].status == "declined", messages[-1]
+    assert plain == [], "a declined turn is left out of the follow-up history"
+    # Reopened, the conversation's history leaves it out too.
+    assert chat.open_conversation("erin", conv, "")[2] == []
+    assert not follows_on(_trust_answer("tentative")) and follows_on(_trust_answer("answered"))

@@ -76,6 +76,57 @@ watch('value', () => {
 """
 
 
+# Installed beside CITE_JS. The chat scrolls to the end of the newest message, so an answer
+# taller than the chat would show only its end and hide where its certainty is said (the
+# decline's callout, the "Not sure" title, the short answer): a finished answer is shown from
+# its start instead. A new question scrolls back to the end, so the chat follows what streams in.
+TURN_START_JS = """
+if (window.__aaTurnObserver) window.__aaTurnObserver.disconnect();
+(function install(tries) {
+  const chat = document.querySelector('#chat');
+  if (!chat) {  // not mounted yet
+    if (tries > 0) setTimeout(() => install(tries - 1), 250);
+    return;
+  }
+  const scroller = (el) => {
+    for (let node = el.parentElement; node && node !== document.body; node = node.parentElement) {
+      const overflow = getComputedStyle(node).overflowY;
+      if ((overflow === 'auto' || overflow === 'scroll') && node.scrollHeight > node.clientHeight + 1)
+        return node;
+    }
+    return null;
+  };
+  const count = (selector) => chat.querySelectorAll(selector).length;
+  let asked = count('[data-testid="user"]'), finals = count('.aa-final');
+  const showStart = (onlyAtEnd) => {
+    const last = [...chat.querySelectorAll('.aa-final')].pop();
+    const box = last && scroller(last);
+    if (!box) return;
+    if (onlyAtEnd && box.scrollHeight - box.scrollTop - box.clientHeight > 4) return;
+    const message = last.closest('.message') || last;
+    const gap = message.getBoundingClientRect().top - box.getBoundingClientRect().top;
+    if (gap < 0) box.scrollTop += gap - 8;
+  };
+  window.__aaTurnObserver = new MutationObserver(() => {
+    const nowAsked = count('[data-testid="user"]'), nowFinals = count('.aa-final');
+    if (nowAsked > asked) {
+      const box = scroller([...chat.querySelectorAll('[data-testid="user"]')].pop());
+      if (box) box.scrollTop = box.scrollHeight;
+    }
+    if (nowFinals > finals) {
+      // After the chat's own scroll to the end, which comes 300 ms after it renders; the second
+      // look only if that scroll came later still.
+      setTimeout(() => showStart(false), 450);
+      setTimeout(() => showStart(true), 900);
+    }
+    asked = nowAsked;
+    finals = nowFinals;
+  });
+  window.__aaTurnObserver.observe(chat, {subtree: true, childList: true});
+})(40);
+"""
+
+
 # --- layout ----------------------------------------------------------------------------------------
 
 
@@ -181,7 +232,7 @@ def build_chat_tab() -> ChatTab:
                         for i in range(N_EXAMPLES)]
             with gr.Column(scale=2, min_width=320, elem_id="aa-viewer-col"):
                 viewer = gr.HTML(render.viewer_placeholder_html(), elem_id="source-viewer",
-                                 js_on_load=CITE_JS)
+                                 js_on_load=CITE_JS + TURN_START_JS)
     return ChatTab(
         new_chat=new_chat, conv_search=conv_search, conv_list=conv_list,
         conv_actions=conv_actions, conv_title=conv_title, conv_rename=conv_rename,
@@ -193,6 +244,13 @@ def build_chat_tab() -> ChatTab:
 
 
 # --- what the events do ------------------------------------------------------------------------------
+
+
+def follows_on(answer: Answer) -> bool:
+    """Whether a turn is context for the next question: only a plain answer. A declined or
+    tentative turn's words would steer the follow-up's rewrite towards what the articles did
+    not answer ("Where did they take place? (boiling point tungsten)")."""
+    return render.answer_status(answer) == "answered"
 
 
 class ChatHandlers:
@@ -281,8 +339,9 @@ class ChatHandlers:
             yield chat, [*answers, None], plain
             return
         chat[-1] = {"role": "assistant", "content": render.answer_html(final, turn)}
-        plain = [*plain, {"role": "user", "content": text},
-                 {"role": "assistant", "content": final.answer}]
+        if follows_on(final):
+            plain = [*plain, {"role": "user", "content": text},
+                     {"role": "assistant", "content": final.answer}]
         self.conversations.add_turn(owner, conv, text, final)
         yield chat, [*answers, final], plain
 
@@ -322,8 +381,9 @@ class ChatHandlers:
             else:
                 chat.append({"role": "assistant",
                              "content": render.answer_html(turn.answer, number)})
-                plain += [{"role": "user", "content": turn.question},
-                          {"role": "assistant", "content": turn.answer.answer}]
+                if follows_on(turn.answer):
+                    plain += [{"role": "user", "content": turn.question},
+                              {"role": "assistant", "content": turn.answer.answer}]
             answers.append(turn.answer)
         if not self.conversations.owns(owner, conv):
             conv = ""

@@ -69,10 +69,10 @@ class SessionSettings:
 
     def describe(self) -> str:
         if self.llm != "openai":
-            return f"Offline answers (quoted from the articles), top-k {self.top_k}."
+            return f"Offline answers (quoted from the articles), {self.top_k} passages to read."
         key = "API key set" if self.api_key else "no API key"
         return (f"OpenAI-compatible endpoint {self.base_url or '(default)'}, model {self.model}, "
-                f"{key}, top-k {self.top_k}.")
+                f"{key}, {self.top_k} passages to read.")
 
 
 class Assistants:

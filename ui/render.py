@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import PurePath
 from urllib.parse import urlparse
 
-from assistant import Answer, Citation, Source
+from assistant import TENTATIVE_LEAD, Answer, Citation, RetrievedPassage, Source
 
 # [1], [2, 3] or [1; 2] in answer text; LLM backends write the combined forms.
 _MARKERS = re.compile(r"\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]")
@@ -107,15 +107,31 @@ def error_html(message: str) -> str:
             f"Couldn't answer</div><p>{esc(message)}</p></div>")
 
 
-def answer_html(answer: Answer, turn: int) -> str:
-    """The final answer: abstention and conflicts as callouts, footnotes linked to the viewer."""
+def answer_status(answer: Answer) -> str:
+    """answered, tentative or declined. An Answer stored before `status` existed reads as
+    answered unless it abstained."""
     if answer.abstained:
+        return "declined"
+    status = getattr(answer, "status", "answered")
+    return status if status in ("answered", "tentative") else "answered"
+
+
+def answer_html(answer: Answer, turn: int) -> str:
+    """The final answer, its certainty part of the layout: a plain answer is the bold card, a
+    tentative one a quieter "Not sure" card, a decline a short callout; conflicts are a
+    callout, footnotes link to the viewer."""
+    status = answer_status(answer)
+    if status == "declined":
         return _abstention_html(answer)
     citations = {c.n: c for c in answer.citations}
-    parts = ['<div class="aa-answer aa-final">']
+    tentative = status == "tentative"
+    parts = ['<div class="aa-answer aa-final aa-tentative">' if tentative
+             else '<div class="aa-answer aa-final aa-answered">']
+    if tentative:
+        parts.append(_tentative_head_html())
     if answer.conflicts:
         parts.append(_conflicts_html(answer, turn, citations))
-    elif answer.short_answer:
+    elif answer.short_answer and not tentative:
         parts.append(f'<div class="aa-short"><span class="aa-label">Answer</span> '
                      f'<strong class="aa-short-text">{esc(answer.short_answer)}</strong></div>')
     parts.append(f'<div class="aa-text">{_answer_text_html(answer, turn, citations)}</div>')
@@ -127,6 +143,16 @@ def answer_html(answer: Answer, turn: int) -> str:
     parts.append(_meta_html(answer))
     parts.append("</div>")
     return "".join(parts)
+
+
+TENTATIVE_EXPLAINED = ("The articles may not answer this question. Below is the closest "
+                       "passage found: read it before relying on it.")
+
+
+def _tentative_head_html() -> str:
+    # Said in words, not only in colour: the card's title and one sentence say it is unsure.
+    return ('<div class="aa-tentative-head" role="note"><div class="aa-tentative-title">Not sure'
+            f'</div><p class="aa-tentative-why">{esc(TENTATIVE_EXPLAINED)}</p></div>')
 
 
 def answer_as_text(answer: Answer) -> str:
@@ -147,39 +173,79 @@ def _copy_html(answer: Answer) -> str:
 
 
 PASSAGE_PREVIEW_CHARS = 360
+# Below this cosine similarity of meaning, a passage that was not quoted is described as about
+# something else. A display choice, not a fitted number: with the shipped MiniLM embedder,
+# passages on a question's subject score 0.3 and more, unrelated news 0.15 and less.
+OTHER_SUBJECT_BELOW = 0.25
+# A passage the reader found a likely answer in (its calibrated probability at least this) but
+# that was not quoted is described as not needed rather than as saying something else.
+READER_FOUND_FROM = 0.25
+
+
+def passage_verdict(passage: RetrievedPassage, answer: Answer) -> tuple[str, str, str]:
+    """(key, label, explanation): why a retrieved passage was or was not used, in plain words,
+    from what the Answer reports (`used`, `why`, the scores); no model is asked."""
+    if passage.used:
+        why = passage.why[:1].upper() + passage.why[1:] if passage.why else "Quoted in the answer"
+        return "quoted", "Quoted", why
+    reader = getattr(passage, "reader", None)
+    declined = answer_status(answer) == "declined"
+    if not declined and reader is not None and reader >= READER_FOUND_FROM:
+        return ("not-needed", "Not needed",
+                "It may answer too, but the quoted passages answer the question more directly")
+    if passage.dense < OTHER_SUBJECT_BELOW:
+        return ("other-subject", "About something else",
+                "It has little in common with the question")
+    if not declined and reader is None:
+        # The heuristic answerer reads no passage; all it says is that others answered better.
+        return ("not-needed", "Not needed", "The quoted passages answer the question better")
+    return "says-else", "Says something else", "On the subject, but it does not answer the question"
 
 
 def _passages_html(answer: Answer) -> str:
-    """Every retrieved passage, its scores and why it was (not) used: folded under the answer,
-    open under an abstention, which it explains."""
+    """Every retrieved passage and, in words, why it was (not) used; the scores behind a
+    Details toggle. Folded under every answer: under a decline, an open list would push the
+    decline itself out of view when the chat scrolls to the end of the turn."""
     passages = getattr(answer, "passages", None) or []
     if not passages:
         return ""
-    items = []
+    items, rows = [], []
     for p in passages:
         preview = p.text if len(p.text) <= PASSAGE_PREVIEW_CHARS else \
             p.text[:PASSAGE_PREVIEW_CHARS].rsplit(" ", 1)[0] + " …"
         state = "aa-used" if p.used else "aa-unused"
+        key, label, explanation = passage_verdict(p, answer)
         items.append(
-            f'<li class="aa-retrieved {state}"><div class="aa-retrieved-head">'
+            f'<li class="aa-retrieved {state} aa-verdict-{key}"><div class="aa-retrieved-head">'
             f'<span class="aa-rank">{p.rank}</span> <strong>{esc(p.title)}</strong></div>'
-            f'<div class="aa-scores">dense {p.dense:.2f} · lexical {p.lexical:.2f} · '
-            f'fused {p.fused:.3f}'
-            + (f" · reader {p.reader:.2f}" if getattr(p, "reader", None) is not None else "")
-            + "</div>"
-            f'<div class="aa-why">{esc(p.why[:1].upper() + p.why[1:])}.</div>'
+            f'<div class="aa-why"><span class="aa-verdict">{esc(label)}</span> '
+            f"{esc(explanation)}.</div>"
             f'<blockquote class="aa-retrieved-text">{esc(preview)}</blockquote></li>')
-    opened = " open" if answer.abstained else ""
-    return (f'<details class="aa-passages"{opened}><summary>Retrieved passages '
-            f'({len(passages)})</summary><ol class="aa-retrieved-list">{"".join(items)}</ol>'
-            "</details>")
+        reader = getattr(p, "reader", None)
+        rows.append(f'<tr><th scope="row">{p.rank}</th><td>{p.dense:.2f}</td>'
+                    f"<td>{p.lexical:.2f}</td><td>{p.fused:.3f}</td>"
+                    f'<td>{"–" if reader is None else f"{reader:.2f}"}</td></tr>')
+    details = (
+        '<details class="aa-scores"><summary>Details: the scores</summary>'
+        '<table class="aa-scores-table"><caption>The scores of each passage</caption>'
+        '<thead><tr><th scope="col">#</th><th scope="col">dense</th>'
+        '<th scope="col">lexical</th><th scope="col">fused</th><th scope="col">reader</th>'
+        f'</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        '<p class="aa-scores-help">dense: similarity of meaning to the question; lexical: how '
+        "well the question's words match (BM25); fused: the two combined, which ranks; reader: "
+        "the reader's probability for the best answer it found in the passage.</p></details>")
+    title = "Closest passages" if answer_status(answer) == "declined" else "Retrieved passages"
+    return (f'<details class="aa-passages"><summary>{title} ({len(passages)})</summary>'
+            f'<ol class="aa-retrieved-list">{"".join(items)}</ol>{details}</details>')
 
 
 def _abstention_html(answer: Answer) -> str:
     detail = ("No passage in the indexed articles supports an answer strongly enough. "
               "Try naming the people, places or events involved, or add articles that cover it.")
-    return ('<div class="aa-answer aa-final"><div class="aa-callout aa-abstain" role="note">'
-            '<div class="aa-callout-title">Not in the articles</div>'
+    # The callout first and the passages folded under it, so the turn stays short and the
+    # chat, which scrolls to a turn's end, keeps the decline itself in view.
+    return ('<div class="aa-answer aa-final aa-declined"><div class="aa-callout aa-abstain" '
+            'role="note"><div class="aa-callout-title">Not in the articles</div>'
             f'<p class="aa-abstain-text">{esc(answer.answer)}</p>'
             f'<p class="aa-muted">{esc(detail)}</p></div>{_notes_html(answer)}'
             f'{_passages_html(answer)}{_meta_html(answer)}</div>')
@@ -200,6 +266,9 @@ def _conflicts_html(answer: Answer, turn: int, citations: dict[int, Citation]) -
 
 def _answer_text_html(answer: Answer, turn: int, citations: dict[int, Citation]) -> str:
     text = answer.answer
+    if answer_status(answer) == "tentative" and text.startswith(TENTATIVE_LEAD):
+        # The card's title already says "Not sure"; the rest of the lead reads on from it.
+        text = "The closest passage says" + text[len(TENTATIVE_LEAD):]
     if answer.conflicts:
         # The conflict summary sentence says what the callout above already shows.
         for sentence in answer.sentences:
@@ -251,12 +320,20 @@ def _notes_html(answer: Answer) -> str:
 STRONG_EVIDENCE = 0.7
 
 
+def _answered_by(answer: Answer) -> str:
+    """Who wrote the answer, in words: the offline answerer, or the LLM by its model's name."""
+    if answer.backend == "extractive":
+        return "offline answer"
+    model = answer.guard.model if answer.guard is not None else ""
+    return model or answer.backend
+
+
 def _meta_html(answer: Answer) -> str:
     # A follow-up is answered from a standalone rewrite; showing it lets the reader check it.
     query = str(getattr(answer, "query", "") or "")
     rewrite = (f'<div class="aa-meta aa-rewrite">Read as: “{esc(query)}”</div>'
                if query and query != answer.question else "")
-    bits = [esc(answer.backend)]
+    bits = [esc(_answered_by(answer))]
     if not answer.abstained:
         # A percentage only when it is a calibrated probability; otherwise it would read as one
         # (the heuristic answerer's 80% is right about two times in three on fresh questions).
@@ -307,6 +384,21 @@ def _span_in_quote(citation: Citation) -> tuple[int, int] | None:
     return citation.answer_start - citation.start, citation.answer_end - citation.start
 
 
+def _quote_line(citation: Citation, article_text: object) -> str:
+    """Where the quote is in the article. A match score only for a quote that is not word for
+    word (it says how close it came); for an exact quote it would only raise a doubt."""
+    where = f"characters {citation.start}–{citation.end} of the article"
+    if isinstance(article_text, str):
+        exact = article_text[citation.start:citation.end] == citation.text
+    else:
+        at = citation.start - citation.passage_start
+        exact = (citation.passage or "")[at:at + len(citation.text)] == citation.text
+    if exact:
+        return f'<div class="aa-muted aa-small">Quoted word for word: {where}</div>'
+    return (f'<div class="aa-muted aa-small">Closest match in the article: {where} · match score '
+            f"{citation.score:.2f}</div>")
+
+
 def _source_label(source: str) -> str:
     """A local path shows as its file name (the full path is in the tooltip); URLs as they are."""
     if safe_url(source):
@@ -352,8 +444,7 @@ def citation_html(answer: Answer, n: int, turn: int, article: dict[str, object] 
         f'<blockquote class="aa-passage">{esc(lead)}'
         f"{_highlight(passage, rel_start, rel_end, citation.text, _span_in_quote(citation))}"
         f"{esc(tail)}</blockquote>",
-        f'<div class="aa-muted aa-small">Quoted sentence: characters {citation.start}–{citation.end} '
-        f"of the article · match score {citation.score:.2f}</div>",
+        _quote_line(citation, text),
     ]
     if isinstance(text, str):
         full = _highlight(text, citation.start, citation.end, citation.text, _span_in_quote(citation))

@@ -60,8 +60,10 @@ def build_settings_tab(assistants: Assistants) -> SettingsTab:
                     label="API key", type="password", value="", elem_id="api-key",
                     placeholder=("leave empty to use the server's key"
                                  if assistants.base.settings.openai_api_key else "sk-…"))
-            top_k = gr.Slider(label="Passages to retrieve (top-k)", minimum=1, maximum=20,
-                              step=1, value=min(defaults.top_k, 20), elem_id="top-k")
+            top_k = gr.Slider(label="Passages to read", minimum=1, maximum=20,
+                              step=1, value=min(defaults.top_k, 20), elem_id="top-k",
+                              info="how many of the best-matching passages an answer is "
+                                   "chosen from")
             with gr.Group(elem_id="aa-feedback-export"):
                 feedback_summary = gr.HTML("", elem_id="feedback-summary")
                 feedback_export = gr.DownloadButton(
