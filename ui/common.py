@@ -33,7 +33,7 @@ from assistant import (
 from ui import render
 from ui.conversations import Conversations, Feedback
 
-log = logging.getLogger("assistant.ui")
+log = logging.getLogger(__name__)
 
 # What `assistant ingest` accepts. Listed here because ui/ sees only the public API; a file of
 # another type is still passed to ingest, which reports it in one line.
