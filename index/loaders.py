@@ -1,10 +1,14 @@
 """Load article files into clean text plus metadata.
 
 Supported: .txt, .md, .html/.htm, .json (one record or a list of records), .jsonl (one record a
-line) and .pdf (index/sources.py). A .txt file's first line is its title only when it looks like
-a headline (short, no final full stop, a blank line after it); otherwise the text keeps it and
-the title is the first sentence. A JSON record is one article with `text` and optional `title`,
-`url`, `date` and `source` fields. Text may be UTF-8, or UTF-16/32 with a byte-order mark.
+line) and .pdf (index/sources.py). A .txt file's title is its first line that is not a photo
+caption, a byline or a "Published" stamp (index/topmatter.py), when that line looks like a
+headline (short, no final full stop, a blank line after it); otherwise the text keeps it and
+the title is the first sentence after the lines passed over. A .txt, .md or HTML article whose
+metadata gives no date takes one from a "Published ..." line or a wire dateline at its top
+(index/topmatter.py), never from the story's sentences. A JSON record is one article with
+`text` and optional `title`, `url`, `date` and `source` fields. Text may be UTF-8, or UTF-16/32
+with a byte-order mark.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.clean import clean_text
+from index.topmatter import date_from_top, is_not_headline
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".pdf")
 # Files that describe a folder rather than report news. They are skipped when a folder is
@@ -208,13 +213,21 @@ def load_file(path: Path, max_bytes: int | None = None) -> LoadResult:
         return _load_json(path, raw)
     if suffix in (".html", ".htm"):
         title, body, meta = _parse_html(raw)
+        top = body
     elif suffix in (".md", ".markdown"):
         meta, raw = _front_matter(raw)
         title, body = _split_markdown(raw, first_line_title="title" not in meta)
         title = meta.get("title") or title
+        top = body
     else:
         title, body = split_headline(raw)
         meta = {}
+        top = raw  # a "Published" line may stand above the headline
+    if not meta.get("date"):
+        # Only marked lines at the top: a stated date, never one guessed from the story.
+        date = date_from_top(top)
+        if date:
+            meta["date"] = date
     text = clean_text(body)
     if not text:
         raise LoadError(f"{path}: no article text left after removing boilerplate")
@@ -233,16 +246,32 @@ _TITLE_MAX_CHARS = 120
 
 
 def split_headline(raw: str) -> tuple[str, str]:
-    """(title, body) of plain text. The first line is the title only when it looks like a
-    headline (short, no final full stop, followed by a blank line or the end); otherwise the
-    text keeps it and the title is "" (the caller takes the first sentence)."""
-    stripped = raw.lstrip("\n")
-    first, _, rest = stripped.partition("\n")
-    line = first.strip()
-    headline = (0 < len(line) <= _HEADLINE_MAX_CHARS and not line.endswith(".")
-                and (not rest.strip() or rest.startswith("\n") or not rest.split("\n", 1)[0].strip()))
-    if headline and rest.strip() and clean_text(rest):
-        return line, rest
+    """(title, body) of plain text.
+
+    Blank lines, photo captions, bylines and "Published" stamps at the top are passed over (a
+    caption is no headline); the next line is the title when it looks like a headline (short,
+    no final full stop, followed by a blank line, the end or another line passed over), and is
+    then left out of the body. The lines passed over stay in the body: a caption is text a
+    reader may cite. Otherwise the body is the whole text, and the title is the first sentence
+    after the lines passed over, or "" when none was (the caller takes the first sentence)."""
+    lines = raw.split("\n")
+    start = 0
+    passed_over = False
+    while start < len(lines) and (not lines[start].strip() or is_not_headline(lines[start])):
+        passed_over = passed_over or bool(lines[start].strip())
+        start += 1
+    if start == len(lines):
+        return "", raw
+    line = lines[start].strip()
+    after = lines[start + 1:]
+    set_off = not after or not after[0].strip() or is_not_headline(after[0])
+    rest = "\n".join(after)
+    if 0 < len(line) <= _HEADLINE_MAX_CHARS and not line.endswith(".") and set_off \
+            and rest.strip() and clean_text(rest):
+        return line, "\n".join(lines[:start] + after)
+    if passed_over:
+        remaining = clean_text("\n".join(lines[start:]))
+        return (title_from_text(remaining) if remaining else ""), raw
     return "", raw
 
 
