@@ -8,6 +8,7 @@ their timings or memory (the baseline's adapter lives in benchmarks/baseline.py)
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from pathlib import Path
 
@@ -84,5 +85,10 @@ def load_or_build_table(sentences: list[str], model: LocalMiniLM, cache: Path) -
     vectors = model.embed(unique)
     seconds = time.perf_counter() - started
     cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, keys=keys, vectors=vectors)
+    # Written aside and renamed: two runs at once (a smoke test beside a `make bench`) must never
+    # read each other's half-written file.
+    partial = cache.with_name(f"{cache.name}.{os.getpid()}.partial")
+    with open(partial, "wb") as out:
+        np.savez(out, keys=keys, vectors=vectors)
+    os.replace(partial, cache)
     return dict(zip(digests, vectors, strict=True)), seconds
