@@ -67,7 +67,9 @@ eval: install
 	exit $$status
 
 # Ours against plain LlamaIndex, and the scale series (1,000 and 10,000 articles; about 10
-# minutes on 2 cores). `make bench BENCH_FLAGS=--full` adds 100,000. See benchmarks/README.md.
+# minutes on 2 cores). `make bench BENCH_FLAGS=--full` adds 100,000; BENCH_FLAGS=--smoke runs
+# every step at tiny sizes (what `make test` runs, tests/test_bench_smoke.py). See
+# benchmarks/README.md.
 BENCH_FLAGS ?=
 bench: install
 	$(BIN)/python -m benchmarks.run $(BENCH_FLAGS)

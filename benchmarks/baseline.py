@@ -108,19 +108,20 @@ def read(corpus: Path) -> list[Any]:
                                  required_exts=[".txt"]).load_data()
 
 
-def ingest(corpus: Path, store: Path) -> dict[str, Any]:
-    """First ingest into an empty store. Returns counts; the caller times it."""
+def ingest(corpus: Path, store: Path, chroma_url: str | None = None) -> dict[str, Any]:
+    """First ingest into an empty store (with `chroma_url`, into that server's collection; the
+    docstore stays in `store`). Returns counts; the caller times it."""
     documents = read(corpus)
-    context = StorageContext.from_defaults(vector_store=vector_store(store))
+    context = StorageContext.from_defaults(vector_store=vector_store(store, chroma_url))
     index = VectorStoreIndex.from_documents(documents, storage_context=context)
     context.persist(persist_dir=str(store / "llama"))
     nodes = index.vector_store._collection.count()  # type: ignore[attr-defined]
     return {"articles": len(documents), "chunks": nodes}
 
 
-def reingest(corpus: Path, store: Path) -> dict[str, Any]:
+def reingest(corpus: Path, store: Path, chroma_url: str | None = None) -> dict[str, Any]:
     """Ingest the same folder again, skipping documents whose hash is unchanged."""
-    context = StorageContext.from_defaults(vector_store=vector_store(store),
+    context = StorageContext.from_defaults(vector_store=vector_store(store, chroma_url),
                                            persist_dir=str(store / "llama"))
     index = load_index_from_storage(context)
     documents = read(corpus)

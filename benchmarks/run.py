@@ -2,6 +2,7 @@
 costs grow from 1,000 to 10,000 (or, with --full, 100,000) articles.
 
     python -m benchmarks.run [--full] [--sizes 1000,10000] [--out benchmarks/results]
+    python -m benchmarks.run --smoke     # every step at tiny sizes; reports in a temporary folder
 
 Every figure comes from a subprocess of its own (benchmarks/worker.py), so each system's imports
 and peak RSS are its own. See benchmarks/README.md for what is measured and how.
@@ -32,6 +33,10 @@ DATASET = (ROOT.parent / "shared" / "datasets" / "squad2-normans").resolve()
 CACHE = ROOT / "benchmarks" / ".cache"
 SYSTEMS = ("ours", "baseline")
 RSS_QUESTIONS = 20  # enough to reach a query process's peak: it loads everything on first use
+# --smoke: every step of the run, at sizes that only show it still works end to end (tests/
+# test_bench_smoke.py runs it in `make test`); flags given explicitly still win.
+SMOKE = {"sizes": "20,40", "h2h_articles": 8, "queries": 5, "answers": 3, "cold_runs": 1,
+         "pool_articles": 16, "quality_questions": 6}
 
 
 def log(message: str) -> None:
@@ -105,11 +110,23 @@ def latency_run(targets: dict[str, tuple[str, Path]], questions: Path, args: arg
         "keep_answers": keep_answers}, log_file)
 
 
-def rss_run(system: str, store: Path, questions: Path, log_file: Path) -> dict[str, Any]:
+def rss_run(system: str, store: Path, questions: Path, args: argparse.Namespace, log_file: Path
+            ) -> dict[str, Any]:
     """Peak RSS of a process answering questions from one store (and its own latencies, kept in
     the JSON only: the interleaved latency run is the one reported)."""
     return worker("query", {"system": system, "store": str(store), "mode": "answer",
-                            "questions": str(questions), "limit": RSS_QUESTIONS}, log_file)
+                            "questions": str(questions),
+                            "limit": min(RSS_QUESTIONS, args.answers)}, log_file)
+
+
+def quality_subset(items: list[dict[str, Any]], n: int | None) -> list[dict[str, Any]]:
+    """The first n questions, half of them answerable and half not, so every quality figure
+    (holds gold, abstains, wrongly abstains) has questions behind it; all of them without n."""
+    if n is None or n >= len(items):
+        return items
+    answerable = [i for i in items if i["answers"]]
+    unanswerable = [i for i in items if not i["answers"]]
+    return answerable[:(n + 1) // 2] + unanswerable[:n // 2]
 
 
 def server_peak_rss_mb(pid: int) -> float | None:
@@ -175,15 +192,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=100, help="retrieval queries per run")
     parser.add_argument("--answers", type=int, default=40, help="full-answer queries per run")
     parser.add_argument("--cold-runs", type=int, default=3)
+    parser.add_argument("--quality-questions", type=int,
+                        help=f"a subset of {DATASET.name}'s questions, half answerable (default: all)")
     parser.add_argument("--pool-articles", type=int, default=150,
                         help="fresh articles whose sentences the scale corpora reuse")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--server-articles", type=int, default=1000,
+                        help="the Chroma server step runs at the largest scale size up to this "
+                             "(default 1000; it ingests that corpus again, through the server)")
     parser.add_argument("--no-baseline-scale", action="store_true",
                         help="scale series for our system only")
     parser.add_argument("--work", type=Path, help="working folder (default: a temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep the working folder")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--out", type=Path,
+                        help="report folder (default benchmarks/results; with --smoke a new "
+                             "temporary folder, so a smoke run never replaces the committed results)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="every step at tiny sizes, to check the benchmark runs: "
+                             + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in SMOKE.items())
+                             + " unless given")
     args = parser.parse_args(argv)
+    if args.smoke:
+        for key, value in SMOKE.items():
+            if getattr(args, key) == parser.get_default(key):
+                setattr(args, key, value)
+    if args.out is None:
+        args.out = (Path(tempfile.mkdtemp(prefix="bench-smoke-out-")) if args.smoke
+                    else ROOT / "benchmarks" / "results")
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [1000, 10000]
     if args.full and 100000 not in sizes:
         sizes.append(100000)
@@ -225,8 +260,9 @@ def run_all(args: argparse.Namespace, sizes: list[int], work: Path, logs: Path,
     normans_dir = work / "corpus-normans"
     normans_dir.mkdir()
     shutil.copy(DATASET / "articles" / "Normans.txt", normans_dir)
-    squad = [json.loads(line) for line in (DATASET / "questions.jsonl").read_text().splitlines()
-             if line.strip()]
+    squad_all = [json.loads(line) for line in (DATASET / "questions.jsonl").read_text().splitlines()
+                 if line.strip()]
+    squad = quality_subset(squad_all, args.quality_questions)
     squad_questions = write_questions(work / "q-squad.jsonl", squad)
 
     # --- side by side on the fresh corpus, real embedding -------------------------------------
@@ -254,7 +290,7 @@ def run_all(args: argparse.Namespace, sizes: list[int], work: Path, logs: Path,
     for system in SYSTEMS:
         store = work / f"store-h2h-{system}"
         first, again = ingests[system]
-        rss = rss_run(system, store, h2h_questions, log_file)
+        rss = rss_run(system, store, h2h_questions, args, log_file)
         answers = latency[system]["answer"].pop("answers")
         side[system] = {
             "ingest": first, "reingest": again, "retrieve": latency[system]["retrieve"],
@@ -280,7 +316,8 @@ def run_all(args: argparse.Namespace, sizes: list[int], work: Path, logs: Path,
     }, args.cold_runs)}
 
     # --- answer quality on squad2-normans ----------------------------------------------------
-    quality: dict[str, Any] = {"dataset": str(DATASET.name), "questions": len(squad)}
+    quality: dict[str, Any] = {"dataset": str(DATASET.name), "questions": len(squad),
+                               "questions_total": len(squad_all)}
     for system in SYSTEMS:
         store = work / f"store-normans-{system}"
         log(f"quality: {system} on {DATASET.name} ({len(squad)} questions)")
@@ -313,6 +350,12 @@ def run_all(args: argparse.Namespace, sizes: list[int], work: Path, logs: Path,
     scale: list[dict[str, Any]] = []
     results["scale"] = scale
     systems = ("ours",) if args.no_baseline_scale else SYSTEMS
+    # The Chroma server step ingests this size's corpus again, through the server: keep it. Not
+    # at 10,000 by default: our ingest through a server writes each article's record in two
+    # requests of its own (index/record.py), so 1,000 pooled articles took 270 s against 16 s
+    # embedded on the loaded reference machine; 10,000 would add most of an hour.
+    fits = [s for s in sizes if s <= args.server_articles]
+    server_size = max(fits) if fits else min(sizes)
     for size in sizes:
         corpus_dir = work / f"corpus-{size}"
         t0 = time.perf_counter()
@@ -331,7 +374,8 @@ def run_all(args: argparse.Namespace, sizes: list[int], work: Path, logs: Path,
             row[system] = {"ingest": first, "reingest": again, "index_mb": dir_size_mb(store),
                            "reingest_share": round(again["seconds"] / first["seconds"], 4)}
         scale.append(row)
-        shutil.rmtree(corpus_dir, ignore_errors=True)
+        if size != server_size:
+            shutil.rmtree(corpus_dir, ignore_errors=True)
     log("scale: latency, every size and system taking turns query by query")
     targets = {f"{system}@{row['articles']}": (system, work / f"store-{row['articles']}-{system}")
                for row in scale for system in systems}
@@ -340,34 +384,54 @@ def run_all(args: argparse.Namespace, sizes: list[int], work: Path, logs: Path,
     for row in scale:
         for system in systems:
             name = f"{system}@{row['articles']}"
-            rss = rss_run(system, targets[name][1], scale_questions, log_file)
+            rss = rss_run(system, targets[name][1], scale_questions, args, log_file)
             row[system].update(retrieve=latency[name]["retrieve"], rss_run=rss,
                                answer={**latency[name]["answer"], "peak_rss_mb": rss["peak_rss_mb"]})
 
     # --- the same retrieval against a `chroma run` server ------------------------------------
-    size = max(s for s in sizes if s <= 10000) if any(s <= 10000 for s in sizes) else sizes[0]
+    results["server"] = server_step(args, systems, server_size, work / f"corpus-{server_size}",
+                                    cache, scale_questions, work, logs)
+    shutil.rmtree(work / f"corpus-{server_size}", ignore_errors=True)
+
+
+def server_step(args: argparse.Namespace, systems: tuple[str, ...], size: int, corpus_dir: Path,
+                cache: Path, questions: Path, work: Path, logs: Path) -> dict[str, Any]:
+    """The scale series' retrieval (and our full answer) through a real `chroma run`, paired
+    query by query with the embedded client over the same size's embedded store.
+
+    Each system gets a server started on an empty folder and ingests the corpus through it with
+    `chroma_url`, the supported way to fill a server: ours keeps its system of record there
+    (the `<collection>-articles` records and the `<collection>-state` collection beside the
+    chunk vectors), so a copy of an embedded store's Chroma folder would be an empty store to
+    it. The baseline is ingested the same way (its collection would survive a copy, but a
+    server that built the index and one that loaded it from disk differ in memory), and both
+    use the pooled vectors, so the ingest costs no model time."""
+    log_file = logs / "workers.log"
     server: dict[str, Any] = {"articles": size}
     for system in systems:
-        store = work / f"store-{size}-{system}"
-        # The server gets a copy: the embedded client keeps the original open in the same run.
-        served = work / f"served-{size}-{system}"
-        shutil.copytree(store / "chroma", served)
-        log(f"chroma server: {system} at {size:,} articles, alternating with the embedded client")
-        with running_chroma_server(served, logs / f"chroma-{system}.log", startup_timeout=90,
+        data, local = work / f"served-{size}-{system}", work / f"store-{size}-{system}-server"
+        log(f"chroma server: {system} ingests {size:,} articles through a fresh `chroma run`, then "
+            "queries alternate with the embedded client")
+        with running_chroma_server(data, logs / f"chroma-{system}.log", startup_timeout=90,
                                    env=_env()) as (url, pid):
-            row: dict[str, Any] = {}
+            ingest = worker("ingest", {"system": system, "corpus": str(corpus_dir),
+                                       "store": str(local), "embed": "pool",
+                                       "pool_cache": str(cache), "chroma_url": url}, log_file)
+            row: dict[str, Any] = {"ingest": ingest}
             for mode, limit in (("retrieve", args.queries), ("answer", args.answers)):
                 # The baseline's answer adds nothing Chroma-bound to its retrieval.
                 if mode == "answer" and system != "ours":
                     continue
-                row[mode] = worker("paired", {"system": system, "store": str(store), "mode": mode,
-                                              "questions": str(scale_questions), "limit": limit,
-                                              "chroma_url": url}, log_file)
+                row[mode] = worker("paired", {
+                    "system": system, "store": str(work / f"store-{size}-{system}"),
+                    "server_store": str(local), "mode": mode, "questions": str(questions),
+                    "limit": limit, "chroma_url": url}, log_file)
             row["server_peak_rss_mb"] = server_peak_rss_mb(pid)
+        row["server_data_mb"] = dir_size_mb(data)
         server[system] = row
-        shutil.rmtree(served, ignore_errors=True)
-    results["server"] = server
-
+        shutil.rmtree(data, ignore_errors=True)
+        shutil.rmtree(local, ignore_errors=True)
+    return server
 
 if __name__ == "__main__":
     sys.exit(main())

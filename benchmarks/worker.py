@@ -99,13 +99,16 @@ def task_ingest(p: dict[str, Any]) -> dict[str, Any]:
     embedder = make_embedder(p["embed"], p.get("pool_cache"))
     embedder.embed(["warm-up sentence for the ONNX session."])
     corpus, store = Path(p["corpus"]), Path(p["store"])
+    # With a Chroma server the ingest writes through it (the supported path: for ours, the server
+    # then holds the article records and the store's state too; `store` is the local cache).
+    url = p.get("chroma_url")
     if p["system"] == "ours":
         # Imported before the clock starts, as the baseline's imports are.
         import llama_index.vector_stores.chroma  # noqa: F401
 
         from assistant import Assistant
 
-        assistant = Assistant(store=store, embedder=embedder)
+        assistant = Assistant(store=store, chroma_url=url, embedder=embedder)
         started = time.perf_counter()
         report = assistant.ingest([corpus])
         seconds = time.perf_counter() - started
@@ -120,7 +123,7 @@ def task_ingest(p: dict[str, Any]) -> dict[str, Any]:
         recording = Recording(embedder) if p.get("count_tokens") else None
         baseline.configure(recording or embedder)
         started = time.perf_counter()
-        out = (baseline.reingest if p.get("again") else baseline.ingest)(corpus, store)
+        out = (baseline.reingest if p.get("again") else baseline.ingest)(corpus, store, url)
         seconds = time.perf_counter() - started
         if recording is not None:
             model = embedder if isinstance(embedder, LocalMiniLM) else embedder.model  # type: ignore[attr-defined]
@@ -211,14 +214,16 @@ def _asker(system: str, store: Path, embedder: Embedder, url: str | None, mode: 
 
 def task_paired(p: dict[str, Any]) -> dict[str, Any]:
     """The same questions through the embedded client and a Chroma server, alternating query by
-    query in one process, so load on a shared machine hits both alike. The server serves a copy
-    of the store's Chroma folder; the catalog is the same file for both."""
+    query in one process, so load on a shared machine hits both alike. `store` is the embedded
+    store; the server holds the same corpus, ingested through it, and `server_store` is the
+    local folder of that ingest (for ours, its catalog: the cache of the server's records)."""
     questions = [json.loads(line)["question"] for line in Path(p["questions"]).read_text().splitlines()
                  if line.strip()][:p.get("limit")]
     embedder = LocalMiniLM()
     store, k = Path(p["store"]), p.get("k", 6)
     embedded = _asker(p["system"], store, embedder, None, p["mode"], k)
-    served = _asker(p["system"], store, embedder, p["chroma_url"], p["mode"], k)
+    served = _asker(p["system"], Path(p.get("server_store", store)), embedder, p["chroma_url"],
+                    p["mode"], k)
     for question in questions[:3]:
         embedded(question)
         served(question)
