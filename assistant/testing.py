@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from assistant.grounding import SUPPORT_THRESHOLD, SupportScorer
-from assistant.models import Answer, Citation
+from assistant.models import TENTATIVE_LEAD, Answer, Citation
 
 if TYPE_CHECKING:
     from assistant.core import Assistant
@@ -76,6 +76,10 @@ def answer_claims(answer: Answer) -> list[Claim]:
         return _split_claims(text)
     claims: list[Claim] = []
     head = text[:located[0][0]]
+    if answer.status == "tentative" and head.startswith(TENTATIVE_LEAD):
+        # A tentative answer's lead ("Not sure: the closest passage says “") frames the quotes
+        # that follow and claims nothing; anything else before them is still a claim.
+        head = head[len(TENTATIVE_LEAD):].strip(" “”\"")
     if _WORDY.search(strip_markers(head)):
         claims.extend(_split_claims(head))
     for i, (start, end, declared) in enumerate(located):

@@ -135,6 +135,20 @@ def test_answer_claims_take_markers_and_expose_uncovered_text() -> None:
         ("First claim, a.m. style.", [1]), ("Second one.", [2, 3]), ("Sneaky extra.", [])]
 
 
+def test_a_tentative_answers_lead_is_no_claim_but_words_beside_it_are() -> None:
+    """"Not sure: the closest passage says “...” [1]" claims only its quote; words slipped in
+    after the lead are still an uncited claim."""
+    quoted = SentenceSupport(text="The line has 22 stops.", citations=[1], support=1)
+    tentative = Answer(question="q", answer="Not sure: the closest passage says “The line has 22 stops.” [1]",
+                       abstained=False, status="tentative", sentences=[quoted])
+    assert [(c.text, c.citations) for c in answer_claims(tentative)] == [("The line has 22 stops.", [1])]
+    sneaky = tentative.model_copy(update={
+        "answer": "Not sure: the closest passage says it is huge. “The line has 22 stops.” [1]"})
+    assert ("it is huge.", []) in [(c.text, c.citations) for c in answer_claims(sneaky)]
+    plain = tentative.model_copy(update={"status": "answered"})
+    assert len(answer_claims(plain)) == 2, "only a tentative answer's lead is framing"
+
+
 # --- citations and support -------------------------------------------------------------------------
 
 def test_a_correct_quoted_answer_scores_full_marks(corpus: Corpus) -> None:

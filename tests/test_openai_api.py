@@ -120,13 +120,27 @@ def test_a_streamed_completion_concatenates_to_the_answer(client: openai.OpenAI)
     assert extra["citations"] == plain.model_extra["article_assistant"]["citations"]
 
 
-def test_a_follow_up_is_understood_from_the_conversation(client: openai.OpenAI) -> None:
+@pytest.fixture(scope="module")
+def sure_client(user_assistant: Assistant, sure_model: Path, tmp_path_factory: pytest.TempPathFactory
+                ) -> Iterator[openai.OpenAI]:
+    """A server whose reader answers plainly whatever its confidence: a follow-up is rewritten
+    from answered turns only, and which turns the shipped band answers plainly is the band's
+    business, not this test's."""
+    log_path = tmp_path_factory.mktemp("api-sure") / "serve.log"
+    process, url = start_server(user_assistant.settings.store, log_path,
+                                env={"ASSISTANT_READER_MODEL": str(sure_model)})
+    yield openai.OpenAI(base_url=f"{url}/v1", api_key=KEY, max_retries=0, timeout=60)
+    stop_server(process, log_path)
+
+
+def test_a_follow_up_is_understood_from_the_conversation(sure_client: openai.OpenAI) -> None:
     first = [{"role": "user", "content": "Where did Trump and Putin meet?"}]
-    reply = client.chat.completions.create(model="article-assistant", messages=first)
+    reply = sure_client.chat.completions.create(model="article-assistant", messages=first)
+    assert reply.model_extra["article_assistant"]["status"] == "answered"
     follow_up = [*first,
                  {"role": "assistant", "content": reply.choices[0].message.content},
                  {"role": "user", "content": "And how long did they talk there?"}]
-    answer = client.chat.completions.create(model="article-assistant", messages=follow_up)
+    answer = sure_client.chat.completions.create(model="article-assistant", messages=follow_up)
     extra = answer.model_extra["article_assistant"]
     assert extra["query"] and extra["query"] != "And how long did they talk there?"
     assert not extra["abstained"] and "hour" in extra["answer"], extra
