@@ -12,7 +12,7 @@ from conftest import run_cli
 from assistant import Assistant
 
 SUMMIT = ("Summit Talks End Without a Deal\n\nThe talks between the two leaders lasted nearly four "
-          "hours at the airbase. Officials said the delegations would meet again in the autumn.\n")
+          "hours at the airbase, in its glassy skyhangar. Officials said the delegations would meet again in the autumn.\n")
 TRAMS = ("Trams Return to Port Alder\n\nThe trams were built by Kestrel Rail. The line has "
          "fourteen stops between the harbour and the park.\n")
 
@@ -37,6 +37,14 @@ def test_an_unknown_word_is_read_as_the_articles_closest_word(small_store) -> No
     assert assistant.speller.correct("how many stps are there") == "how many stops are there"
 
 
+def test_a_word_the_articles_hold_only_in_another_form_is_corrected_from_english(small_store) -> None:
+    """The articles say "lasted" and "built", not "last" or "build": common English words one
+    edit away fill in."""
+    assistant, _ = small_store
+    assert assistant.speller.correct("How long did the talks lsat?") == "How long did the talks last?"
+    assert assistant.speller.correct("Who will biuld the next line?") == "Who will build the next line?"
+
+
 def test_names_known_words_and_codes_are_never_changed(small_store) -> None:
     assistant, _ = small_store
     for question in ["Did Ptuin attend the talks?",  # a name, though the articles lack it
@@ -47,11 +55,13 @@ def test_names_known_words_and_codes_are_never_changed(small_store) -> None:
 
 
 def test_the_dictionary_follows_the_articles(small_store) -> None:
-    """Removing the only article that holds a word removes it from the corrections too."""
+    """Removing the only article that holds a word removes it from the corrections too ("skyhangar"
+    is no English word: only the article offers it)."""
     assistant, _ = small_store
+    assert assistant.speller.correct("Where is the skyhagnar?") == "Where is the skyhangar?"
     summit = next(s for s in assistant.sources() if s.title.startswith("Summit"))
     assistant.remove(summit.article_id)
-    assert assistant.speller.correct("How long did the tlaks last?") == "How long did the tlaks last?"
+    assert assistant.speller.correct("Where is the skyhagnar?") == "Where is the skyhagnar?"
 
 
 def test_a_question_with_a_typo_is_answered_like_the_original(sample_store: Path) -> None:
