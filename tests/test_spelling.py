@@ -12,7 +12,8 @@ from conftest import run_cli
 from assistant import Assistant
 
 SUMMIT = ("Summit Talks End Without a Deal\n\nThe talks between the two leaders lasted nearly four "
-          "hours at the airbase, in its glassy skyhangar. Officials said the delegations would meet again in the autumn.\n")
+          "hours at the airbase, in its glassy skyhangar. Officials said the delegations would meet "
+          "again in the autumn.\n")
 TRAMS = ("Trams Return to Port Alder\n\nThe trams were built by Kestrel Rail. The line has "
          "fourteen stops between the harbour and the park.\n")
 
