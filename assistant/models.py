@@ -154,9 +154,6 @@ class Answer(BaseModel):
     passages: list[RetrievedPassage] = Field(
         default_factory=list, description="every passage retrieved for the question, best first")
 
-    def to_json(self) -> str:
-        return self.model_dump_json()
-
 
 class Source(BaseModel):
     """One indexed article, as `assistant sources` lists it."""

@@ -25,7 +25,6 @@ from typing import Any
 from evals.metrics import METRICS, difference_interval
 
 DEFAULT_THRESHOLDS = Path(__file__).resolve().parent / "thresholds.json"
-DEFAULT_BASELINE = Path(__file__).resolve().parent / "baseline.json"
 DEFAULT_TOLERANCE = {"rate": 0.04, "words": 5.0, "count": 0.0, "ms": float("inf")}
 
 

@@ -143,11 +143,6 @@ def stem(word: str) -> str:
     return word
 
 
-def content_terms(text: str) -> list[str]:
-    """Stemmed content words, in order, stopwords removed."""
-    return [stem(w) for w in words(text) if w not in STOPWORDS]
-
-
 # What must not reach a terminal raw inside a path (or a one-line message that names one): C0
 # and C1 controls (a newline forges a line of output, ESC starts escape sequences), the
 # Unicode line and paragraph separators, the bidirectional controls that reorder what is shown
