@@ -42,7 +42,7 @@ class PromptBuilder:
     def answer_messages(self, question: str, passages: Sequence[Passage]) -> list[Message]:
         # The question comes before the passages and again after them, and the tags carry only
         # the number: with SmolLM2-135M this layout gave the most supported sentences of the
-        # layouts tried (see evals/bench_llm.py); titles in the tags were echoed back as text.
+        # layouts tried (see benchmarks/llm.py); titles in the tags were echoed back as text.
         blocks = [f'<passage n="{n}">\n{escape(passage.chunk.text)}\n</passage>'
                   for n, passage in enumerate(passages, start=1)]
         asked = escape(question)

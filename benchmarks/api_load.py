@@ -30,7 +30,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from evals.llm_server import free_port
+from harness.llm_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "sk-load-test"

@@ -26,7 +26,7 @@ from typing import Any
 
 from benchmarks import corpus as gen
 from benchmarks.report import write_reports
-from evals.chroma_server import running_chroma_server
+from harness.chroma_server import running_chroma_server
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASET = (ROOT.parent / "shared" / "datasets" / "squad2-normans").resolve()

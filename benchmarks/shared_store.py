@@ -99,7 +99,7 @@ def main() -> None:
         return
 
     from assistant import Assistant
-    from evals.chroma_server import running_chroma_server
+    from harness.chroma_server import running_chroma_server
 
     asked = questions(args.questions)
     collection = f"bench-{uuid.uuid4().hex[:8]}"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant
-from evals.chroma_server import chroma_command, running_chroma_server
+from harness.chroma_server import chroma_command, running_chroma_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples" / "articles"

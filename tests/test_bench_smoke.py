@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from conftest import ROOT, require
 
-from evals.chroma_server import chroma_command
+from harness.chroma_server import chroma_command
 
 pytestmark = pytest.mark.server
 

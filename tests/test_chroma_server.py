@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLES, run_cli
 
-from evals.llm_server import free_port
+from harness.llm_server import free_port
 
 pytestmark = pytest.mark.server
 

@@ -29,8 +29,8 @@ import pytest
 from conftest import ROOT, SAMPLES, require, run_cli
 
 from assistant import Assistant
-from evals.chroma_server import chroma_command, running_chroma_server
-from evals.llm_server import free_port
+from harness.chroma_server import chroma_command, running_chroma_server
+from harness.llm_server import free_port
 from index.record import ServerRecord
 from index.state import ServerState
 from index.vectorstore import ChromaStore, NodeToStore, VectorStoreError

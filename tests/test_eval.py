@@ -466,7 +466,7 @@ def test_assert_grounded(corpus: Corpus, sample_assistant: Assistant) -> None:
 @pytest.mark.llm
 def test_llm_judge_caches_its_verdicts(tmp_path: Path) -> None:
     from evals.judge import LLMJudge
-    from evals.llm_server import SMOLLM2_MODEL_ALIAS, llama_server_unavailable_reason, running_llama_server
+    from harness.llm_server import SMOLLM2_MODEL_ALIAS, llama_server_unavailable_reason, running_llama_server
 
     reason = llama_server_unavailable_reason()
     require(reason is None, reason or "")

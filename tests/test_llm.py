@@ -1,5 +1,5 @@
 """Generative answers through a real OpenAI-compatible server: llama.cpp serving SmolLM2-135M
-on loopback (evals/llm_server.py), started with an API key so a wrong key gets a real 401.
+on loopback (harness/llm_server.py), started with an API key so a wrong key gets a real 401.
 
 SmolLM2 is tiny and not deterministic across identical prompts (prompt-cache reuse), so these
 tests assert the shape of what comes back and what the guard guarantees, not the model's words:
@@ -18,7 +18,7 @@ from conftest import SAMPLES, require, run_cli
 from test_guard import assert_well_formed
 
 from assistant import Answer, Assistant
-from evals.llm_server import SMOLLM2_MODEL_ALIAS, llama_server_unavailable_reason, running_llama_server
+from harness.llm_server import SMOLLM2_MODEL_ALIAS, llama_server_unavailable_reason, running_llama_server
 
 pytestmark = pytest.mark.llm
 

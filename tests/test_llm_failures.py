@@ -16,7 +16,7 @@ import pytest
 from conftest import run_cli
 
 from assistant import Answer, Assistant
-from evals.llm_server import free_port
+from harness.llm_server import free_port
 
 SECRET = "sk-test-Zq8v1Secret4Never2Print"
 

@@ -69,7 +69,7 @@ def test_configure_logging_replaces_its_own_handler() -> None:
 def test_no_key_reaches_the_log_of_a_serving_process(sample_store: Path, tmp_path: Path) -> None:
     """A real `serve` at DEBUG, asked with the right key, a wrong one, and with an OpenAI key in
     its environment: neither key is in anything it logged."""
-    from evals.llm_server import free_port
+    from harness.llm_server import free_port
 
     port = free_port()
     log_path = tmp_path / "serve.log"

@@ -19,7 +19,7 @@ import pytest
 from conftest import ROOT
 
 from assistant import Assistant
-from evals.llm_server import free_port
+from harness.llm_server import free_port
 
 KEY = "sk-test-reader-7f3a"
 LIMITED_KEY = "sk-test-limited-91c2"

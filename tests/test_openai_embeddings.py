@@ -10,7 +10,7 @@ import pytest
 from conftest import SAMPLES, require
 
 from assistant import Assistant, AssistantError
-from evals.llm_server import free_port, llama_server_unavailable_reason, running_llama_server
+from harness.llm_server import free_port, llama_server_unavailable_reason, running_llama_server
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import pytest
 from conftest import ROOT, run_cli
 from test_openai_api import start_server, stop_server
 
-from evals.llm_server import free_port
+from harness.llm_server import free_port
 
 # gradio's queue calls pandas in a way pandas 3 warns about; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")

@@ -162,7 +162,7 @@ def test_a_killed_server_mid_ingest_is_one_line_and_repaired_after_restart(
         tmp_path: Path) -> None:
     import signal
 
-    from evals.chroma_server import running_chroma_server
+    from harness.chroma_server import running_chroma_server
 
     town_articles(tmp_path / "towns", 0, 300)
     env = collection_env(ASSISTANT_LEASE_SECONDS="5")

@@ -19,7 +19,7 @@ import pytest
 from conftest import ROOT, run_cli
 
 from assistant import Answer, Assistant
-from evals.llm_server import free_port
+from harness.llm_server import free_port
 
 # gradio's queue calls pandas in a way pandas 3 warns about; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")

@@ -20,7 +20,7 @@ import pytest
 from conftest import ROOT, require, run_cli
 
 from assistant import ABSTAIN_TEXT
-from evals.llm_server import free_port
+from harness.llm_server import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -407,7 +407,7 @@ def test_settings_switch_to_an_openai_compatible_endpoint(session: Session) -> N
     """The Settings panel points this session at a real local OpenAI-compatible server
     (llama.cpp + SmolLM2): the key field empties and the key never reaches the page, and
     the next answer streams in from the generative backend."""
-    from evals.llm_server import SMOLLM2_MODEL_ALIAS, llama_server_unavailable_reason, running_llama_server
+    from harness.llm_server import SMOLLM2_MODEL_ALIAS, llama_server_unavailable_reason, running_llama_server
 
     reason = llama_server_unavailable_reason()
     require(reason is None, reason or "")

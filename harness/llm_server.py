@@ -8,14 +8,14 @@ downloaded at run time.
 
 Typical use::
 
-    from evals.llm_server import running_llama_server
+    from harness.llm_server import running_llama_server
     with running_llama_server() as base_url:      # "http://127.0.0.1:PORT/v1"
         client = openai.OpenAI(base_url=base_url, api_key="unused")
         ...
 
 In pytest (skips, instead of failing, when llama-cpp-python is not installed)::
 
-    from evals.llm_server import llama_server_for_pytest
+    from harness.llm_server import llama_server_for_pytest
 
     @pytest.fixture(scope="session")
     def llm_base_url():
@@ -23,7 +23,7 @@ In pytest (skips, instead of failing, when llama-cpp-python is not installed)::
 
 From a shell (for benchmarks or manual poking)::
 
-    python -m evals.llm_server [--port 8080] [--api-key KEY]
+    python -m harness.llm_server [--port 8080] [--api-key KEY]
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from evals.llm_server import free_port
+from harness.llm_server import free_port
 
 
 def chroma_command() -> Path:

@@ -1,9 +1,9 @@
 """Benchmark of the generative backend (SmolLM2-135M behind a real llama.cpp server) and its
 grounding guard, against the offline extractive answerer on the same questions.
 
-    python -m evals.bench_llm                          # both datasets, 24 questions each
-    python -m evals.bench_llm --dataset user-articles --limit 0        # all 48 questions
-    python -m evals.bench_llm --base-url http://127.0.0.1:8080/v1 --model NAME  # another server
+    python -m benchmarks.llm                           # both datasets, 24 questions each
+    python -m benchmarks.llm --dataset user-articles --limit 0        # all 48 questions
+    python -m benchmarks.llm --base-url http://127.0.0.1:8080/v1 --model NAME  # another server
 
 Prints, per dataset:
 - supported before/after the guard: the share of the model's sentences that some retrieved
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             base_url, model, key = args.base_url, args.model or "gpt-4o-mini", \
                 os.environ.get("OPENAI_API_KEY")
         else:
-            from evals.llm_server import SMOLLM2_MODEL_ALIAS, running_llama_server
+            from harness.llm_server import SMOLLM2_MODEL_ALIAS, running_llama_server
 
             base_url = stack.enter_context(running_llama_server())
             model, key = args.model or SMOLLM2_MODEL_ALIAS, None
