@@ -1,6 +1,6 @@
 """Article Assistant: answers questions about news articles with cited, checked sentences."""
 
-from assistant.core import ABSTAIN_TEXT, Assistant
+from assistant.core import Assistant
 from assistant.errors import (
     AssistantError,
     EmptyQuestionError,
@@ -9,6 +9,7 @@ from assistant.errors import (
     ScopeError,
 )
 from assistant.models import (
+    ABSTAIN_TEXT,
     TENTATIVE_LEAD,
     Answer,
     Citation,

@@ -20,6 +20,7 @@ from typing import Any
 
 from assistant.errors import EmptyQuestionError
 from assistant.llm import Message
+from assistant.models import ABSTAIN_TEXT, TENTATIVE_LEAD
 from assistant.question import check_question, check_text
 from index.text import STOPWORDS, stem, words
 
@@ -117,9 +118,6 @@ def offline_condense(previous: str, follow_up: str) -> str:
 def not_answered(reply: str) -> bool:
     """Whether an assistant turn is a decline or a tentative answer, by the words every door
     writes for them (ABSTAIN_TEXT, TENTATIVE_LEAD): a client sends back only the text."""
-    from assistant.core import ABSTAIN_TEXT
-    from assistant.models import TENTATIVE_LEAD
-
     text = reply.strip()
     return text == ABSTAIN_TEXT or text.startswith(TENTATIVE_LEAD)
 

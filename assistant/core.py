@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from assistant.citations import citation_for
 from assistant.errors import (
     AssistantError,
     CatalogDamagedError,
@@ -30,6 +31,7 @@ from assistant.errors import (
 from assistant.extractive import ExtractiveAnswerer, Selection, fitted_weights
 from assistant.grounding import SupportScorer
 from assistant.models import (
+    ABSTAIN_TEXT,
     TENTATIVE_LEAD,
     Answer,
     Citation,
@@ -44,7 +46,7 @@ from assistant.models import (
 from assistant.question import check_question
 from assistant.reader import MODEL_DIR, Reader, ReaderError
 from assistant.reading import ReaderAnswerer, Reading
-from assistant.retrieval import Candidate, Passage, Retriever
+from assistant.retrieval import Passage, Retriever
 from assistant.settings import Settings
 from assistant.spelling import SpellingCorrector
 from index.catalog import Catalog
@@ -68,7 +70,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ABSTAIN_TEXT = "The articles don't say."
 # Passages past top_k that are read only when there is an answer, to find a source that
 # disagrees with it even though it ranked lower.
 CONFLICT_PROBE_PASSAGES = 4
@@ -827,16 +828,6 @@ def _with_span(citation: Citation, readings: list[Reading]) -> Citation:
             citation.answer_start, citation.answer_end = reading.start, reading.end
             break
     return citation
-
-
-def citation_for(n: int, cand: Candidate, score: float | None = None) -> Citation:
-    article = cand.passage.article
-    chunk = cand.passage.chunk
-    return Citation(
-        n=n, article_id=article.article_id, title=article.title, source=article.source,
-        url=article.url, date=article.date, text=cand.text, start=cand.sentence.start,
-        end=cand.sentence.end, score=round(cand.score if score is None else score, 4),
-        passage=chunk.text, passage_start=chunk.start, passage_end=chunk.end)
 
 
 def _validated(base: Settings, updates: dict[str, Any]) -> Settings:

@@ -29,11 +29,12 @@ import re
 from dataclasses import dataclass, field
 
 from assistant.answer_types import expected_type, offers_type
-from assistant.core import ABSTAIN_TEXT, citation_for
+from assistant.citations import citation_for
 from assistant.extractive import Selection
 from assistant.grounding import SUPPORT_THRESHOLD, Support, SupportScorer
 from assistant.instructions import addresses_an_assistant
 from assistant.models import (
+    ABSTAIN_TEXT,
     Answer,
     Citation,
     Conflict,

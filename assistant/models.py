@@ -116,6 +116,7 @@ class RetrievedPassage(BaseModel):
 
 
 AnswerStatus = Literal["answered", "tentative", "declined"]
+ABSTAIN_TEXT = "The articles don't say."
 TENTATIVE_LEAD = "Not sure: the closest passage says"
 
 
