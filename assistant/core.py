@@ -28,7 +28,7 @@ from assistant.errors import (
     StoreMismatchError,
     StoreUnavailableError,
 )
-from assistant.extractive import ExtractiveAnswerer, Selection, fitted_weights
+from assistant.extractive import ExtractiveAnswerer, fitted_weights
 from assistant.grounding import SupportScorer
 from assistant.models import (
     ABSTAIN_TEXT,
@@ -45,8 +45,9 @@ from assistant.models import (
 )
 from assistant.question import check_question
 from assistant.reader import MODEL_DIR, Reader, ReaderError
-from assistant.reading import ReaderAnswerer, Reading
+from assistant.reading import ReaderAnswerer
 from assistant.retrieval import Passage, Retriever
+from assistant.selection import Reading, Selection
 from assistant.settings import Settings
 from assistant.spelling import SpellingCorrector
 from index.catalog import Catalog

@@ -17,7 +17,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -25,11 +25,8 @@ from assistant.answer_types import expected_type, is_list_question, offers_type
 from assistant.conflicts import Quantity, disagreement, quantities, unit_answers
 from assistant.instructions import addresses_an_assistant
 from assistant.retrieval import Candidate, Passage, Retriever
+from assistant.selection import Selection
 from index.text import STOPWORDS, words
-
-if TYPE_CHECKING:
-    from assistant.reading import Reading
-
 
 # The numbers below are read from this file. They were set by hand on our dev sets (its
 # "fitted_on" says so, and every figure on those sets is in-sample); training/fit_heuristic.py
@@ -73,25 +70,6 @@ class ScoringWeights:
     # scores at least conflict_ratio of the best.
     second_sentence_ratio: float = 0.7
     conflict_ratio: float = 0.8
-
-
-@dataclass
-class Selection:
-    """What the answerer chose, before it is turned into an Answer."""
-
-    sentences: list[Candidate]
-    confidence: float
-    abstain: bool
-    conflict: tuple[str, Candidate, Candidate, str, str] | None = None
-    reason: str = ""
-    # Set by the reader answerer (assistant/reading.py): the span the answer gives, and the two
-    # sides' spans of a conflict.
-    reading: Reading | None = None
-    conflict_readings: tuple[Reading, Reading] | None = None
-    # Every passage's best reading (reader answerer only), for Answer.passages' reader scores.
-    readings: tuple[Reading, ...] = ()
-    # The reader answered below its fitted confidence band: shown as "Not sure: ...".
-    tentative: bool = False
 
 
 class ExtractiveAnswerer:

@@ -19,13 +19,13 @@ import time
 from collections.abc import Iterator
 
 from assistant.chat import answered_history, standalone_offline, usable_rewrite
-from assistant.extractive import Selection
 from assistant.grounding import SupportScorer
 from assistant.guard import GroundingGuard
 from assistant.llm import ChatClient, LLMError, Message
 from assistant.models import Answer
 from assistant.prompts import PromptBuilder
 from assistant.retrieval import Passage
+from assistant.selection import Selection
 from assistant.settings import Settings
 
 NOT_CALLED_NOTE = "llm: not called, the retrieved passages do not answer this (no tokens spent)"

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 
 from assistant.answer_types import expected_type, offers_type
 from assistant.citations import citation_for
-from assistant.extractive import Selection
 from assistant.grounding import SUPPORT_THRESHOLD, Support, SupportScorer
 from assistant.instructions import addresses_an_assistant
 from assistant.models import (
@@ -44,6 +43,7 @@ from assistant.models import (
     SentenceSupport,
 )
 from assistant.retrieval import Passage
+from assistant.selection import Selection
 from index.text import STOPWORDS, split_sentences, words
 
 _MARKER = re.compile(r"\s*[\[【]\s*(?:(?:passage|source|ref)\s*)?(\d+(?:\s*[,;&]\s*(?:(?:passage|"

@@ -20,41 +20,17 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from assistant.extractive import Selection, same_topic
+from assistant.extractive import same_topic
 from assistant.instructions import addresses_an_assistant, after_instructions
-from assistant.reader import Reader, Span
+from assistant.reader import Reader
 from assistant.retrieval import Candidate, Passage, Retriever
+from assistant.selection import Reading, Selection
 from assistant.values import same_value, topic_of
 from index.text import words
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Reading:
-    """The reader's best span in one passage, placed in its article."""
-
-    passage: Passage
-    span: Span
-    start: int  # offsets of the span in the article's text
-    end: int
-    sentence: Candidate  # the sentence the span lies in
-    probability: float = 0.0
-
-    @property
-    def text(self) -> str:
-        return self.span.text
-
-    @property
-    def strength(self) -> float:
-        """What readings are ranked and decided on (Span.strength)."""
-        return self.span.strength
-
-    @property
-    def article_id(self) -> str:
-        return self.passage.article.article_id
 
 
 def _past_the_instructions(cand: Candidate, span_start: int) -> Candidate | None:

@@ -1,0 +1,54 @@
+"""The hand-over from reading to composing an answer: the Selection an answerer makes (the
+sentences to quote, its confidence, whether to abstain, a conflict) and, from the reader answerer
+(assistant/reading.py), the Readings it made it from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from assistant.reader import Span
+from assistant.retrieval import Candidate, Passage
+
+
+@dataclass
+class Reading:
+    """The reader's best span in one passage, placed in its article."""
+
+    passage: Passage
+    span: Span
+    start: int  # offsets of the span in the article's text
+    end: int
+    sentence: Candidate  # the sentence the span lies in
+    probability: float = 0.0
+
+    @property
+    def text(self) -> str:
+        return self.span.text
+
+    @property
+    def strength(self) -> float:
+        """What readings are ranked and decided on (Span.strength)."""
+        return self.span.strength
+
+    @property
+    def article_id(self) -> str:
+        return self.passage.article.article_id
+
+
+@dataclass
+class Selection:
+    """What the answerer chose, before it is turned into an Answer."""
+
+    sentences: list[Candidate]
+    confidence: float
+    abstain: bool
+    conflict: tuple[str, Candidate, Candidate, str, str] | None = None
+    reason: str = ""
+    # Set by the reader answerer (assistant/reading.py): the span the answer gives, and the two
+    # sides' spans of a conflict.
+    reading: Reading | None = None
+    conflict_readings: tuple[Reading, Reading] | None = None
+    # Every passage's best reading (reader answerer only), for Answer.passages' reader scores.
+    readings: tuple[Reading, ...] = ()
+    # The reader answered below its fitted confidence band: shown as "Not sure: ...".
+    tentative: bool = False
