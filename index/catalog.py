@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from index.article import Article
 from index.chunking import Chunk
-from index.loaders import Article
 from index.sqlite import SQLiteFile
 from index.text import Span, words
 

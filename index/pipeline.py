@@ -15,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+from index.article import Article, LoadError, LoadResult
 from index.catalog import Catalog
 from index.chunking import Chunk, chunk_article
 from index.embedding import Embedder, normalise
-from index.loaders import Article, LoadError, LoadResult, check_size, discover, load_file
+from index.loaders import check_size, discover, load_file
 from index.record import ServerRecord
 from index.state import StoreState
 from index.text import Span
@@ -31,9 +32,9 @@ ProgressCallback = Callable[[int, int, str], None]
 def _loader_version() -> bytes:
     """The loading and cleaning code itself: when it changes, what a file yields may change, so
     every file must be read again (the content hash of each article would have noticed)."""
-    from index import clean, loaders
+    from index import article, clean, loaders
 
-    return hashlib.sha1(Path(loaders.__file__).read_bytes()
+    return hashlib.sha1(Path(loaders.__file__).read_bytes() + Path(article.__file__).read_bytes()
                         + Path(clean.__file__).read_bytes()).digest()
 
 

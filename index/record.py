@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
+from index.article import Article
 from index.catalog import Catalog
 from index.chunking import Chunk
-from index.loaders import Article
 from index.text import Span
 
 log = logging.getLogger(__name__)

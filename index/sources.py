@@ -1,6 +1,6 @@
 """Ingest sources beyond local text files: PDFs, web pages by URL, and RSS/Atom feeds.
 
-Every source ends as `index.loaders.Article`s with the same cleaning as local files
+Every source ends as `index.article.Article`s with the same cleaning as local files
 (`index.clean.clean_text`), and every failure is a one-line `LoadError` (or one line in
 `LoadResult.errors`) that starts with the path or URL, so the CLI can list what went wrong
 without a traceback.
@@ -27,9 +27,9 @@ import feedparser
 import httpx
 from pypdf import PdfReader
 
+from index.article import Article, LoadError, LoadResult, article_id_for, stable_article_id
 from index.clean import clean_text
 from index.html import extract_html, feed_links, html_to_text
-from index.loaders import Article, LoadError, LoadResult, article_id_for, stable_article_id
 
 logger = logging.getLogger(__name__)
 

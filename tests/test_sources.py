@@ -22,8 +22,8 @@ import trafilatura
 from conftest import run_cli
 from pypdf import PdfReader, PdfWriter
 
+from index.article import LoadError, article_id_for, stable_article_id
 from index.html import extract_html, html_to_text
-from index.loaders import LoadError, article_id_for, stable_article_id
 from index.sources import fetch, load_feed, load_pdf, load_url
 
 # -- news pages -----------------------------------------------------------------------------------
