@@ -1,4 +1,8 @@
-"""The command line: `python -m assistant ingest|ask|sources|remove|chat`.
+"""The command line: `python -m assistant ingest|ask|sources|remove|check|chat`, plus the commands
+that the packages above this one register under the "assistant.commands" entry points
+(pyproject.toml): `eval` (evals/command.py) and `serve` (ui/command.py). They build on the
+helpers here (fail, open_assistant, llm_overrides and the shared options); this module imports
+none of them.
 
 Errors print one line to stderr, `error: ...`, and exit 1 when nothing could be done.
 """
@@ -9,8 +13,8 @@ import io
 import json
 import logging
 import re
-import sqlite3
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -21,33 +25,35 @@ from assistant.errors import AssistantError
 from assistant.logs import LEVELS, configure_logging, secrets_of
 from assistant.models import Answer
 from assistant.settings import Settings
-from index.sqlite import failure_message
 from index.text import printable_path
 
 
-def _fail(message: str) -> None:
+def fail(message: str) -> None:
+    """Print `error: MESSAGE` (one line) to stderr and exit 1."""
     click.echo(f"error: {printable_path(message)}", err=True)
     sys.exit(1)
 
 
-def _assistant(ctx: click.Context, store: str | None, chroma_url: str | None,
-               **overrides: Any) -> Assistant:
+def open_assistant(ctx: click.Context, store: str | None, chroma_url: str | None,
+                   **overrides: Any) -> Assistant:
+    """The Assistant over the command's --store/--chroma-url (else the group's); a setting or
+    store that cannot be opened fails in one line."""
     obj = ctx.ensure_object(dict)
     try:
         return Assistant(store=store or obj.get("store"),
                          chroma_url=chroma_url or obj.get("chroma_url"), **overrides)
     except AssistantError as exc:
-        _fail(str(exc))
-        raise  # unreachable: _fail exits
+        fail(str(exc))
+        raise  # unreachable: fail exits
 
 
-def _llm_overrides(llm: str | None, llm_url: str | None, llm_model: str | None) -> dict[str, Any]:
+def llm_overrides(llm: str | None, llm_url: str | None, llm_model: str | None) -> dict[str, Any]:
     """Settings from --llm/--llm-url/--llm-model. The API key is deliberately not an option
     (command lines show up in `ps` and shell history): it comes from OPENAI_API_KEY."""
     overrides: dict[str, Any] = {}
     if llm_url:
         if not llm_url.startswith(("http://", "https://")):
-            _fail(f"--llm-url must be an http:// or https:// URL, not {llm_url!r}")
+            fail(f"--llm-url must be an http:// or https:// URL, not {llm_url!r}")
         overrides["openai_base_url"] = llm_url
         overrides["llm"] = "openai"
     if llm:
@@ -78,7 +84,29 @@ def llm_options(command: Any) -> Any:
              "Default: $ASSISTANT_LLM.")(command)
 
 
-@click.group()
+# The entry-point group of the commands that packages above this one add (see the docstring).
+COMMANDS_ENTRY_POINTS = "assistant.commands"
+
+
+class _Commands(click.Group):
+    """The command group: its own commands, and those registered under COMMANDS_ENTRY_POINTS,
+    each imported only when it is run or listed (`ask` imports neither evals nor ui)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        added = {entry.name for entry in entry_points(group=COMMANDS_ENTRY_POINTS)}
+        return sorted({*super().list_commands(ctx), *added})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            for entry in entry_points(group=COMMANDS_ENTRY_POINTS, name=cmd_name):
+                command = entry.load()
+                self.add_command(command, cmd_name)
+                break
+        return command
+
+
+@click.group(cls=_Commands)
 @click.version_option(package_name="article-assistant")
 @store_option
 @chroma_option
@@ -118,8 +146,8 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], store: str | None, chroma
     """Index files and folders (.txt .md .html .json .jsonl .pdf), web pages by URL
     (https://...) and RSS/Atom feeds (--feed)."""
     if not paths and not feeds:
-        _fail("nothing to ingest: give files, folders or URLs, or --feed URL")
-    assistant = _assistant(ctx, store, chroma_url)
+        fail("nothing to ingest: give files, folders or URLs, or --feed URL")
+    assistant = open_assistant(ctx, store, chroma_url)
     bars: dict[str, Any] = {}
 
     def progress(done: int, total: int, path: str) -> None:
@@ -149,7 +177,7 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], store: str | None, chroma
                                   embedding_progress=embedding_progress, feeds=list(feeds),
                                   fetch_pages=fetch_pages, follow_links=follow_links)
     except AssistantError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     finally:
         for bar in bars.values():
@@ -225,17 +253,17 @@ def ask(ctx: click.Context, question: str | None, store: str | None, chroma_url:
         as_json: bool, batch: str | None, top_k: int | None, llm: str | None,
         llm_url: str | None, llm_model: str | None) -> None:
     """Answer QUESTION from the indexed articles."""
-    assistant = _assistant(ctx, store, chroma_url, **_llm_overrides(llm, llm_url, llm_model))
+    assistant = open_assistant(ctx, store, chroma_url, **llm_overrides(llm, llm_url, llm_model))
     if batch:
         _ask_batch(assistant, Path(batch), top_k)
         return
     if question is None:
-        _fail("no question given; use `ask \"QUESTION\"` or `ask --batch FILE.jsonl`")
+        fail("no question given; use `ask \"QUESTION\"` or `ask --batch FILE.jsonl`")
         return
     try:
         answer = assistant.ask(question, top_k=top_k)
     except AssistantError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     if as_json:
         click.echo(answer.model_dump_json())
@@ -246,11 +274,11 @@ def ask(ctx: click.Context, question: str | None, store: str | None, chroma_url:
 
 def _ask_batch(assistant: Assistant, path: Path, top_k: int | None) -> None:
     if not path.exists():
-        _fail(f"{path}: no such file")
+        fail(f"{path}: no such file")
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (UnicodeDecodeError, OSError) as exc:
-        _fail(f"{path}: cannot read ({exc.__class__.__name__})")
+        fail(f"{path}: cannot read ({exc.__class__.__name__})")
         return
     answered = failed = 0
     for number, line in enumerate(lines, start=1):
@@ -286,9 +314,9 @@ def _ask_batch(assistant: Assistant, path: Path, top_k: int | None) -> None:
 def sources(ctx: click.Context, store: str | None, chroma_url: str | None, as_json: bool) -> None:
     """List the indexed articles."""
     try:
-        items = _assistant(ctx, store, chroma_url).sources()
+        items = open_assistant(ctx, store, chroma_url).sources()
     except AssistantError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     if as_json:
         click.echo(json.dumps([s.model_dump() for s in items], ensure_ascii=False))
@@ -308,13 +336,13 @@ def sources(ctx: click.Context, store: str | None, chroma_url: str | None, as_js
 def remove(ctx: click.Context, article_ids: tuple[str, ...], store: str | None,
            chroma_url: str | None) -> None:
     """Remove articles by id (see `sources`)."""
-    assistant = _assistant(ctx, store, chroma_url)
+    assistant = open_assistant(ctx, store, chroma_url)
     missing = 0
     for article_id in article_ids:
         try:
             removed = assistant.remove(article_id)
         except AssistantError as exc:
-            _fail(str(exc))
+            fail(str(exc))
             return
         if removed:
             click.echo(f"removed {article_id}")
@@ -335,92 +363,17 @@ def remove(ctx: click.Context, article_ids: tuple[str, ...], store: str | None,
 def check(ctx: click.Context, store: str | None, chroma_url: str | None, repair: bool) -> None:
     """Compare the catalog with the vectors; exit 1 when they differ (and --repair was not
     given or could not fix it)."""
-    assistant = _assistant(ctx, store, chroma_url)
+    assistant = open_assistant(ctx, store, chroma_url)
     try:
         result = assistant.check(repair=repair)
     except AssistantError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     for line in result.repaired:
         click.echo(f"repair: {printable_path(line)}")
     click.echo(f"check: {printable_path(result.summary())}")
     if not repair and not result.consistent:
         sys.exit(1)
-
-
-def _is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-@main.command()
-@store_option
-@chroma_option
-@llm_options
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to bind. Anything but loopback requires --auth, and API keys unless "
-                   "--no-api.")
-@click.option("--port", type=click.IntRange(1, 65535), default=7860, show_default=True)
-@click.option("--auth", envvar="ASSISTANT_AUTH", metavar="USER:PASSWORD",
-              help="Require this login (or set $ASSISTANT_AUTH, which keeps it out of `ps`).")
-@click.option("--no-api", is_flag=True,
-              help="Serve the web chat only, without the OpenAI-compatible API under /v1.")
-@click.pass_context
-def serve(ctx: click.Context, store: str | None, chroma_url: str | None, llm: str | None,
-          llm_url: str | None, llm_model: str | None, host: str, port: int, auth: str | None,
-          no_api: bool) -> None:
-    """Serve the web chat (default http://127.0.0.1:7860) and the OpenAI-compatible API under
-    /v1 (keys: $ASSISTANT_API_KEYS or $ASSISTANT_API_KEYS_FILE)."""
-    credentials: tuple[str, str] | None = None
-    if auth:
-        user, sep, password = auth.partition(":")
-        if not (sep and user and password):
-            _fail("--auth must be USER:PASSWORD, both non-empty")
-        credentials = (user, password)
-    if not _is_loopback(host) and credentials is None:
-        _fail(f"binding {host} exposes the chat beyond this machine; "
-              "add --auth USER:PASSWORD (or set ASSISTANT_AUTH)")
-    assistant = _assistant(ctx, store, chroma_url, **_llm_overrides(llm, llm_url, llm_model))
-    if not no_api:
-        try:
-            keys = assistant.settings.api_key_values()
-        except OSError as exc:
-            _fail(f"cannot read the API keys file {assistant.settings.api_keys_file}: "
-                  f"{exc.strerror or exc}")
-            return
-        # The API must not be an open side door: wherever the chat needs a login (or could be
-        # reached from another machine), the API needs a key.
-        if not keys and not _is_loopback(host):
-            _fail(f"binding {host} exposes the API beyond this machine; set ASSISTANT_API_KEYS "
-                  "(or ASSISTANT_API_KEYS_FILE), or pass --no-api")
-        if not keys and credentials is not None:
-            _fail("--auth protects the chat but the API would be open; set ASSISTANT_API_KEYS "
-                  "(or ASSISTANT_API_KEYS_FILE), or pass --no-api")
-    # Only requests whose Host names this server are answered (ui/server.py); a wildcard
-    # address is no name a client uses, so without the names every remote request gets 400.
-    if host.strip("[]") in ("0.0.0.0", "::") and not assistant.settings.allowed_host_values():
-        _fail(f"binding {host} serves every address of this machine; set ASSISTANT_ALLOWED_HOSTS "
-              "to the names clients use (comma-separated, '*' for any)")
-    try:
-        # Imported here: gradio and uvicorn are heavy, and the other commands do not need them.
-        from ui.server import serve as serve_app
-    except ImportError as exc:
-        _fail(f"the web chat is not available ({exc})")
-        return
-    try:
-        serve_app(assistant, host=host, port=port, auth=credentials, api=not no_api)
-    except sqlite3.Error as exc:  # the chat's own SQLite files beside the store (read-only?)
-        _fail(failure_message(exc, Path(assistant.settings.store), "the store")[1])
-    except OSError as exc:
-        _fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}")
-    except AssistantError as exc:
-        _fail(str(exc))
 
 
 @main.command()
@@ -431,7 +384,7 @@ def serve(ctx: click.Context, store: str | None, chroma_url: str | None, llm: st
 def chat(ctx: click.Context, store: str | None, chroma_url: str | None, llm: str | None,
          llm_url: str | None, llm_model: str | None) -> None:
     """A terminal chat: type questions, get cited answers. Ctrl-D to leave."""
-    assistant = _assistant(ctx, store, chroma_url, **_llm_overrides(llm, llm_url, llm_model))
+    assistant = open_assistant(ctx, store, chroma_url, **llm_overrides(llm, llm_url, llm_model))
     history: list[dict[str, str]] = []
     click.echo("Ask about the indexed articles (Ctrl-D to quit).")
     if isinstance(sys.stdin, io.TextIOWrapper):
@@ -457,9 +410,3 @@ def chat(ctx: click.Context, store: str | None, chroma_url: str | None, llm: str
         history += [{"role": "user", "content": question},
                     {"role": "assistant", "content": answer.answer}]
         del history[:-12]  # the last six exchanges are context enough
-
-
-# `assistant eval`: the grounding evaluation suite (evals/); it uses only the public API above.
-from evals.command import eval_command  # noqa: E402
-
-main.add_command(eval_command)
