@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STORE ?= .assistant
 PORT ?= 7860
 
-.PHONY: install run index chat test lint eval bench bench-api bench-shared bench-reader install-train train-reader fit-heuristic llm-server clean
+.PHONY: install run index chat test lint layers eval bench bench-api bench-shared bench-reader install-train train-reader fit-heuristic llm-server clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -110,7 +110,13 @@ fit-heuristic: install
 bench-reader: install
 	$(BIN)/python -m benchmarks.reader
 
-lint: install
+# The import contracts in pyproject.toml ([tool.importlinter]): the layers (index < assistant <
+# ui | evals < benchmarks | training), no import circles inside a package, and the test harnesses
+# (harness/) imported by tests/ and benchmarks/ only. CI runs it too.
+layers: install
+	$(BIN)/lint-imports
+
+lint: layers
 	$(BIN)/ruff check .
 
 clean:
