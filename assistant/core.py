@@ -754,9 +754,30 @@ class Assistant:
             with_context = self._select(query, vector, passages, extra, article_ids)
             if not with_context.abstain:
                 selection = with_context
+        if self.settings.answerer == "reader" and not selection.abstain and not selection.conflict:
+            probe = self._other_reports(selection, passages + extra, article_ids)
+            selection = self.reader_answerer.other_side(focus or query, selection, probe)
         answer = self._extractive_answer(question, selection)
         timings["answer"] = _ms(t0)
         return passages, selection, answer, timings
+
+    def _other_reports(self, selection: Selection, read: list[Passage],
+                       article_ids: frozenset[str] | None) -> list[Passage]:
+        """Passages of the other articles about the answer's event, not read yet: found by
+        searching with the answer's sentence, because another report may word the event
+        differently from the question ("more than two hours of talks" for "how long did the
+        talks last")."""
+        assert selection.reading is not None
+        sentence = selection.reading.sentence.text
+        vector = self.embedder.embed([sentence])[0]
+        try:
+            found = self.retriever.retrieve(sentence, vector, 3 * CONFLICT_PROBE_PASSAGES, article_ids)
+        except VectorStoreError as exc:
+            raise AssistantError(str(exc)) from None
+        seen = {p.chunk.chunk_id for p in read}
+        best_article = selection.reading.article_id
+        return [p for p in found if p.article.article_id != best_article
+                and p.chunk.chunk_id not in seen][:CONFLICT_PROBE_PASSAGES]
 
     def _select(self, question: str, vector: np.ndarray | None, passages: list[Passage],
                 extra: list[Passage], article_ids: frozenset[str] | None = None) -> Selection:

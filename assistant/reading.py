@@ -13,7 +13,10 @@ Hand-set numbers remain in the conflict check: the heuristic answerer's same-top
   sentence joins it when its own span is accepted too (max_answer_sentences).
 - Conflicts: the best span of each article; two confident spans from different articles that
   state different values (assistant/values.py) about the same event are shown side by side (of
-  several such pairs, the one whose sentences say the most the same around their values).
+  several such pairs, the one whose sentences say the most the same around their values). When
+  the retrieved passages hold no such pair, `other_side` reads the other articles' passages found
+  by searching with the answer's sentence (the pipeline retrieves them), so a report that words
+  the event differently from the question is still read.
 """
 
 from __future__ import annotations
@@ -122,16 +125,32 @@ class ReaderAnswerer:
                 chosen.append(other.sentence)
         others = readings + (self.readings(question, extra) if extra else [])
         others.sort(key=lambda r: -r.strength)
-        conflict = self._conflict(best, others)
-        if conflict is not None:
-            first, second = conflict
-            return Selection(
-                [first.sentence, second.sentence], first.probability, False,
-                (topic_of(first.text), first.sentence, second.sentence, first.text, second.text),
-                reading=first, conflict_readings=conflict, readings=tuple(readings),
-                tentative=self.tentative(first) and self.tentative(second))
-        return Selection(chosen, best.probability, False, reading=best,
-                         readings=tuple(readings), tentative=self.tentative(best))
+        return self._with_conflict(Selection(chosen, best.probability, False, reading=best,
+                                             readings=tuple(readings), tentative=self.tentative(best)),
+                                   others)
+
+    def other_side(self, question: str, selection: Selection, probe: list[Passage]) -> Selection:
+        """`selection` (an answer without a conflict) checked against `probe`: passages of the
+        other articles found by searching with the answer's own sentence. A report that gives
+        the same event another value is found even when the question's wording did not
+        retrieve it."""
+        if selection.abstain or selection.conflict or selection.reading is None or not probe:
+            return selection
+        others = sorted([*selection.readings, *self.readings(question, probe)], key=lambda r: -r.strength)
+        return self._with_conflict(selection, others)
+
+    def _with_conflict(self, selection: Selection, others: list[Reading]) -> Selection:
+        """The selection as it stands, or the two disagreeing readings when `others` holds them."""
+        assert selection.reading is not None
+        conflict = self._conflict(selection.reading, others)
+        if conflict is None:
+            return selection
+        first, second = conflict
+        return Selection(
+            [first.sentence, second.sentence], first.probability, False,
+            (topic_of(first.text), first.sentence, second.sentence, first.text, second.text),
+            reading=first, conflict_readings=conflict, readings=selection.readings,
+            tentative=self.tentative(first) and self.tentative(second))
 
     def _states(self, reading: Reading, value: str, texts: dict[str, str]) -> bool:
         """Whether the reading's article states the value anywhere: then the two spans name one
