@@ -30,10 +30,13 @@ from assistant.instructions import addresses_an_assistant, after_instructions
 from assistant.reader import Reader
 from assistant.retrieval import Candidate, Passage, Retriever
 from assistant.selection import Reading, Selection
-from assistant.values import same_value, topic_of
+from assistant.values import read_value, same_value, topic_of
 from index.text import words
 
 log = logging.getLogger(__name__)
+
+# Kinds of value whose difference is a plain contradiction (assistant/values.py).
+_COMPARABLE = frozenset({"number", "date"})
 
 
 def _past_the_instructions(cand: Candidate, span_start: int) -> Candidate | None:
@@ -136,7 +139,15 @@ class ReaderAnswerer:
         retrieve it."""
         if selection.abstain or selection.conflict or selection.reading is None or not probe:
             return selection
-        others = sorted([*selection.readings, *self.readings(question, probe)], key=lambda r: -r.strength)
+        kind = read_value(selection.reading.text).kind
+        if kind not in _COMPARABLE:
+            return selection
+        # Passages found by the answer's sentence rather than the question are looser evidence:
+        # only a value of the answer's own kind (an amount against an amount, a date against a
+        # date) counts as the other side. Names and phrases from them gave spurious conflicts on
+        # the user-articles set (a place named at another grain, another quote of the talks).
+        found = [r for r in self.readings(question, probe) if read_value(r.text).kind == kind]
+        others = sorted([*selection.readings, *found], key=lambda r: -r.strength)
         return self._with_conflict(selection, others)
 
     def _with_conflict(self, selection: Selection, others: list[Reading]) -> Selection:
