@@ -56,7 +56,7 @@ def test_a_snapshot_writes_the_last_finished_epochs_model_while_a_run_goes_on(tm
 
     import torch
 
-    too_early = _train(tmp_path / "snap", tmp_path / "ck", "--snapshot")
+    too_early = _train(tmp_path / "snap", tmp_path / "ck", "--snapshot", "epoch")
     assert too_early.returncode != 0 and "no finished epoch" in too_early.stderr
 
     # Two epochs (a later --epochs wins), stopped in the second: the snapshot is epoch 1's model,
@@ -67,12 +67,19 @@ def test_a_snapshot_writes_the_last_finished_epochs_model_while_a_run_goes_on(tm
     assert per_epoch > 2
     run = _train(tmp_path / "final", tmp_path / "ck", "--epochs", "2", "--stop-after", str(per_epoch + 1))
     assert run.returncode == 3, run.stderr[-2000:]
-    snap = _train(tmp_path / "snap", tmp_path / "ck", "--epochs", "2", "--snapshot")
+    snap = _train(tmp_path / "snap", tmp_path / "ck", "--epochs", "2", "--snapshot", "epoch")
     assert snap.returncode == 0, snap.stderr[-2000:]
     record = json.loads((tmp_path / "snap" / "training.json").read_text())
-    assert record["interim"].startswith("epoch 1 of the run") and len(record["history"]) == 1
+    assert record["interim"].startswith("1 epochs and 0 steps of the run") and len(record["history"]) == 1
     weights = torch.load(tmp_path / "snap" / "model.pt", weights_only=True)
     rolling = torch.load(tmp_path / "ck" / "checkpoint.pt", weights_only=False)
     assert rolling["state"]["step"] == per_epoch + 2 and rolling["state"]["epoch"] == 1
     assert any(float((weights[k] - rolling["model"][k]).abs().max()) > 0 for k in weights), \
         "the snapshot must be the epoch's end, not the later checkpoint"
+
+    latest = _train(tmp_path / "latest", tmp_path / "ck", "--epochs", "2", "--snapshot", "latest")
+    assert latest.returncode == 0, latest.stderr[-2000:]
+    newest = torch.load(tmp_path / "latest" / "model.pt", weights_only=True)
+    assert all(float((newest[k] - rolling["model"][k]).abs().max()) == 0 for k in newest)
+    interim = json.loads((tmp_path / "latest" / "training.json").read_text())["interim"]
+    assert f"step {per_epoch + 2} of" in interim

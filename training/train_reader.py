@@ -241,9 +241,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--stop-after", type=int, default=0,
                         help="stop (with a checkpoint) after this many steps of this invocation")
     parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
-    parser.add_argument("--snapshot", action="store_true",
-                        help="train nothing: write the model of the run's last finished epoch to --out "
-                        "(an interim model while the run goes on; its training.json says so)")
+    parser.add_argument("--snapshot", choices=["epoch", "latest"], default=None,
+                        help="train nothing: write the model of the run's last finished epoch (epoch) or "
+                        "of its latest checkpoint (latest) to --out: an interim model while the run "
+                        "goes on; its training.json says which")
     return parser.parse_args(argv)
 
 
@@ -426,21 +427,30 @@ class Trainer:
             "validation_windows": len(self.validation), "steps": total,
             "hyper_parameters": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
             "history": state["history"], "torch": torch.__version__,
-            **({"interim": f"epoch {state['epoch']} of the run, step {state['step']} of {total}"}
+            **({"interim": f"{state['epoch']} epochs and {state['epoch_step']} steps of the run, "
+                           f"step {state['step']} of {total}"}
                if interim else {}),
         }, indent=2))
 
-    def snapshot(self) -> Path:
-        """Write the model of the last finished epoch to --out without training."""
-        if not self.epoch_model.exists():
-            raise SystemExit(f"no finished epoch of run {self.key} yet ({self.epoch_model} is missing)")
-        saved = torch.load(self.epoch_model, map_location="cpu", weights_only=False)
-        self.epoch_features(saved["state"]["epoch"])  # fills in the record's example counts
+    def snapshot(self, which: str = "epoch") -> Path:
+        """Write the model of the last finished epoch (or of the latest checkpoint) to --out
+        without training."""
+        source = self.epoch_model if which == "epoch" else self.checkpoint
+        if not source.exists():
+            raise SystemExit(f"no {'finished epoch' if which == 'epoch' else 'checkpoint'} of run "
+                             f"{self.key} yet ({source} is missing)")
+        saved = torch.load(source, map_location="cpu", weights_only=False)
+        state = saved["state"]
+        self.epoch_features(state["epoch"])  # fills in the record's example counts
+        steps_per_epoch = saved.get("steps_per_epoch") or math.ceil(len(self.epoch_features(0))
+                                                                    / self.args.batch_size)
+        total = saved.get("total") or max(1, int(steps_per_epoch * self.args.epochs))
         model = ReaderNet.from_base(base_model_dir())
         model.load_state_dict(saved["model"])
         model.save(self.args.out)
-        self.write_record(saved["state"], saved["total"], saved["steps_per_epoch"], interim=True)
-        log.info("saved epoch %d of run %s to %s", saved["state"]["epoch"], self.key, self.args.out)
+        self.write_record(state, total, steps_per_epoch, interim=True)
+        log.info("saved step %d (epoch %d) of run %s to %s", state["step"], state["epoch"], self.key,
+                 self.args.out)
         return self.args.out
 
 
@@ -452,7 +462,7 @@ def main(argv: list[str] | None = None) -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
     logging.getLogger().addHandler(handler)
     if args.snapshot:
-        trainer.snapshot()
+        trainer.snapshot(args.snapshot)
     else:
         trainer.run()
 
