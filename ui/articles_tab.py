@@ -30,15 +30,17 @@ from ui.common import (
     safe_name,
 )
 
-# Row buttons of the Articles table ("Open", "Delete"): delegated on the table's element,
-# because its HTML is replaced whenever the list changes.
+# Row buttons of the Articles table ("Open", "Delete", or the same in a phone's row menu):
+# delegated on the table's element, because its HTML is replaced whenever the list changes.
 ROWS_JS = """
 element.addEventListener('click', (event) => {
   const button = event.target instanceof Element ? event.target.closest('button[data-id]') : null;
   if (!button) return;
   const id = button.getAttribute('data-id') || '';
-  trigger('click', {open: button.classList.contains('aa-row-open') ? id : '',
-                    remove: button.classList.contains('aa-row-delete') ? id : ''});
+  const action = button.getAttribute('data-action') ||
+    (button.classList.contains('aa-row-open') ? 'open' : 'delete');
+  button.closest('details.aa-row-menu')?.removeAttribute('open');
+  trigger('click', {open: action === 'open' ? id : '', remove: action === 'delete' ? id : ''});
 });
 """
 
@@ -80,7 +82,7 @@ def build_articles_tab() -> ArticlesTab:
                 with gr.Row(elem_id="aa-articles-tools"):
                     articles_filter = gr.Textbox(
                         label="Filter articles", lines=1, max_lines=1, scale=3,
-                        elem_id="articles-filter", placeholder="words in a title or source")
+                        elem_id="articles-filter", placeholder="Title or source")
                     articles_sort = gr.Radio(
                         label="Sort by", choices=[("Title", "title"), ("Newest", "newest"),
                                                   ("Oldest", "oldest")],
@@ -104,9 +106,7 @@ def build_articles_tab() -> ArticlesTab:
             with gr.Column(scale=2, min_width=300):
                 upload = gr.File(label="Add articles", file_count="multiple",
                                  file_types=UPLOAD_TYPES, elem_id="upload", height=170)
-                gr.HTML('<p class="aa-muted aa-small aa-help">.txt, .md, .html, .json or .jsonl. '
-                        "Uploading the same file again changes nothing; a changed file "
-                        "replaces its earlier version.</p>")
+                gr.HTML(render.upload_hint_html(), elem_id="upload-hint")
                 upload_status = gr.HTML("", elem_id="upload-status")
                 remove_choice = gr.Dropdown(label="Select articles", multiselect=True,
                                             choices=[], elem_id="remove-choice")

@@ -30,14 +30,16 @@ from assistant import (
     Scope,
     Source,
 )
+from index.loaders import SUPPORTED_SUFFIXES
 from ui import render
 from ui.conversations import Conversations, Feedback
 
 log = logging.getLogger(__name__)
 
-# What `assistant ingest` accepts. Listed here because ui/ sees only the public API; a file of
-# another type is still passed to ingest, which reports it in one line.
-UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".pdf"]
+# What `assistant ingest` accepts: the loaders' own list (the upload box offers these; the hint
+# under it names them, ui.render.file_types_text). A file of another type is still passed to
+# ingest, which reports it in one line.
+UPLOAD_TYPES = list(SUPPORTED_SUFFIXES)
 MAX_UPLOAD = "20mb"
 N_EXAMPLES = 3
 # How many outputs `refreshed` fills: header, table, selection choices, the examples, scope.

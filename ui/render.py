@@ -16,6 +16,7 @@ from pathlib import PurePath
 from urllib.parse import urlparse
 
 from assistant import TENTATIVE_LEAD, Answer, Citation, RetrievedPassage, Source
+from index.loaders import SUPPORTED_SUFFIXES
 
 # [1], [2, 3] or [1; 2] in answer text; LLM backends write the combined forms.
 _MARKERS = re.compile(r"\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]")
@@ -485,32 +486,63 @@ def filter_and_sort(sources: Sequence[Source], query: str = "", order: str = "ti
     return sorted(shown, key=lambda s: s.title.lower())
 
 
+def file_types_text(suffixes: Sequence[str] = SUPPORTED_SUFFIXES) -> str:
+    """".txt, .md, ... or .pdf": the file types ingest accepts (index.loaders' list)."""
+    suffixes = list(suffixes)
+    if len(suffixes) < 2:
+        return "".join(suffixes)
+    return f"{', '.join(suffixes[:-1])} or {suffixes[-1]}"
+
+
+def upload_hint_html() -> str:
+    """The line under the Articles tab's upload box."""
+    return (f'<p class="aa-muted aa-small aa-help">{esc(file_types_text())} files. Uploading the '
+            "same file again changes nothing; a changed file replaces its earlier version.</p>")
+
+
 def articles_html(sources: Sequence[Source], total: int | None = None) -> str:
+    """The Articles tab's table. Each row's Open and Delete are buttons on a desktop; on a
+    phone the Source and Passages columns fold away and the row's menu (a <details>) holds
+    them with Open and Delete, so the table is never wider than the screen."""
     if not sources:
         if total:
             return ('<div class="aa-callout aa-info"><div class="aa-callout-title">No article '
                     "matches</div><p>Clear the filter to see all of them.</p></div>")
         return ('<div class="aa-callout aa-info"><div class="aa-callout-title">No articles yet</div>'
-                "<p>Add .txt, .md, .html, .json or .jsonl files with “Add articles” to start asking "
+                f"<p>Add {esc(file_types_text())} files with “Add articles” to start asking "
                 "questions.</p></div>")
     rows = []
     for s in sources:
         name = esc(s.title)
+        article_id = esc(s.article_id)
+        source = esc(_source_label(s.source))
+        passages = f"{s.chunks} passage{'s' if s.chunks != 1 else ''}"
         rows.append(
             f'<tr><td class="aa-col-title">{name}</td>'
             f'<td class="aa-col-date">{esc(human_date(s.date)) if s.date else "—"}</td>'
             f'<td class="aa-col-num">{s.chunks}</td>'
-            f'<td class="aa-col-source" title="{esc(s.source)}">{esc(_source_label(s.source))}</td>'
-            f'<td class="aa-col-actions">'
-            f'<button type="button" class="aa-row-open" data-id="{esc(s.article_id)}" '
+            f'<td class="aa-col-source" title="{esc(s.source)}"><span>{source}</span></td>'
+            f'<td class="aa-col-actions"><span class="aa-row-buttons">'
+            f'<button type="button" class="aa-row-open" data-id="{article_id}" '
             f'aria-label="Open {name}">Open</button>'
-            f'<button type="button" class="aa-row-delete" data-id="{esc(s.article_id)}" '
-            f'aria-label="Delete {name}">Delete</button></td></tr>')
-    # Focusable, so a keyboard can scroll a wide table (WCAG: scrollable regions).
+            f'<button type="button" class="aa-row-delete" data-id="{article_id}" '
+            f'aria-label="Delete {name}">Delete</button></span>'
+            f'<details class="aa-row-menu"><summary aria-label="More about {name}">'
+            f'<span aria-hidden="true">⋯</span></summary>'
+            f'<div class="aa-row-menu-panel">'
+            f'<p class="aa-row-menu-source" title="{esc(s.source)}">'
+            f'<span class="aa-muted">Source</span> {source}</p>'
+            f'<p class="aa-muted">{passages}</p>'
+            f'<button type="button" class="aa-menu-open" data-id="{article_id}" '
+            f'data-action="open">Open</button>'
+            f'<button type="button" class="aa-menu-delete" data-id="{article_id}" '
+            f'data-action="delete">Delete</button></div></details></td></tr>')
+    # Focusable, so a keyboard can scroll a long table (WCAG: scrollable regions).
     return ('<div class="aa-table-wrap" tabindex="0" role="region" aria-label="Indexed articles">'
-            '<table class="aa-articles"><thead><tr><th>Title</th>'
-            '<th>Date</th><th class="aa-col-num">Chunks</th><th>Source</th>'
-            '<th><span class="aa-sr">Actions</span></th></tr></thead>'
+            '<table class="aa-articles"><thead><tr><th class="aa-col-title">Title</th>'
+            '<th class="aa-col-date">Date</th><th class="aa-col-num">Passages</th>'
+            '<th class="aa-col-source">Source</th>'
+            '<th class="aa-col-actions"><span class="aa-sr">Actions</span></th></tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></div>')
 
 
@@ -518,13 +550,15 @@ def article_view_html(article: dict[str, object] | None) -> str:
     """One article opened from the Articles tab: its metadata and clean text."""
     if not article:
         return ""
-    meta = [human_date(str(article.get("date") or "")), str(article.get("source") or "")]
+    meta = [human_date(str(article.get("date") or "")),
+            _source_label(str(article.get("source") or ""))]
     paragraphs = "".join(f"<p>{esc(p)}</p>" for p in str(article.get("text") or "").split("\n\n")
                          if p.strip())
     return (f'<div class="aa-viewer aa-article-view" role="region" aria-label="Article">'
             f'<h3 class="aa-viewer-title">{esc(str(article.get("title") or ""))}</h3>'
             f'<p class="aa-muted aa-small">{esc(" · ".join(m for m in meta if m))}</p>'
-            f'<div class="aa-article-text">{paragraphs}</div></div>')
+            # Focusable: a keyboard scrolls it (WCAG: scrollable regions).
+            f'<div class="aa-article-text" tabindex="0">{paragraphs}</div></div>')
 
 
 def corpus_summary(sources: Sequence[Source]) -> str:
@@ -535,10 +569,37 @@ def corpus_summary(sources: Sequence[Source]) -> str:
 
 
 def header_html(sources: Sequence[Source]) -> str:
-    return ('<div class="aa-header"><div class="aa-brand"><span class="aa-logo" aria-hidden="true">❝</span>'
+    """The page's header. Its Conversations button (shown on a phone) opens the conversations
+    drawer (ui.chat_tab.LAYOUT_JS)."""
+    # The corpus line; a phone shows only its first half ("2 articles").
+    articles, passages = esc(corpus_summary(sources)).split(" · ", 1)
+    summary = f'{articles} <span class="aa-corpus-more">· {passages}</span>'
+    return ('<div class="aa-header"><div class="aa-brand">'
+            '<button type="button" id="aa-drawer-open" class="aa-drawer-open" '
+            'aria-controls="aa-conversations" aria-expanded="false" aria-label="Conversations">'
+            '<span aria-hidden="true">☰</span></button>'
+            '<span class="aa-logo" aria-hidden="true">❝</span>'
             '<div><h1>Article Assistant</h1><p>Short answers quoted from your news articles, '
             'every sentence with its source.</p></div></div>'
-            f'<div class="aa-corpus" id="aa-corpus">{esc(corpus_summary(sources))}</div></div>')
+            f'<div class="aa-corpus" id="aa-corpus">{summary}</div></div>')
+
+
+def drawer_head_html() -> str:
+    """The conversations drawer's title and close button (shown on a phone only)."""
+    return ('<div class="aa-drawer-head"><span class="aa-drawer-title">Conversations</span>'
+            '<button type="button" class="aa-drawer-close" aria-label="Close conversations">'
+            '<span aria-hidden="true">×</span></button></div>')
+
+
+def scope_chip_label(titles: Sequence[str]) -> str:
+    """The scope chip beside the question box: what a question is limited to. Plain text (a
+    button's label), cut to a chip's width."""
+    if not titles:
+        return "All articles ▾"
+    if len(titles) == 1:
+        title = " ".join(titles[0].split())
+        return f"{title[:14].rstrip()}… ▾" if len(title) > 15 else f"{title} ▾"
+    return f"{len(titles)} articles ▾"
 
 
 def status_html(kind: str, lines: Iterable[str]) -> str:
