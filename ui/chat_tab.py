@@ -27,6 +27,7 @@ from ui.common import (
     SessionSettings,
     SessionState,
     answer_stream,
+    current_sources,
     error_message,
     owner_of,
 )
@@ -127,6 +128,115 @@ if (window.__aaTurnObserver) window.__aaTurnObserver.disconnect();
 """
 
 
+# Installed beside CITE_JS: what opens and closes without a round trip. The header's
+# Conversations button opens the conversations drawer (a phone's; on a desktop they are a
+# sidebar and the button is hidden), which its close button, Escape, a click beside it, a
+# chosen conversation or New conversation close again, focus going back to the header's
+# button. The scope chip opens the scope panel above the question bar, the open conversation's
+# menu button its Rename, Export and Delete, and an article row's menu (a <details>) closes
+# when another opens. Each state is a data-open attribute on the drawer or on the panel's
+# holder, which the style sheet reads and Gradio's re-renders leave alone.
+LAYOUT_JS = """
+if (window.__aaLayout) {
+  document.removeEventListener('click', window.__aaLayout.click, true);
+  document.removeEventListener('keydown', window.__aaLayout.key, true);
+  document.removeEventListener('change', window.__aaLayout.change, true);
+  document.removeEventListener('focusin', window.__aaLayout.focus, true);
+}
+window.__aaLayout = (() => {
+  const $ = (selector) => document.querySelector(selector);
+  const expanded = (selector, open) =>
+    document.querySelectorAll(selector).forEach((b) => b.setAttribute('aria-expanded', String(open)));
+  const drawer = () => $('#aa-conversations');
+  // Open, and a drawer: the header's button is shown (a phone's width).
+  const drawerOpen = () => !!drawer()?.hasAttribute('data-open') &&
+    !!$('#aa-drawer-open')?.getClientRects().length;
+  const openDrawer = () => {
+    const tab = $('#tab-chat-button');
+    if (tab && tab.getAttribute('aria-selected') !== 'true') tab.click();
+    drawer()?.setAttribute('data-open', '');
+    expanded('#aa-drawer-open', true);
+    setTimeout(() => $('#aa-conversations .aa-drawer-close')?.focus(), 60);
+  };
+  const closeDrawer = (refocus) => {
+    if (!drawerOpen()) return;
+    drawer().removeAttribute('data-open');
+    expanded('#aa-drawer-open', false);
+    if (refocus) $('#aa-drawer-open')?.focus();
+  };
+  // A panel (scope, conversation menu) shown while its holder has data-open.
+  const panels = [['#aa-ask-bar', '#scope-chip', '#scope-panel', '#scope input'],
+                  ['#conv-actions', '#conv-menu', '#conv-menu-panel',
+                   '#conv-title input, #conv-title textarea']];
+  const setPanel = ([holder, button, , first], open, refocus) => {
+    const box = $(holder);
+    if (!box || box.hasAttribute('data-open') === open) return false;
+    if (open) box.setAttribute('data-open', ''); else box.removeAttribute('data-open');
+    expanded(button, open);
+    if (open) setTimeout(() => $(first)?.focus(), 60);
+    else if (refocus) $(button)?.focus();
+    return true;
+  };
+  const click = (event) => {
+    const target = event.target instanceof Element ? event.target : null;
+    if (!target) return;
+    if (target.closest('#aa-drawer-open')) {
+      event.preventDefault();
+      if (drawerOpen()) closeDrawer(true); else openDrawer();
+      return;
+    }
+    if (target.closest('.aa-drawer-close')) { closeDrawer(true); return; }
+    if (drawerOpen() && !target.closest('#aa-conversations')) {
+      // A click on the dimmed page beside the drawer only closes it.
+      event.preventDefault();
+      event.stopPropagation();
+      closeDrawer(true);
+      return;
+    }
+    if (drawerOpen() && target.closest('#new-chat')) setTimeout(() => closeDrawer(true), 0);
+    for (const panel of panels) {
+      if (target.closest(panel[1])) setPanel(panel, !$(panel[0])?.hasAttribute('data-open'));
+      else if (!target.closest(panel[2])) setPanel(panel, false);
+    }
+    document.querySelectorAll('details.aa-row-menu[open]').forEach((menu) => {
+      if (!menu.contains(target)) menu.open = false;
+    });
+  };
+  const key = (event) => {
+    if (event.key !== 'Escape') return;
+    const menu = event.target instanceof Element ? event.target.closest('details.aa-row-menu[open]') : null;
+    if (menu) { menu.open = false; menu.querySelector('summary')?.focus(); return; }
+    for (const panel of panels) {
+      const inside = event.target instanceof Element && event.target.closest(panel[0]);
+      if (inside && setPanel(panel, false, true)) return;
+    }
+    if (drawerOpen()) closeDrawer(true);
+  };
+  const change = (event) => {
+    // A conversation chosen in the drawer opens in the chat behind it.
+    if (event.target instanceof Element && event.target.closest('#conv-list')) closeDrawer(true);
+  };
+  // The toggles say whether their panel is open, from when they are first reached (the
+  // conversation menu is only rendered once a conversation is open).
+  const label = () => {
+    for (const [holder, button, panel] of panels) {
+      const toggle = $(button);
+      if (!toggle || toggle.hasAttribute('aria-controls')) continue;
+      toggle.setAttribute('aria-controls', panel.slice(1));
+      toggle.setAttribute('aria-expanded', String(!!$(holder)?.hasAttribute('data-open')));
+    }
+  };
+  const focus = () => label();
+  document.addEventListener('click', click, true);
+  document.addEventListener('keydown', key, true);
+  document.addEventListener('change', change, true);
+  document.addEventListener('focusin', focus, true);
+  setTimeout(label, 500);
+  return {click, key, change, focus};
+})();
+"""
+
+
 # --- layout ----------------------------------------------------------------------------------------
 
 
@@ -147,6 +257,7 @@ class ChatTab:
     conv_export: gr.DownloadButton
     chatbot: gr.Chatbot
     scope: gr.Dropdown
+    scope_chip: gr.Button
     question: gr.Textbox
     send: gr.Button
     stop: gr.Button
@@ -166,56 +277,82 @@ class ChatTab:
 
 
 def build_chat_tab() -> ChatTab:
-    """The Chat tab, inside the current gr.Tabs."""
+    """The Chat tab, inside the current gr.Tabs. Chat first: the conversations are a sidebar
+    on a desktop and a drawer on a phone (opened from the header's button, LAYOUT_JS); the chat
+    box holds the empty state with its *Try* questions; the question bar has the scope as a
+    chip beside the box (its choices in a panel the chip opens) and is pinned to the bottom of
+    a phone's screen; the open conversation's Rename, Export and Delete wait in a menu over the
+    chat's top right corner."""
     with gr.Tab("Chat", id="chat", elem_id="tab-chat"):
-        with gr.Row(equal_height=False):
+        with gr.Row(equal_height=False, elem_id="aa-chat-row"):
             with gr.Column(scale=1, min_width=220, elem_id="aa-conversations"):
+                gr.HTML(render.drawer_head_html(), elem_classes="aa-drawer-head-block")
                 new_chat = gr.Button("New conversation", size="sm", variant="secondary",
                                      elem_id="new-chat", elem_classes="aa-new-chat")
                 conv_search = gr.Textbox(label="Search conversations", lines=1,
                                          max_lines=1, elem_id="conv-search",
-                                         placeholder="words in a title or question")
+                                         placeholder="Title or question")
                 conv_list = gr.Radio(label="Conversations", choices=[], value=None,
                                      elem_id="conv-list", elem_classes="aa-conv-list")
+            with gr.Column(scale=3, min_width=380, elem_id="aa-chat-col"):
                 with gr.Group(visible=False, elem_id="conv-actions") as conv_actions:
-                    conv_title = gr.Textbox(label="Title", lines=1, max_lines=1,
-                                            elem_id="conv-title")
-                    with gr.Row():
-                        conv_rename = gr.Button("Rename", size="sm", elem_id="conv-rename")
-                        conv_delete = gr.Button("Delete", size="sm", variant="stop",
-                                                elem_id="conv-delete")
-                    with gr.Row(visible=False, elem_id="conv-confirm") as conv_confirm:
-                        conv_delete_yes = gr.Button("Delete for good", size="sm",
-                                                    variant="stop",
-                                                    elem_id="conv-delete-yes")
-                        conv_delete_no = gr.Button("Keep it", size="sm",
-                                                   elem_id="conv-delete-no")
-                    conv_export = gr.DownloadButton("Export as Markdown", size="sm",
-                                                    elem_id="conv-export", value=None)
-            with gr.Column(scale=3, min_width=380):
-                chatbot = gr.Chatbot(
-                    elem_id="chat", show_label=False, height="58vh", min_height=420,
-                    render_markdown=False, sanitize_html=True, latex_delimiters=[],
-                    feedback_options=("Like", "Dislike"), buttons=[],
-                    group_consecutive_messages=False,
-                    placeholder=("<div class='aa-empty'><h3>Ask about your articles</h3>"
-                                 "<p>Answers quote the articles word for word. Click a "
-                                 "footnote to see the passage behind each sentence.</p></div>"))
-                scope = gr.Dropdown(
-                    label="Ask about", multiselect=True, choices=[], value=[],
-                    elem_id="scope", info="all articles when none is chosen")
-                with gr.Row(elem_id="aa-ask-row"):
-                    question = gr.Textbox(
-                        elem_id="question", label="Your question", show_label=False,
-                        scale=8, lines=1, max_lines=4, max_length=MAX_QUESTION,
-                        placeholder="Ask a question about the articles…", autofocus=True,
-                        submit_btn=False)
-                    send = gr.Button("Ask", variant="primary", scale=1, min_width=90,
-                                     elem_id="ask")
-                    stop = gr.Button("Stop", variant="stop", scale=1, min_width=90,
-                                     elem_id="stop", visible=False)
-                counter = gr.HTML(render.counter_html(0, MAX_QUESTION),
-                                  elem_id="question-counter")
+                    # On the open conversation: in the chat box's corner, opened and closed in
+                    # the browser (LAYOUT_JS).
+                    gr.Button("⋯ Conversation", size="sm", elem_id="conv-menu",
+                              elem_classes="aa-menu-button")
+                    with gr.Column(elem_id="conv-menu-panel", elem_classes="aa-menu-panel"):
+                        conv_title = gr.Textbox(label="Title", lines=1, max_lines=1,
+                                                elem_id="conv-title")
+                        with gr.Row():
+                            conv_rename = gr.Button("Rename", size="sm", elem_id="conv-rename")
+                            conv_delete = gr.Button("Delete", size="sm", variant="stop",
+                                                    elem_id="conv-delete")
+                        with gr.Row(visible=False, elem_id="conv-confirm") as conv_confirm:
+                            conv_delete_yes = gr.Button("Delete for good", size="sm",
+                                                        variant="stop",
+                                                        elem_id="conv-delete-yes")
+                            conv_delete_no = gr.Button("Keep it", size="sm",
+                                                       elem_id="conv-delete-no")
+                        conv_export = gr.DownloadButton("Export as Markdown", size="sm",
+                                                        elem_id="conv-export", value=None)
+                with gr.Column(elem_id="aa-chat-box"):
+                    chatbot = gr.Chatbot(
+                        elem_id="chat", show_label=False, height="58vh", min_height=420,
+                        render_markdown=False, sanitize_html=True, latex_delimiters=[],
+                        feedback_options=("Like", "Dislike"), buttons=[],
+                        group_consecutive_messages=False,
+                        placeholder=("<div class='aa-empty'><h3>Ask about your articles</h3>"
+                                     "<p>Answers quote the articles word for word. Click a "
+                                     "footnote to see the passage behind each sentence.</p>"
+                                     "</div>"))
+                    # Under the empty state, inside the chat's box; hidden once it has turns.
+                    with gr.Row(elem_id="aa-examples"):
+                        gr.HTML('<span class="aa-label">Try</span>',
+                                elem_classes="aa-examples-label")
+                        example_buttons = [
+                            gr.Button("", visible=False, size="sm", variant="secondary",
+                                      elem_classes="aa-example", elem_id=f"example-{i}")
+                            for i in range(N_EXAMPLES)]
+                with gr.Column(elem_id="aa-ask-bar"):
+                    with gr.Column(elem_id="scope-panel", elem_classes="aa-menu-panel"):
+                        scope = gr.Dropdown(
+                            label="Ask about", multiselect=True, choices=[], value=[],
+                            elem_id="scope", info="all articles when none is chosen")
+                    with gr.Row(elem_id="aa-ask-row"):
+                        scope_chip = gr.Button(render.scope_chip_label([]), size="sm",
+                                               scale=0, min_width=0, elem_id="scope-chip",
+                                               elem_classes="aa-chip-button")
+                        question = gr.Textbox(
+                            elem_id="question", label="Your question", show_label=False,
+                            scale=8, lines=1, max_lines=4, max_length=MAX_QUESTION,
+                            placeholder="Ask a question…", autofocus=True,
+                            submit_btn=False)
+                        send = gr.Button("Ask", variant="primary", scale=0, min_width=64,
+                                         elem_id="ask")
+                        stop = gr.Button("Stop", variant="stop", scale=0, min_width=64,
+                                         elem_id="stop", visible=False)
+                    counter = gr.HTML(render.counter_html(0, MAX_QUESTION),
+                                      elem_id="question-counter")
                 with gr.Row(visible=False, elem_id="feedback-note-row") as note_row:
                     feedback_note = gr.Textbox(
                         label="Add a note to your rating (optional)", lines=1,
@@ -224,20 +361,15 @@ def build_chat_tab() -> ChatTab:
                     feedback_save = gr.Button("Save note", size="sm", scale=1,
                                               elem_id="feedback-save")
                 feedback_status = gr.HTML("", elem_id="feedback-status")
-                with gr.Row(elem_id="aa-examples"):
-                    gr.HTML('<span class="aa-label">Try</span>', elem_classes="aa-examples-label")
-                    example_buttons = [
-                        gr.Button("", visible=False, size="sm", variant="secondary",
-                                  elem_classes="aa-example", elem_id=f"example-{i}")
-                        for i in range(N_EXAMPLES)]
             with gr.Column(scale=2, min_width=320, elem_id="aa-viewer-col"):
                 viewer = gr.HTML(render.viewer_placeholder_html(), elem_id="source-viewer",
-                                 js_on_load=CITE_JS + TURN_START_JS)
+                                 js_on_load=CITE_JS + TURN_START_JS + LAYOUT_JS)
     return ChatTab(
         new_chat=new_chat, conv_search=conv_search, conv_list=conv_list,
         conv_actions=conv_actions, conv_title=conv_title, conv_rename=conv_rename,
         conv_delete=conv_delete, conv_confirm=conv_confirm, conv_delete_yes=conv_delete_yes,
         conv_delete_no=conv_delete_no, conv_export=conv_export, chatbot=chatbot, scope=scope,
+        scope_chip=scope_chip,
         question=question, send=send, stop=stop, counter=counter, note_row=note_row,
         feedback_note=feedback_note, feedback_save=feedback_save,
         feedback_status=feedback_status, example_buttons=example_buttons, viewer=viewer)
@@ -439,6 +571,11 @@ class ChatHandlers:
         return ("", render.status_html("ok", ["Note saved with your rating."]),
                 *self.feedback_file(owner))
 
+    def scope_label(self, ids: list[str] | None) -> Any:
+        """The scope chip's label for the chosen articles ("All articles" for none)."""
+        titles = {s.article_id: s.title for s in current_sources(self.services.assistant)}
+        return gr.Button(value=render.scope_chip_label([titles.get(i, i) for i in ids or []]))
+
     def show_citation(self, answers: list[Answer | None], cite: str) -> Any:
         """The viewer's HTML for a footnote's "#cite-TURN-N" target (gr.skip() for another
         click on the viewer)."""
@@ -514,6 +651,9 @@ def wire_chat(chat_tab: ChatTab, state: SessionState, handlers: ChatHandlers,
         stop_turn, inputs=[c.chatbot, s.turns, s.pending, s.conversation, c.conv_search],
         outputs=[c.chatbot, s.turns, s.busy, c.send, c.stop, *sidebar_outputs],
         api_visibility="private", show_progress="hidden")
+    # The chip beside the question says what it is limited to, however the scope was set.
+    c.scope.change(h.scope_label, inputs=[c.scope], outputs=[c.scope_chip],
+                   api_visibility="private", show_progress="hidden", trigger_mode="always_last")
     # The character counter, in the browser: no round trip per keystroke.
     c.question.input(None, inputs=[c.question], outputs=[c.counter], api_visibility="private",
                      js=f"(text) => `{render.counter_js_template(MAX_QUESTION)}`")
