@@ -504,7 +504,9 @@ def test_conversations_last_across_reloads_and_can_be_renamed_exported_deleted(
     opened = page.locator("#conv-list label:has(input:checked)")
     opened.filter(has_text="1 question").wait_for()
     assert "How long did the talks last?" in opened.inner_text()
-    # Renamed at once: other tests' conversations share this server's list.
+    # Renamed at once: other tests' conversations share this server's list. Rename, Export and
+    # Delete are in the open conversation's menu.
+    _conversation_menu(page)
     page.fill("#conv-title textarea, #conv-title input", f"Summit length {marker}")
     page.click("#conv-rename")
     page.locator("#conv-list label", has_text=f"Summit length {marker}").wait_for()
@@ -528,6 +530,7 @@ def test_conversations_last_across_reloads_and_can_be_renamed_exported_deleted(
                            f"'{marker}')")
     page.fill("#conv-search textarea, #conv-search input", marker)
     page.locator("#conv-list label", has_text=marker).wait_for()
+    _conversation_menu(page)
     with page.expect_download() as download:
         page.click("#conv-export")
     saved = tmp_path / "conversation.md"
@@ -542,6 +545,7 @@ def test_conversations_last_across_reloads_and_can_be_renamed_exported_deleted(
     page.wait_for_function("document.querySelectorAll('#chat [data-testid=\"user\"]').length == 0")
     session.ask(f"Who met at the summit ({marker})?")
     page.locator("#conv-list label", has_text=f"Who met at the summit ({marker})").wait_for()
+    _conversation_menu(page)
     page.click("#conv-delete")
     page.locator("#conv-delete-yes").wait_for(state="visible")
     page.click("#conv-delete-yes")
@@ -549,6 +553,14 @@ def test_conversations_last_across_reloads_and_can_be_renamed_exported_deleted(
                            f"'Who met at the summit ({marker})')")
     assert page.locator("#conv-list label", has_text=f"Summit length {marker}").count() == 1
     assert page.locator('#chat [data-testid="user"]').count() == 0
+
+
+def _conversation_menu(page: Any) -> None:
+    """Open the open conversation's menu (Rename, Export, Delete), unless it is open."""
+    page.locator("#conv-menu").wait_for(state="visible")
+    if not page.locator("#conv-rename").is_visible():
+        page.click("#conv-menu")
+        page.locator("#conv-rename").wait_for(state="visible")
 
 
 def test_every_retrieved_passage_is_on_view_and_an_abstention_says_why(session: Session) -> None:
@@ -633,7 +645,9 @@ def test_ask_about_one_article_limits_the_citations_to_it(session: Session) -> N
     page.keyboard.press("Escape")
     page.click("#ask-about")
     page.locator("#chat").wait_for(state="visible")  # back on the Chat tab
-    assert word in page.locator("#scope").inner_text()  # the scope shows above the input
+    # The scope: chosen in its panel, named on the chip beside the question box.
+    assert word in page.locator("#scope").text_content()
+    assert title[:10] in page.locator("#scope-chip").inner_text()
     answer = session.ask("How long did the talks last?")
     sources = answer.locator(".aa-source-title")
     assert sources.count() >= 1, answer.inner_text()
@@ -756,7 +770,8 @@ def test_articles_can_be_filtered_sorted_opened_deleted_and_restored(session: Se
     page.locator("#article-view .aa-article-view", has_text="second oven").wait_for()
     page.click("#article-ask")
     page.locator("#chat").wait_for(state="visible")
-    assert "Westbrook" in page.locator("#scope").inner_text()
+    assert "Westbrook" in page.locator("#scope").text_content()
+    assert page.locator("#scope-chip").inner_text().startswith("Westbrook")
     session.tab("articles")
 
     # Delete asks first; Undo brings it back from its file.
