@@ -7,13 +7,15 @@ or two sentences form the answer. The answer's confidence comes from the best se
 similarity and from how much of the question the passage covers at all; a question whose
 distinctive words the articles never use is one they don't answer. The weights, the confidence
 and the abstention threshold live in heuristic_weights.json (hand-set on our dev sets; see it).
+
+It reads only the Evidence the retrieve stage hands it (assistant/answering/retrieve.py); the
+conflict check's search for other articles' amounts is a Probe the retrieve stage runs.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -22,10 +24,12 @@ from typing import Any
 import numpy as np
 
 from assistant.answer_types import expected_type, is_list_question, offers_type
+from assistant.answering.retrieve import Evidence
 from assistant.conflicts import Quantity, disagreement, quantities, unit_answers
 from assistant.instructions import addresses_an_assistant
-from assistant.retrieval import Candidate, Passage, Retriever
-from assistant.selection import Selection
+from assistant.retrieval import Candidate, Passage, question_terms
+from assistant.selection import Probe, Selection
+from index.catalog import PorterStems
 from index.text import STOPWORDS, words
 
 # The numbers below are read from this file. They were set by hand on our dev sets (its
@@ -72,26 +76,38 @@ class ScoringWeights:
     conflict_ratio: float = 0.8
 
 
+@dataclass
+class _Pending:
+    """A selection whose conflict check waits for its probe (other articles' amounts)."""
+
+    question: str
+    vector: np.ndarray
+    best: Candidate
+    answering: list[Candidate]
+    amounts_of: Any  # Candidate -> the amounts in it that can answer the question
+
+
 class ExtractiveAnswerer:
-    def __init__(self, retriever: Retriever, weights: ScoringWeights | None = None,
+    def __init__(self, weights: ScoringWeights | None = None,
                  max_sentences: int = 2, abstain_threshold: float = 0.4,
-                 embedder: object | None = None) -> None:
-        self.retriever = retriever
+                 embedder: Any = None, stems: PorterStems | None = None) -> None:
+        self.embedder = embedder
+        self.stems = stems or PorterStems()
         # Token-level vectors need the local model; other embedders skip that signal.
         self.token_vectors = getattr(embedder, "token_vectors", None)
         self.weights = weights or ScoringWeights()
         self.max_sentences = max_sentences
         self.abstain_threshold = abstain_threshold
 
-    def score(self, question: str, query_vector: np.ndarray, passages: list[Passage]
-              ) -> tuple[list[Candidate], dict[str, float]]:
+    def score(self, question: str, query_vector: np.ndarray, passages: list[Passage],
+              evidence: Evidence) -> tuple[list[Candidate], dict[str, float]]:
         """Score every candidate sentence. Returns them best first, plus question-level facts."""
         w = self.weights
         # A sentence that addresses an AI assistant is an injection attempt, not reporting.
-        candidates = [c for c in self.retriever.candidates(passages)
+        candidates = [c for c in evidence.candidates(passages)
                       if not addresses_an_assistant(c.text)]
-        terms = self.retriever.question_terms(question)
-        idf, stems, df = self.retriever.idf(terms)
+        terms = question_terms(question)
+        idf, stems, df = evidence.terms.idf(terms)
         term_stems = [stems[t] for t in terms]
         total_weight = sum(idf[s] for s in set(term_stems)) or 1.0
         kind = expected_type(question)
@@ -99,7 +115,7 @@ class ExtractiveAnswerer:
         sentence_stems: list[set[str]] = []
         for cand in candidates:
             ws = [x for x in words(cand.text) if x not in STOPWORDS]
-            sentence_stems.append(set(self.retriever.stems.stems(ws).values()))
+            sentence_stems.append(set(self.stems.stems(ws).values()))
         by_position = {(c.sentence.article_id, c.sentence.idx): i for i, c in enumerate(candidates)}
         if candidates:
             matrix = np.stack([c.sentence.vector for c in candidates])
@@ -132,12 +148,16 @@ class ExtractiveAnswerer:
             else 0.0
         return candidates, facts
 
-    def select(self, question: str, query_vector: np.ndarray, passages: list[Passage],
-               article_ids: Collection[str] | None = None) -> Selection:
-        """Pick the sentences that answer; `article_ids` (a question's scope) bounds the
-        conflict check's extra search."""
+    def select(self, question: str, evidence: Evidence) -> Selection:
+        """Pick the sentences that answer from the evidence's passages. When the answer states
+        an amount, the conflict check may ask for a probe (`probe_for`) before it is decided
+        (`other_side`)."""
         w = self.weights
-        candidates, facts = self.score(question, query_vector, passages)
+        query_vector = evidence.vector_for(question)
+        if query_vector is None:
+            query_vector = self.embedder.embed([question])[0]
+        passages = evidence.passages
+        candidates, facts = self.score(question, query_vector, passages, evidence)
         if not candidates:
             return Selection([], 0.0, True, reason="nothing retrieved")
         best = candidates[0]
@@ -155,11 +175,35 @@ class ExtractiveAnswerer:
                 break
             if cand.score >= w.second_sentence_ratio * best.score and cand.text != best.text:
                 chosen.append(cand)
-        conflict = self._find_conflict(question, query_vector, passages, candidates, article_ids)
-        if conflict:
-            _, first, second, _, _ = conflict
-            chosen = [first, second]
-        return Selection(chosen, confidence, False, conflict)
+        pending, probe = self._conflict_probe(question, query_vector, passages, candidates)
+        if pending is None:
+            return Selection(chosen, confidence, False)
+        return Selection(chosen, confidence, False, probe=probe, pending=pending)
+
+    def probe_for(self, selection: Selection) -> Probe | None:
+        return selection.probe
+
+    def other_side(self, question: str, selection: Selection, probe: Evidence) -> Selection:
+        """Finish the conflict check of a selection that asked for a probe: each other
+        article's amount, from the passages read and those the probe found. The question is the
+        one the selection was made for."""
+        pending = selection.pending
+        if not isinstance(pending, _Pending):
+            return selection
+        probed: list[Candidate] = []
+        if probe.passages:
+            probed, _ = self.score(pending.question, pending.vector, probe.passages, probe)
+        return self._decided(selection, pending, probed)
+
+    def _decided(self, selection: Selection, pending: _Pending, probed: list[Candidate]
+                 ) -> Selection:
+        answering = pending.answering + [c for c in probed
+                                         if c.lexical > 0 and pending.amounts_of(c)]
+        conflict = self._conflict_among(pending, answering)
+        if conflict is None:
+            return Selection(selection.sentences, selection.confidence, False)
+        _, first, second, _, _ = conflict
+        return Selection([first, second], selection.confidence, False, conflict)
 
     def alignment_gap(self, question: str, sentences: list[str]) -> float:
         """The gap between the worst- and second-worst-matched question word, where a word's
@@ -176,20 +220,20 @@ class ExtractiveAnswerer:
         matches = np.sort((q_vectors[keep] @ passage.T).max(axis=1))
         return float(matches[1] - matches[0])
 
-    def _find_conflict(self, question: str, query_vector: np.ndarray, passages: list[Passage],
-                       candidates: list[Candidate], article_ids: Collection[str] | None = None
-                       ) -> tuple[str, Candidate, Candidate, str, str] | None:
+    def _conflict_probe(self, question: str, query_vector: np.ndarray, passages: list[Passage],
+                        candidates: list[Candidate]) -> tuple[_Pending | None, Probe]:
         """Compare each article's best answer of the asked-for kind: if two articles give
         different amounts of the same unit, the sources disagree.
 
         Only questions that ask for an amount ("how long", "how many") are checked, and only
         amounts that can answer them count. Articles that ranked too low to be retrieved are
-        probed with a lexical search for the unit: a disagreement between sources matters more
-        than its retrieval rank.
+        probed with a lexical search for the unit (the Probe returned): a disagreement between
+        sources matters more than its retrieval rank. No _Pending when there is nothing to
+        check.
         """
         kind = expected_type(question)
         if kind not in ("duration", "length", "number"):
-            return None
+            return None, Probe()
 
         def fits(unit: str) -> bool:
             return unit_answers(kind, unit, question)
@@ -199,22 +243,23 @@ class ExtractiveAnswerer:
 
         answering = [c for c in candidates if c.lexical > 0 and amounts(c)]
         if not answering:
-            return None
+            return None, Probe()
         best = answering[0]
         if best.score < self.weights.conflict_ratio * candidates[0].score:
-            return None
-        seen = {p.chunk.chunk_id for p in passages}
-        extra: list[str] = []
-        terms = self.retriever.question_terms(question)
-        for amount in amounts(best)[:2]:
-            unit_word = amount.text.split()[-1].split("-")[-1]
-            hits = self.retriever.catalog.lexical_search_with(unit_word, terms, 10)
-            extra.extend(cid for cid, _ in hits if cid not in seen and cid not in extra)
-        if extra:
-            probe = self.retriever.passages_for_chunks(extra, rank=len(passages),
-                                                       article_ids=article_ids)
-            probed, _ = self.score(question, query_vector, probe)
-            answering += [c for c in probed if c.lexical > 0 and amounts(c)]
+            return None, Probe()
+        unit_words = tuple(amount.text.split()[-1].split("-")[-1] for amount in amounts(best)[:2])
+        terms = tuple(question_terms(question))
+        pending = _Pending(question, query_vector, best, answering, amounts)
+        return pending, Probe(unit_words=unit_words, terms=terms, rank=len(passages))
+
+    def _conflict_among(self, pending: _Pending, answering: list[Candidate]
+                        ) -> tuple[str, Candidate, Candidate, str, str] | None:
+        best = pending.best
+        kind = expected_type(pending.question)
+
+        def fits(unit: str) -> bool:
+            return unit_answers(kind, unit, pending.question)
+
         # Each other article's best-scoring sentence that states a fitting amount about the
         # same thing as the best answer.
         best_of_article: dict[str, Candidate] = {}
@@ -230,6 +275,7 @@ class ExtractiveAnswerer:
                 unit, a, b = found
                 return unit, best, other, a.text, b.text
         return None
+
 
 # Two sentences must be about the same thing to disagree: MiniLM puts unrelated news sentences
 # below about 0.3 and two reports of one event well above it.

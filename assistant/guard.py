@@ -29,6 +29,7 @@ import re
 from dataclasses import dataclass, field
 
 from assistant.answer_types import expected_type, offers_type
+from assistant.answering.compose import CONFLICT_NOTE, conflict_summary
 from assistant.citations import citation_for
 from assistant.grounding import SUPPORT_THRESHOLD, Support, SupportScorer
 from assistant.instructions import addresses_an_assistant
@@ -37,7 +38,6 @@ from assistant.models import (
     Answer,
     Citation,
     Conflict,
-    ConflictSide,
     GuardCheck,
     GuardReport,
     SentenceSupport,
@@ -381,23 +381,15 @@ class GroundingGuard:
                       backend="openai", confidence=round(confidence, 4), notes=notes,
                       guard=report)
 
-    def _conflict_summary(self, book: _CitationBook, selection: Selection
+    @staticmethod
+    def _conflict_summary(book: _CitationBook, selection: Selection
                           ) -> tuple[SentenceSupport, Conflict]:
+        """The sources' disagreement, worded as the offline answer words it (compose.py), with
+        its two sides cited from the book."""
         assert selection.conflict is not None
-        unit, first, second, value_a, value_b = selection.conflict
-        a = book.add(citation_for(0, first))
-        b = book.add(citation_for(0, second))
-        text = f"The sources disagree: one says {value_a} [{a}], another says {value_b} [{b}]."
-        # The summary restates the two figures: supported when each is quoted verbatim.
-        verbatim = value_a in first.text and value_b in second.text
-        sentence = SentenceSupport(text=text, citations=[a, b], support=1.0 if verbatim else 0.0,
-                                   supported=verbatim, note="conflict summary")
-        conflict = Conflict(topic=unit, sides=[
-            ConflictSide(citation=a, value=value_a, article_id=first.passage.article.article_id,
-                         title=first.passage.article.title),
-            ConflictSide(citation=b, value=value_b, article_id=second.passage.article.article_id,
-                         title=second.passage.article.title)])
-        return sentence, conflict
+        _, first, second, _, _ = selection.conflict
+        return conflict_summary(selection, book.add(citation_for(0, first)),
+                                book.add(citation_for(0, second)))
 
     def _supported_after(self, sentences: list[SentenceSupport], citations: list[Citation]) -> float:
         """An independent re-check: each final sentence against the passages it cites."""
@@ -406,7 +398,7 @@ class GroundingGuard:
         by_n = {c.n: c for c in citations}
         good = 0
         for sentence in sentences:
-            if sentence.note == "conflict summary":
+            if sentence.note == CONFLICT_NOTE:
                 good += sentence.supported
                 continue
             good += self._holds(sentence.text, [mask_instructions(by_n[n].passage)

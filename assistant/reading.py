@@ -15,8 +15,11 @@ Hand-set numbers remain in the conflict check: the heuristic answerer's same-top
   state different values (assistant/values.py) about the same event are shown side by side (of
   several such pairs, the one whose sentences say the most the same around their values). When
   the retrieved passages hold no such pair, `other_side` reads the other articles' passages found
-  by searching with the answer's sentence (the pipeline retrieves them), so a report that words
-  the event differently from the question is still read.
+  by searching with the answer's sentence (`probe_for` asks the retrieve stage for them), so a
+  report that words the event differently from the question is still read.
+
+It reads only the Evidence the retrieve stage hands it (assistant/answering/retrieve.py): the
+passages' sentences and the articles' texts are loaded there, never here.
 """
 
 from __future__ import annotations
@@ -25,11 +28,12 @@ import logging
 import re
 from dataclasses import replace
 
+from assistant.answering.retrieve import Evidence
 from assistant.extractive import same_topic
 from assistant.instructions import addresses_an_assistant, after_instructions
 from assistant.reader import Reader
-from assistant.retrieval import Candidate, Passage, Retriever
-from assistant.selection import Reading, Selection
+from assistant.retrieval import Candidate, Passage
+from assistant.selection import Probe, Reading, Selection
 from assistant.values import read_value, same_value, topic_of
 from index.text import words
 
@@ -51,18 +55,18 @@ def _past_the_instructions(cand: Candidate, span_start: int) -> Candidate | None
 
 
 class ReaderAnswerer:
-    def __init__(self, retriever: Retriever, reader: Reader, max_sentences: int = 2,
+    def __init__(self, reader: Reader, max_sentences: int = 2,
                  abstain_below: float | None = None) -> None:
-        self.retriever = retriever
         self.reader = reader
         self.max_sentences = max_sentences
         # A probability cut-off chosen by the user replaces the fitted margin threshold.
         self.abstain_below = abstain_below
 
-    def readings(self, question: str, passages: list[Passage]) -> list[Reading]:
+    def readings(self, question: str, passages: list[Passage], evidence: Evidence
+                 ) -> list[Reading]:
         """Every passage's best span, most confident first. A span inside a sentence that
         addresses an AI assistant is dropped: article text is data, not instructions."""
-        candidates = self.retriever.candidates(passages)
+        candidates = evidence.candidates(passages)
         by_article: dict[str, list[Candidate]] = {}
         for cand in candidates:
             by_article.setdefault(cand.sentence.article_id, []).append(cand)
@@ -102,14 +106,14 @@ class ReaderAnswerer:
         answers above it were right at least 80 % of the time on validation, these less often."""
         return self.reader.status(reading.span) != "answered"
 
-    def select(self, question: str, passages: list[Passage], extra: list[Passage] | None = None
-               ) -> Selection:
-        """Answer from `passages`; `extra` (the next passages in retrieval order) are read only
-        once there is an answer, to find an article that disagrees with it: a disagreement
-        between sources matters more than its retrieval rank."""
+    def select(self, question: str, evidence: Evidence) -> Selection:
+        """Answer from the evidence's passages; its `extra` (the next passages in retrieval
+        order) are read only once there is an answer, to find an article that disagrees with
+        it: a disagreement between sources matters more than its retrieval rank."""
+        passages, extra = evidence.passages, evidence.extra
         if not passages:
             return Selection([], 0.0, True, reason="nothing retrieved")
-        readings = self.readings(question, passages)
+        readings = self.readings(question, passages, evidence)
         if not readings:
             return Selection([], 0.0, True, reason="nothing retrieved to read")
         best = readings[0]
@@ -126,18 +130,27 @@ class ReaderAnswerer:
                 break
             if all(c.text != other.sentence.text for c in chosen):
                 chosen.append(other.sentence)
-        others = readings + (self.readings(question, extra) if extra else [])
+        others = readings + (self.readings(question, extra, evidence) if extra else [])
         others.sort(key=lambda r: -r.strength)
         return self._with_conflict(Selection(chosen, best.probability, False, reading=best,
                                              readings=tuple(readings), tentative=self.tentative(best)),
-                                   others)
+                                   others, evidence)
 
-    def other_side(self, question: str, selection: Selection, probe: list[Passage]) -> Selection:
-        """`selection` (an answer without a conflict) checked against `probe`: passages of the
-        other articles found by searching with the answer's own sentence. A report that gives
-        the same event another value is found even when the question's wording did not
-        retrieve it."""
-        if selection.abstain or selection.conflict or selection.reading is None or not probe:
+    def probe_for(self, selection: Selection) -> Probe | None:
+        """An answer without a conflict asks for the other articles' passages found by its own
+        sentence (another report may word the event differently from the question)."""
+        if selection.abstain or selection.conflict or selection.reading is None:
+            return None
+        return Probe(sentence=selection.reading.sentence.text,
+                     best_article=selection.reading.article_id)
+
+    def other_side(self, question: str, selection: Selection, probe: Evidence) -> Selection:
+        """`selection` (an answer without a conflict) checked against the `probe` evidence:
+        passages of the other articles found by searching with the answer's own sentence. A
+        report that gives the same event another value is found even when the question's
+        wording did not retrieve it."""
+        if selection.abstain or selection.conflict or selection.reading is None \
+                or not probe.passages:
             return selection
         kind = read_value(selection.reading.text).kind
         if kind not in _COMPARABLE:
@@ -146,14 +159,16 @@ class ReaderAnswerer:
         # only a value of the answer's own kind (an amount against an amount, a date against a
         # date) counts as the other side. Names and phrases from them gave spurious conflicts on
         # the user-articles set (a place named at another grain, another quote of the talks).
-        found = [r for r in self.readings(question, probe) if read_value(r.text).kind == kind]
+        found = [r for r in self.readings(question, probe.passages, probe)
+                 if read_value(r.text).kind == kind]
         others = sorted([*selection.readings, *found], key=lambda r: -r.strength)
-        return self._with_conflict(selection, others)
+        return self._with_conflict(selection, others, probe)
 
-    def _with_conflict(self, selection: Selection, others: list[Reading]) -> Selection:
+    def _with_conflict(self, selection: Selection, others: list[Reading], evidence: Evidence
+                       ) -> Selection:
         """The selection as it stands, or the two disagreeing readings when `others` holds them."""
         assert selection.reading is not None
-        conflict = self._conflict(selection.reading, others)
+        conflict = self._conflict(selection.reading, others, evidence)
         if conflict is None:
             return selection
         first, second = conflict
@@ -163,26 +178,26 @@ class ReaderAnswerer:
             reading=first, conflict_readings=conflict, readings=selection.readings,
             tentative=self.tentative(first) and self.tentative(second))
 
-    def _states(self, reading: Reading, value: str, texts: dict[str, str]) -> bool:
+    @staticmethod
+    def _states(reading: Reading, value: str, evidence: Evidence) -> bool:
         """Whether the reading's article states the value anywhere: then the two spans name one
         thing at different grain ("Anchorage" and "Joint Base Elmendorf-Richardson in
-        Anchorage"), not two answers that exclude each other. `texts` keeps the articles' texts
-        read so far for this question."""
-        if reading.article_id not in texts:
-            texts[reading.article_id] = self.retriever.catalog.article_text(reading.article_id) or ""
+        Anchorage"), not two answers that exclude each other."""
         return bool(re.search(rf"(?<!\w){re.escape(value.strip())}(?!\w)",
-                              texts[reading.article_id], re.IGNORECASE))
+                              evidence.text_of(reading.article_id), re.IGNORECASE))
 
-    def _disagree(self, first: Reading, second: Reading, texts: dict[str, str]) -> bool:
+    def _disagree(self, first: Reading, second: Reading, evidence: Evidence) -> bool:
         """Two readings of different articles that state different values (neither article
         states the other's) about the same event (their sentences are close in meaning)."""
         if first.article_id == second.article_id or same_value(first.text, second.text) \
-                or self._states(second, first.text, texts) or self._states(first, second.text, texts):
+                or self._states(second, first.text, evidence) \
+                or self._states(first, second.text, evidence):
             return False
         return first.sentence.text != second.sentence.text and \
             same_topic(first.sentence, second.sentence)
 
-    def _conflict(self, best: Reading, readings: list[Reading]) -> tuple[Reading, Reading] | None:
+    def _conflict(self, best: Reading, readings: list[Reading], evidence: Evidence
+                  ) -> tuple[Reading, Reading] | None:
         """Two articles' readings that both answer and disagree about the same event (see
         `_disagree`). Each article offers its most confident reading. Of the disagreeing pairs,
         the one whose sentences say the most the same around their values is shown: a source
@@ -201,11 +216,10 @@ class ReaderAnswerer:
             if reading is not best and not self.answers(reading):
                 continue
             tops.append(reading)
-        texts: dict[str, str] = {}
         # A pair without the best reading must be about the best reading's event too.
         near = [r for r in tops if r is best or same_topic(best.sentence, r.sentence)]
         pairs = [(a, b) for i, a in enumerate(near) for b in near[i + 1:]
-                 if self._disagree(a, b, texts)]
+                 if self._disagree(a, b, evidence)]
         if not pairs:
             return None
         words_of = {id(r): _context_words(r) for r in near}

@@ -42,6 +42,11 @@ class Candidate:
     score: float = 0.0
 
 
+def question_terms(question: str) -> list[str]:
+    """The question's words that are not stop words, each once, in order."""
+    return list(dict.fromkeys(w for w in words(question) if w not in STOPWORDS))
+
+
 class Retriever:
     def __init__(self, catalog: Catalog, vectors: ChromaStore) -> None:
         self.catalog = catalog
@@ -49,7 +54,7 @@ class Retriever:
         self.stems = PorterStems()
 
     def question_terms(self, question: str) -> list[str]:
-        return list(dict.fromkeys(w for w in words(question) if w not in STOPWORDS))
+        return question_terms(question)
 
     def idf(self, terms: list[str]) -> tuple[dict[str, float], dict[str, str], dict[str, int]]:
         """IDF of each term over chunks (BM25's form), keyed by porter stem; also the stems

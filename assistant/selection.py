@@ -5,9 +5,23 @@ sentences to quote, its confidence, whether to abstain, a conflict) and, from th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from assistant.reader import Span
 from assistant.retrieval import Candidate, Passage
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A search a Selection asks the retrieve stage for, to find the other side of its answer:
+    with the answer's sentence (`sentence`, outside `best_article`), or for chunks that hold
+    one of `unit_words` and one of the question's `terms` (placed at `rank`)."""
+
+    sentence: str = ""
+    best_article: str = ""
+    unit_words: tuple[str, ...] = ()
+    terms: tuple[str, ...] = ()
+    rank: int = 0
 
 
 @dataclass
@@ -52,3 +66,7 @@ class Selection:
     readings: tuple[Reading, ...] = ()
     # The reader answered below its fitted confidence band: shown as "Not sure: ...".
     tentative: bool = False
+    # The heuristic answerer's conflict check waiting for a search of other articles' amounts
+    # (the retrieve stage runs it; the answerer's other_side finishes the check).
+    probe: Probe | None = None
+    pending: Any = None

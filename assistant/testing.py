@@ -18,8 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from assistant.answering.check import cited_premise
 from assistant.grounding import SUPPORT_THRESHOLD, SupportScorer
-from assistant.models import TENTATIVE_LEAD, Answer, Citation
+from assistant.models import TENTATIVE_LEAD, Answer
 
 if TYPE_CHECKING:
     from assistant.core import Assistant
@@ -129,11 +130,6 @@ def conflict_claim_support(claim: Claim, answer: Answer) -> bool | None:
                                            or _squash(s.value) in _squash(by_n[s.citation].passage))
                    for s in sides)
     return None
-
-
-def cited_premise(citations: list[Citation]) -> str:
-    """What a set of citations offers as evidence: their passages (or quotes), one per line."""
-    return "\n".join((c.passage or c.text) for c in citations)
 
 
 def citation_problems(answer: Answer,

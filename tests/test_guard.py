@@ -12,6 +12,7 @@ import re
 import pytest
 
 from assistant import Answer, Assistant
+from assistant.answering.compose import compose
 from assistant.guard import GroundingGuard, mask_instructions, parse_reply, split_clauses
 
 
@@ -22,7 +23,7 @@ def guarded(assistant: Assistant, question: str, reply: str, *, prompt_passages:
     passages = assistant.retrieve(question)
     vector = assistant.embedder.embed([question])[0]
     selection = assistant.answerer.select(question, vector, passages)
-    fallback = assistant._extractive_answer(question, selection)
+    fallback = compose(question, selection, calibrated=False)
     guard = GroundingGuard(assistant.scorer)
     return guard.check(question, reply, passages, prompt_passages=prompt_passages,
                        selection=selection, fallback=fallback, model="test")

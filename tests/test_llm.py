@@ -18,6 +18,7 @@ from conftest import SAMPLES, require, run_cli
 from test_guard import assert_well_formed
 
 from assistant import Answer, Assistant
+from assistant.answering.compose import compose
 from harness.llm_server import SMOLLM2_MODEL_ALIAS, llama_server_unavailable_reason, running_llama_server
 
 pytestmark = pytest.mark.llm
@@ -102,7 +103,7 @@ def test_super_bowl_hallucination_is_caught(llm_user: Assistant) -> None:
     reply = llm_user.generative.generate(question, passages)
     vector = llm_user.embedder.embed([question])[0]
     selection = llm_user.answerer.select(question, vector, passages)
-    fallback = llm_user._extractive_answer(question, selection)
+    fallback = compose(question, selection, calibrated=False)
     answer = llm_user.generative.guard.check(question, reply, passages, prompt_passages=4,
                                              selection=selection, fallback=fallback)
     print(repr(reply), answer.guard.outcome if answer.guard else None)

@@ -29,7 +29,7 @@ def test_info_logs_one_line_per_ingest_and_answer_with_timings(tmp_path: Path) -
     ask = run_cli("ask", "Which company built the trams?", "--store", str(store),
                   env={"ASSISTANT_LOG_LEVEL": "INFO"})
     assert ask.returncode == 0, ask.stderr
-    answers = [line for line in ask.stderr.splitlines() if "assistant.core: answer:" in line]
+    answers = [line for line in ask.stderr.splitlines() if "assistant.answering.pipeline: answer:" in line]
     assert len(answers) == 1 and "total" in answers[0] and "ms" in answers[0]
     assert "Which company" not in ask.stderr, "the question's text stays out of INFO lines"
     quiet = run_cli("ask", "Which company built the trams?", "--store", str(store),
