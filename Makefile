@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STORE ?= .assistant
 PORT ?= 7860
 
-.PHONY: install run index chat test lint layers eval bench bench-api bench-shared bench-reader install-train train-reader fit-heuristic llm-server clean
+.PHONY: install run index chat test test-fast lint layers eval bench bench-api bench-shared bench-reader install-train train-reader fit-heuristic llm-server clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,13 @@ llm-server: install
 	PYTHON=$(BIN)/python bash scripts/build_llama_wheel.sh
 
 test: install
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=15
+
+# The edit loop: unit and in-process tests only (no `chroma run`, llama.cpp server, browser or
+# training run).
+test-fast: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not server and not llm and not browser and not slow" \
+		--durations=10
 
 # The grounding evaluation on every set we have: our two gold sets, then the shared dev sets
 # (squad2-normans, rgb-dev-conflict, rgb-dev-noise; evaluation only, read from $(DATASETS) and

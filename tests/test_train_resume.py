@@ -10,9 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import ROOT, require
 
 from training.reader_data import POOL
+
+pytestmark = pytest.mark.slow
 
 SMALL = ["--limit", "40", "--epochs", "1", "--batch-size", "8", "--max-length", "128",
          "--checkpoint-every", "2"]
