@@ -34,7 +34,7 @@ from assistant.instructions import addresses_an_assistant, after_instructions
 from assistant.reader import Reader
 from assistant.retrieval import Candidate, Passage
 from assistant.selection import Probe, Reading, Selection
-from assistant.values import read_value, same_value, topic_of
+from assistant.values import mentions_an_amount, read_value, same_value, topic_of
 from index.text import words
 
 log = logging.getLogger(__name__)
@@ -141,6 +141,10 @@ class ReaderAnswerer:
         sentence (another report may word the event differently from the question)."""
         if selection.abstain or selection.conflict or selection.reading is None:
             return None
+        # Only an amount or a date is looked for elsewhere (see other_side): for any other answer
+        # the search and the reading would be spent for nothing.
+        if read_value(selection.reading.text).kind not in _COMPARABLE:
+            return None
         return Probe(sentence=selection.reading.sentence.text,
                      best_article=selection.reading.article_id)
 
@@ -159,7 +163,11 @@ class ReaderAnswerer:
         # only a value of the answer's own kind (an amount against an amount, a date against a
         # date) counts as the other side. Names and phrases from them gave spurious conflicts on
         # the user-articles set (a place named at another grain, another quote of the talks).
-        found = [r for r in self.readings(question, probe.passages, probe)
+        # A passage that names no amount or date cannot hold the other side: not read.
+        holding = [p for p in probe.passages if mentions_an_amount(p.chunk.text)]
+        if not holding:
+            return selection
+        found = [r for r in self.readings(question, holding, probe)
                  if read_value(r.text).kind == kind]
         others = sorted([*selection.readings, *found], key=lambda r: -r.strength)
         return self._with_conflict(selection, others, probe)

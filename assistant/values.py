@@ -170,3 +170,11 @@ def topic_of(span: str) -> str:
     if value.kind == "number":
         return f"{value.unit}s" if value.unit and not value.unit.isdigit() else "number"
     return "answer"
+
+
+_AMOUNT_WORDS = frozenset(w for w in NUMBER_WORDS if w not in ("a", "an", "once", "half"))
+
+
+def mentions_an_amount(text: str) -> bool:
+    """Whether the text holds a digit or a number word: the least a number or date needs."""
+    return any(ch.isdigit() for ch in text) or not _AMOUNT_WORDS.isdisjoint(_tokens(text))
