@@ -647,7 +647,10 @@ def test_ask_about_one_article_limits_the_citations_to_it(session: Session) -> N
     page.locator("#chat").wait_for(state="visible")  # back on the Chat tab
     # The scope: chosen in its panel, named on the chip beside the question box.
     assert word in page.locator("#scope").text_content()
-    assert title[:10] in page.locator("#scope-chip").inner_text()
+    # The chip is renamed by the page's script after the choice lands: wait for it, not a moment.
+    from playwright.sync_api import expect
+
+    expect(page.locator("#scope-chip")).to_contain_text(title[:10], timeout=10_000)
     answer = session.ask("How long did the talks last?")
     sources = answer.locator(".aa-source-title")
     assert sources.count() >= 1, answer.inner_text()
