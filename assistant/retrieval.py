@@ -122,22 +122,3 @@ class Retriever:
             if chunk and article:
                 out.append(Passage(chunk, article, 0.0, 0.0, 0.0, rank))
         return out
-
-    def candidates(self, passages: list[Passage]) -> list[Candidate]:
-        """The sentences of the passages, each once (chunks overlap)."""
-        out: list[Candidate] = []
-        seen: set[tuple[str, int]] = set()
-        texts: dict[str, str] = {}
-        for passage in passages:
-            chunk = passage.chunk
-            if chunk.article_id not in texts:
-                texts[chunk.article_id] = self.catalog.article_text(chunk.article_id) or ""
-            text = texts[chunk.article_id]
-            for sentence in self.catalog.sentences_of(chunk.article_id, chunk.sent_first,
-                                                      chunk.sent_last):
-                key = (sentence.article_id, sentence.idx)
-                if key in seen:
-                    continue
-                seen.add(key)
-                out.append(Candidate(passage, sentence, text[sentence.start:sentence.end]))
-        return out
