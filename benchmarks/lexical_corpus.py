@@ -32,8 +32,8 @@ def read_articles(path: Path) -> Iterator[dict[str, Any]]:
 def _code_key(*parts: object) -> str:
     """Changes when the generator, loader, cleaning or chunking code changes."""
     h = hashlib.sha1(json.dumps(parts).encode())
-    for name in ("benchmarks/corpus.py", "index/loaders.py", "index/clean.py", "index/topmatter.py",
-                 "index/text.py", "index/chunking.py"):
+    for name in ("benchmarks/corpus.py", "benchmarks/corpus_topics.py", "index/loaders.py",
+                 "index/clean.py", "index/topmatter.py", "index/text.py", "index/chunking.py"):
         h.update((ROOT / name).read_bytes())
     return h.hexdigest()[:12]
 
