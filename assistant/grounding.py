@@ -26,10 +26,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.answer_types import MONTHS, NUMBER_WORDS
+from assistant.tuning import (
+    SUPPORT_COSINE_FLOOR,
+    SUPPORT_COSINE_RANGE,
+    SUPPORT_PRECISION_WEIGHT,
+    SUPPORT_SIMILARITY_WEIGHT,
+    SUPPORT_THRESHOLD,
+    SUPPORT_VETO_FACTOR,
+    VERBATIM_MIN_WORDS,
+    VERBATIM_NEGATION_LOOKBACK,
+)
 from index.embedding import Embedder
 from index.text import STOPWORDS, split_sentences, stem, words
-
-SUPPORT_THRESHOLD = 0.5
 
 _NEGATIONS = {"not", "no", "never", "none", "nobody", "nothing", "neither", "nor", "without",
               "didn't", "doesn't", "don't", "wasn't", "weren't", "isn't", "aren't", "won't",
@@ -92,13 +100,13 @@ def _verbatim(sentence: str, passage: str) -> bool:
     """The passage holds the sentence word for word, and no negation right before it turns it
     around ("no sign that a deal was reached" does not back "a deal was reached")."""
     tokens = re.findall(r"\w+", sentence)
-    if len(tokens) < 4:
+    if len(tokens) < VERBATIM_MIN_WORDS:
         return False
     pattern = r"(?<!\w)" + r"\W+".join(re.escape(t) for t in tokens) + r"(?!\w)"
     match = re.search(pattern, passage, re.IGNORECASE)
     if match is None:
         return False
-    lead = words(passage[:match.start()].replace("’", "'"))[-3:]
+    lead = words(passage[:match.start()].replace("’", "'"))[-VERBATIM_NEGATION_LOOKBACK:]
     negated = any(w in _NEGATIONS or w.endswith("n't") for w in lead)
     return not negated or _has_negation(sentence)
 
@@ -201,10 +209,10 @@ class SupportScorer:
         if _has_negation(sentence) != _has_negation(best_single or passage):
             vetoed.append("negation")
         # Cosine between paraphrases of one fact sits around 0.6-0.9 for MiniLM; rescale.
-        similarity = min(max((best_sim - 0.35) / 0.5, 0.0), 1.0)
-        score = 0.55 * similarity + 0.45 * precision
+        similarity = min(max((best_sim - SUPPORT_COSINE_FLOOR) / SUPPORT_COSINE_RANGE, 0.0), 1.0)
+        score = SUPPORT_SIMILARITY_WEIGHT * similarity + SUPPORT_PRECISION_WEIGHT * precision
         if vetoed:
-            score *= 0.4
+            score *= SUPPORT_VETO_FACTOR
         if _verbatim(sentence, passage):
             score, vetoed = 1.0, []
         return Support(round(score, 4), round(best_sim, 4), round(precision, 4), vetoed, best_span)
