@@ -10,11 +10,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from assistant.tuning import (
+    DIVERSITY_DISCOUNT,
+    DIVERSITY_SPARED_CHUNKS,
+    RETRIEVE_MIN_POOL,
+    RETRIEVE_POOL_PER_PASSAGE,
+    RRF_K,
+)
 from index.catalog import ArticleRecord, Catalog, ChunkRecord, PorterStems, SentenceRecord
 from index.text import STOPWORDS, words
 from index.vectorstore import ChromaStore
-
-RRF_K = 60  # the constant from Cormack et al. (2009); insensitive in practice
 
 
 @dataclass
@@ -70,7 +75,7 @@ class Retriever:
                  article_ids: Collection[str] | None = None) -> list[Passage]:
         """The best `top_k` passages; only from `article_ids` when given (a question's scope:
         both searches are filtered, so a small scope is not starved by the rest of the corpus)."""
-        pool = max(top_k * 4, 20)
+        pool = max(top_k * RETRIEVE_POOL_PER_PASSAGE, RETRIEVE_MIN_POOL)
         dense_hits = self.vectors.query(query_vector, pool, article_ids)
         lexical_hits = self.catalog.lexical_search(self.question_terms(question), pool, article_ids)
         fused: dict[str, float] = defaultdict(float)
@@ -98,7 +103,8 @@ class Retriever:
             # the RRF scores of a small corpus lie close together, and discounting it pushed the
             # chunk that says how long the talks lasted below other articles' weak matches
             # (the README's own example; hand-set, measured on the dev sets in `make eval`).
-            diversity = 0.7 ** max(0, seen_per_article[chunk.article_id] - 1)
+            diversity = DIVERSITY_DISCOUNT ** max(
+                0, seen_per_article[chunk.article_id] - DIVERSITY_SPARED_CHUNKS)
             seen_per_article[chunk.article_id] += 1
             passages.append(Passage(chunk, article, dense_score.get(cid, 0.0),
                                     lexical_score.get(cid, 0.0), fused[cid] * diversity))

@@ -22,10 +22,11 @@ from typing import Protocol
 from assistant.answering.check import SupportCheck
 from assistant.answering.compose import compose, pieces_then, retrieved_passages
 from assistant.answering.read import Read
-from assistant.answering.retrieve import CONFLICT_PROBE_PASSAGES, Evidence, Retrieve
+from assistant.answering.retrieve import Evidence, Retrieve
 from assistant.models import Answer, Scope
 from assistant.retrieval import Passage
 from assistant.selection import Selection
+from assistant.tuning import CONFLICT_PROBE_PASSAGES
 
 log = logging.getLogger(__name__)
 

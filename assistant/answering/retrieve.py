@@ -26,14 +26,12 @@ from assistant.errors import AssistantError, ScopeError
 from assistant.models import Answer, Scope
 from assistant.retrieval import Candidate, Passage, Retriever
 from assistant.selection import Probe
+from assistant.tuning import CONFLICT_PROBE_PASSAGES, SENTENCE_PROBE_SEARCH_FACTOR, UNIT_PROBE_HITS
 from index.catalog import Catalog, SentenceRecord
 from index.embedding import Embedder
 from index.text import STOPWORDS, words
 from index.vectorstore import VectorStoreError
 
-# Passages past top_k that are read only when there is an answer, to find a source that
-# disagrees with it even though it ranked lower.
-CONFLICT_PROBE_PASSAGES = 4
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -178,7 +176,8 @@ class Retrieve:
         the question's term statistics."""
         if probe.sentence:
             vector = self.embedder.embed([probe.sentence])[0]
-            found = self.search(probe.sentence, vector, 3 * CONFLICT_PROBE_PASSAGES, evidence.scope)
+            wanted = SENTENCE_PROBE_SEARCH_FACTOR * CONFLICT_PROBE_PASSAGES
+            found = self.search(probe.sentence, vector, wanted, evidence.scope)
             seen = {p.chunk.chunk_id for p in evidence.passages + evidence.extra}
             passages = [p for p in found if p.article.article_id != probe.best_article
                         and p.chunk.chunk_id not in seen][:CONFLICT_PROBE_PASSAGES]
@@ -186,7 +185,7 @@ class Retrieve:
             seen = {p.chunk.chunk_id for p in evidence.passages}
             chunk_ids: list[str] = []
             for word in probe.unit_words:
-                hits = self.catalog.lexical_search_with(word, list(probe.terms), 10)
+                hits = self.catalog.lexical_search_with(word, list(probe.terms), UNIT_PROBE_HITS)
                 chunk_ids.extend(cid for cid, _ in hits if cid not in seen and cid not in chunk_ids)
             passages = self.retriever.passages_for_chunks(
                 chunk_ids, rank=probe.rank, article_ids=evidence.scope) if chunk_ids else []
