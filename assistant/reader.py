@@ -25,13 +25,17 @@ from typing import Literal
 import numpy as np
 from tokenizers import Tokenizer
 
+from assistant.tuning import (
+    READER_MAX_ANSWER_TOKENS,
+    READER_MAX_LENGTH,
+    READER_MAX_QUESTION_TOKENS,
+    READER_STRIDE,
+    READER_TOP_LOGITS,
+)
+
 log = logging.getLogger(__name__)
 
 MODEL_DIR = Path(__file__).resolve().parent / "reader_model"
-MAX_LENGTH = 256
-STRIDE = 96
-MAX_QUESTION_TOKENS = 64
-MAX_ANSWER_TOKENS = 30
 _NEG = -1e4
 
 
@@ -95,16 +99,16 @@ def _plain(tokenizer: Tokenizer) -> Tokenizer:
 
 
 def _question_prefix(tokenizer: Tokenizer, question: str) -> str:
-    """The question cut to MAX_QUESTION_TOKENS word pieces, so the context keeps its room."""
+    """The question cut to READER_MAX_QUESTION_TOKENS word pieces, so the context keeps its room."""
     question = " ".join(question.split())
     enc = _plain(tokenizer).encode(question, add_special_tokens=False)
-    if len(enc.ids) <= MAX_QUESTION_TOKENS:
+    if len(enc.ids) <= READER_MAX_QUESTION_TOKENS:
         return question
-    return question[: enc.offsets[MAX_QUESTION_TOKENS - 1][1]]
+    return question[: enc.offsets[READER_MAX_QUESTION_TOKENS - 1][1]]
 
 
-def make_windows(tokenizer: Tokenizer, question: str, context: str, max_length: int = MAX_LENGTH,
-                 stride: int = STRIDE) -> list[Window]:
+def make_windows(tokenizer: Tokenizer, question: str, context: str,
+                 max_length: int = READER_MAX_LENGTH, stride: int = READER_STRIDE) -> list[Window]:
     """Question + context as overlapping windows of at most max_length tokens. The tokenizer
     is set up for it on first use (truncation of the context only, with the stride); the reader
     configures its own once at load, so reading never changes a shared tokenizer."""
@@ -122,7 +126,8 @@ def make_windows(tokenizer: Tokenizer, question: str, context: str, max_length: 
 
 
 def best_span(start_logits: np.ndarray, end_logits: np.ndarray, window: Window,
-              max_answer_tokens: int = MAX_ANSWER_TOKENS, top: int = 20) -> tuple[int, int, float] | None:
+              max_answer_tokens: int = READER_MAX_ANSWER_TOKENS, top: int = READER_TOP_LOGITS
+              ) -> tuple[int, int, float] | None:
     """The highest-scoring (start, end) over context tokens, end >= start, at most
     max_answer_tokens long; None when the window has no context tokens."""
     mask = np.asarray(window.context_mask, dtype=bool)
@@ -203,7 +208,8 @@ class Reader:
         if verify:
             verify_model(self.model_dir)
         try:
-            self._tokenizer = _configure(Tokenizer.from_file(str(tokenizer_path)), MAX_LENGTH, STRIDE)
+            self._tokenizer = _configure(Tokenizer.from_file(str(tokenizer_path)), READER_MAX_LENGTH,
+                                         READER_STRIDE)
             options = ort.SessionOptions()
             options.log_severity_level = 3
             if threads:

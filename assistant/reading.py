@@ -5,7 +5,8 @@ that disagree.
 The judgement is the model's: the reader (assistant/reader.py) is trained by training/, and its
 threshold and calibration are fitted on a validation split by training/calibrate_reader.py.
 Hand-set numbers remain in the conflict check: the heuristic answerer's same-topic cosine
-(assistant/extractive.same_topic, shared) and the word overlap in assistant/values.py.
+(assistant/extractive.same_topic, shared) and the word overlap in assistant/values.py (both in
+assistant/tuning.py, with where they came from).
 
 - Answerability: each retrieved passage is read; when no passage holds a span the reader
   prefers to "no answer" by at least the fitted threshold, the answer abstains.
@@ -34,6 +35,7 @@ from assistant.instructions import addresses_an_assistant, after_instructions
 from assistant.reader import Reader
 from assistant.retrieval import Candidate, Passage
 from assistant.selection import Probe, Reading, Selection
+from assistant.tuning import QUOTE_AFTER_INSTRUCTIONS_MIN_WORDS
 from assistant.values import mentions_an_amount, read_value, same_value, topic_of
 from index.text import words
 
@@ -49,7 +51,8 @@ def _past_the_instructions(cand: Candidate, span_start: int) -> Candidate | None
     cut = after_instructions(cand.text)
     rest = cand.text[cut:]
     start = cand.sentence.start + cut
-    if span_start < start or len(rest.split()) < 3 or addresses_an_assistant(rest):
+    if span_start < start or len(rest.split()) < QUOTE_AFTER_INSTRUCTIONS_MIN_WORDS \
+            or addresses_an_assistant(rest):
         return None
     return replace(cand, sentence=replace(cand.sentence, start=start), text=rest)
 
