@@ -226,7 +226,7 @@ def test_invalid_text_on_the_command_line_and_in_a_batch(sample_store: Path,
 def _chat_handlers(store: Path, tmp_path: Path) -> Any:
     """The Chat tab's handlers over the store, their conversations in `tmp_path`."""
     from assistant import Assistant
-    from ui.chat_tab import ChatHandlers
+    from ui.chat_handlers import ChatHandlers
     from ui.common import Assistants, Services
     from ui.conversations import Conversations, Feedback
 

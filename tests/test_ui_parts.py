@@ -16,7 +16,7 @@ from conftest import SAMPLES
 from assistant import ABSTAIN_TEXT, TENTATIVE_LEAD, Answer, Assistant
 from ui import render
 from ui.articles_tab import ArticleHandlers
-from ui.chat_tab import ChatHandlers, follows_on
+from ui.chat_handlers import ChatHandlers, follows_on
 from ui.common import MAX_QUESTION, REFRESHED_COUNT, Services, SessionSettings
 from ui.settings_tab import SettingsHandlers
 

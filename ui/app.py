@@ -28,9 +28,9 @@ import gradio as gr
 from assistant import Assistant, AssistantError
 from ui import render
 from ui.articles_tab import ROWS_JS, ArticleHandlers, ArticlesTab, build_articles_tab, wire_articles
+from ui.chat_handlers import ChatHandlers
+from ui.chat_js import CITE_JS
 from ui.chat_tab import (
-    CITE_JS,
-    ChatHandlers,
     ChatTab,
     build_chat_tab,
     load_feedback_event,

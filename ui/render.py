@@ -570,7 +570,7 @@ def corpus_summary(sources: Sequence[Source]) -> str:
 
 def header_html(sources: Sequence[Source]) -> str:
     """The page's header. Its Conversations button (shown on a phone) opens the conversations
-    drawer (ui.chat_tab.LAYOUT_JS)."""
+    drawer (ui.chat_js.LAYOUT_JS)."""
     # The corpus line; a phone shows only its first half ("2 articles").
     articles, passages = esc(corpus_summary(sources)).split(" · ", 1)
     summary = f'{articles} <span class="aa-corpus-more">· {passages}</span>'
