@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from assistant.tuning import COUNTED_NOUN_STEM, COUNTED_NOUN_WINDOW_CHARS, COUNTED_NOUN_WINDOW_WORDS
+
 NUMBER_WORDS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
     "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
@@ -126,14 +128,15 @@ def counted_noun(question: str) -> str | None:
     match = re.search(r"\bhow many ([a-z]+)", question.lower())
     if not match or match.group(1) in ("of", "more", "times", "other"):
         return None
-    return match.group(1)[:5]  # a crude stem: "journalists" ~ "journ", "people" ~ "peopl"
+    return match.group(1)[:COUNTED_NOUN_STEM]  # a crude stem: "journalists" ~ "journ", "people" ~ "peopl"
 
 
 def _number_counts(sentence: str, number: str, noun_stem: str) -> bool:
     """Is `number` followed, within a few words, by the counted noun?"""
     lower = sentence.lower()
     for match in re.finditer(re.escape(number.lower()), lower):
-        following = re.findall(r"[a-z]+", lower[match.end():match.end() + 40])[:4]
+        after = lower[match.end():match.end() + COUNTED_NOUN_WINDOW_CHARS]
+        following = re.findall(r"[a-z]+", after)[:COUNTED_NOUN_WINDOW_WORDS]
         if any(word.startswith(noun_stem) for word in following):
             return True
     return False

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from assistant.answer_types import NUMBER_WORDS, counted_noun
+from assistant.tuning import AMOUNTS_DIFFER_BY, UNIT_NOUN_PREFIX
 
 _QUALIFIER = r"(?:(?:nearly|almost|about|around|roughly|approximately|over|under|more than|less than|" \
              r"fewer than|at least|at most|some|just over|just under|up to)\s+)?"
@@ -91,7 +92,7 @@ def unit_answers(kind: str | None, unit: str, question: str) -> bool:
     if kind == "number":
         counted = counted_noun(question)
         if counted:
-            return unit.startswith(counted[:4]) or counted.startswith(unit[:4])
+            return unit.startswith(counted[:UNIT_NOUN_PREFIX]) or counted.startswith(unit[:UNIT_NOUN_PREFIX])
         return unit not in _TIME_UNITS
     return False
 
@@ -112,6 +113,6 @@ def disagreement(first: str, second: str, unit_filter: Callable[[str], bool] | N
             same_unit_values_a = {q.value for q in a_list if q.unit == a.unit}
             if same_unit_values_a & same_unit_values_b:
                 return None
-            if abs(a.value - b.value) > 0.05 * max(abs(a.value), abs(b.value), 1e-9):
+            if abs(a.value - b.value) > AMOUNTS_DIFFER_BY * max(abs(a.value), abs(b.value), 1e-9):
                 return a.unit, a, b
     return None

@@ -29,6 +29,16 @@ from assistant.conflicts import Quantity, disagreement, quantities, unit_answers
 from assistant.instructions import addresses_an_assistant
 from assistant.retrieval import Candidate, Passage, question_terms
 from assistant.selection import Probe, Selection
+from assistant.tuning import (
+    CONFIDENCE_SENTENCES,
+    CONFLICT_MIN_SCORE_RATIO,
+    CONFLICT_RATIO,
+    LIST_ANSWER_SENTENCES,
+    PREVIOUS_SENTENCE_COVERAGE,
+    PROBE_UNIT_WORDS,
+    SAME_TOPIC_COSINE,
+    SECOND_SENTENCE_RATIO,
+)
 from index.catalog import PorterStems
 from index.text import STOPWORDS, words
 
@@ -69,11 +79,11 @@ class ScoringWeights:
     conf_missing: float = _fitted("conf_missing")
     conf_type_missing: float = _fitted("conf_type_missing")
     conf_alignment_gap: float = _fitted("conf_alignment_gap")
-    # Design choices, not fitted: a second sentence joins the answer when it scores at least
-    # this share of the best one; another article's sentence is weighed for a conflict when it
-    # scores at least conflict_ratio of the best.
-    second_sentence_ratio: float = 0.7
-    conflict_ratio: float = 0.8
+    # Not in the file (hand-set; assistant/tuning.py says where they came from): a second
+    # sentence joins the answer when it scores at least this share of the best one; the conflict
+    # check runs when the best sentence stating an amount scores conflict_ratio of the best.
+    second_sentence_ratio: float = SECOND_SENTENCE_RATIO
+    conflict_ratio: float = CONFLICT_RATIO
 
 
 @dataclass
@@ -129,7 +139,7 @@ class ExtractiveAnswerer:
             # sentence's words count for half.
             prev_index = by_position.get((cand.sentence.article_id, cand.sentence.idx - 1))
             prev = sentence_stems[prev_index] if prev_index is not None else set()
-            covered = sum(idf[s] * (1.0 if s in own else 0.5 if s in prev else 0.0)
+            covered = sum(idf[s] * (1.0 if s in own else PREVIOUS_SENTENCE_COVERAGE if s in prev else 0.0)
                           for s in set(term_stems))
             cand.dense = float(dense[i])
             cand.lexical = covered / total_weight
@@ -144,8 +154,8 @@ class ExtractiveAnswerer:
         facts["missing"] = missing / total_weight
         # A typed question ("how many", "when") whose best sentences hold no such value is
         # usually a near-topic question about a detail the articles never give.
-        facts["type_missing"] = 1.0 if kind and not any(c.offers_type for c in candidates[:2]) \
-            else 0.0
+        top = candidates[:CONFIDENCE_SENTENCES]
+        facts["type_missing"] = 1.0 if kind and not any(c.offers_type for c in top) else 0.0
         return candidates, facts
 
     def select(self, question: str, evidence: Evidence) -> Selection:
@@ -161,14 +171,15 @@ class ExtractiveAnswerer:
         if not candidates:
             return Selection([], 0.0, True, reason="nothing retrieved")
         best = candidates[0]
-        facts["alignment_gap"] = self.alignment_gap(question, [c.text for c in candidates[:2]])
+        facts["alignment_gap"] = self.alignment_gap(
+            question, [c.text for c in candidates[:CONFIDENCE_SENTENCES]])
         z = (w.conf_bias + w.conf_dense * best.dense + w.conf_missing * facts["missing"]
              + w.conf_type_missing * facts["type_missing"]
              + w.conf_alignment_gap * facts["alignment_gap"])
         confidence = 1.0 / (1.0 + math.exp(-z))
         if confidence < self.abstain_threshold:
             return Selection([], confidence, True, reason="evidence too weak")
-        limit = 4 if is_list_question(question) else self.max_sentences
+        limit = LIST_ANSWER_SENTENCES if is_list_question(question) else self.max_sentences
         chosen = [best]
         for cand in candidates[1:]:
             if len(chosen) >= limit:
@@ -247,7 +258,8 @@ class ExtractiveAnswerer:
         best = answering[0]
         if best.score < self.weights.conflict_ratio * candidates[0].score:
             return None, Probe()
-        unit_words = tuple(amount.text.split()[-1].split("-")[-1] for amount in amounts(best)[:2])
+        unit_words = tuple(amount.text.split()[-1].split("-")[-1]
+                           for amount in amounts(best)[:PROBE_UNIT_WORDS])
         terms = tuple(question_terms(question))
         pending = _Pending(question, query_vector, best, answering, amounts)
         return pending, Probe(unit_words=unit_words, terms=terms, rank=len(passages))
@@ -267,7 +279,7 @@ class ExtractiveAnswerer:
             article = cand.sentence.article_id
             if article == best.sentence.article_id or article in best_of_article:
                 continue
-            if cand.score >= 0.3 * best.score and same_topic(best, cand):
+            if cand.score >= CONFLICT_MIN_SCORE_RATIO * best.score and same_topic(best, cand):
                 best_of_article[article] = cand
         for other in sorted(best_of_article.values(), key=lambda c: -c.score):
             found = disagreement(best.text, other.text, fits)
@@ -278,8 +290,7 @@ class ExtractiveAnswerer:
 
 
 # Two sentences must be about the same thing to disagree: MiniLM puts unrelated news sentences
-# below about 0.3 and two reports of one event well above it.
-SAME_TOPIC_COSINE = 0.3
+# below about 0.3 and two reports of one event well above it (SAME_TOPIC_COSINE).
 
 
 def same_topic(first: Candidate, second: Candidate) -> bool:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from assistant.answer_types import NUMBER_WORDS
+from assistant.tuning import SAME_VALUE_MIN_OVERLAP
 
 # Words that qualify or frame a value without changing it.
 _FILLER = frozenset("""the a an of about around nearly almost approximately roughly some just over
@@ -143,11 +144,11 @@ def same_value(first: str, second: str) -> bool:
     if not wa or not wb:
         return True  # nothing to compare: never claim a conflict on an empty span
     # One span naming more of the same thing ("Tampa" vs "Raymond James Stadium in Tampa") is
-    # agreement; disjoint or mostly different words are not. The 0.5 overlap is set by hand, not
-    # fitted: no labelled set of agreeing and disagreeing spans exists yet.
+    # agreement; disjoint or mostly different words are not. The overlap (0.5) is set by hand,
+    # not fitted: no labelled set of agreeing and disagreeing spans exists yet.
     if wa <= wb or wb <= wa:
         return True
-    return len(wa & wb) / len(wa | wb) >= 0.5
+    return len(wa & wb) / len(wa | wb) >= SAME_VALUE_MIN_OVERLAP
 
 
 def _year_as_number(value: Value, other: Value) -> Value:
