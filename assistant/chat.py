@@ -22,6 +22,12 @@ from assistant.errors import EmptyQuestionError
 from assistant.llm import Message
 from assistant.models import ABSTAIN_TEXT, TENTATIVE_LEAD
 from assistant.question import check_question, check_text
+from assistant.tuning import (
+    FOLLOW_UP_CARRIED_TERMS,
+    FOLLOW_UP_MAX_CONTENT_WORDS,
+    REWRITE_MAX_WORDS,
+    REWRITE_MIN_WORDS,
+)
 from index.text import STOPWORDS, stem, words
 
 ChatMessages = Sequence[Mapping[str, Any] | Message | tuple[str, str]]
@@ -32,7 +38,6 @@ _ANAPHORA = {"they", "them", "their", "theirs", "he", "him", "his", "she", "her"
              "its", "there", "that", "those", "these", "this", "then", "both", "such", "else"}
 _QUESTION_WORDS = {"who", "whom", "whose", "what", "which", "when", "where", "why", "how", "did",
                    "does", "do", "is", "are", "was", "were", "many", "much", "long"}
-MAX_CONTEXT_TERMS = 8
 
 
 def normalise_messages(messages: ChatMessages) -> list[Message]:
@@ -84,7 +89,7 @@ def is_follow_up(question: str) -> bool:
     tokens = set(words(lowered))
     content = [w for w in words(lowered) if w not in STOPWORDS and w not in _QUESTION_WORDS]
     return bool(_LEAD.match(question)) or bool(tokens & _ANAPHORA) or "the two" in lowered \
-        or len(content) <= 1
+        or len(content) <= FOLLOW_UP_MAX_CONTENT_WORDS
 
 
 def strip_lead(follow_up: str) -> str:
@@ -111,7 +116,7 @@ def offline_condense(previous: str, follow_up: str) -> str:
         if stem(low) in have or any(stem(low) == stem(e.lower()) for e in extra):
             continue
         extra.append(token)
-    extra = extra[:MAX_CONTEXT_TERMS]
+    extra = extra[:FOLLOW_UP_CARRIED_TERMS]
     return f"{body} ({' '.join(extra)})" if extra else body
 
 
@@ -153,7 +158,7 @@ def usable_rewrite(rewrite: str, follow_up: str) -> str | None:
     line = next((x for x in rewrite.strip().splitlines() if x.strip()), "")
     line = re.sub(r"^\s*(standalone question|question|rewritten question)\s*:\s*", "", line,
                   flags=re.IGNORECASE).strip().strip("\"'“”")
-    if not 3 <= len(words(line)) <= 40:
+    if not REWRITE_MIN_WORDS <= len(words(line)) <= REWRITE_MAX_WORDS:
         return None
     # A rewrite is a question; a statement means the model answered instead.
     if not line.endswith("?") and words(line)[0] not in _QUESTION_WORDS | {"can", "could",

@@ -44,6 +44,7 @@ from assistant.models import (
 )
 from assistant.retrieval import Passage
 from assistant.selection import Selection
+from assistant.tuning import GUARD_MIN_CLAIM_WORDS, GUARD_MIN_CLAUSE_CONTENT_WORDS, OFF_POINT_RATIO
 from index.text import STOPWORDS, split_sentences, words
 
 _MARKER = re.compile(r"\s*[\[【]\s*(?:(?:passage|source|ref)\s*)?(\d+(?:\s*[,;&]\s*(?:(?:passage|"
@@ -66,12 +67,9 @@ _CLAUSE_BREAK = re.compile(
     r"\s*;\s*|,\s+(?=(?:but|while|whereas|although|though|which|who|whom|where|and|as|after|"
     r"before|because|since|with|including|adding|saying|noting|a|an|the)\b)|\s+(?=(?:but|"
     r"whereas|although)\s)", re.IGNORECASE)
-_MIN_CLAUSE_CONTENT_WORDS = 3
 # For questions with no expected kind of answer ("what does peace require?"), a reply is off
-# the point when its best sentence's cosine to the question is under this share of the
-# extractive quote's. On the bench's SmolLM2 replies that passed the support check, the
-# off-point ones sat at 0.68-0.77 and the on-point ones at 0.94 and above.
-OFF_POINT_RATIO = 0.8
+# the point when its best sentence's cosine to the question is under OFF_POINT_RATIO of the
+# extractive quote's (assistant/tuning.py: how it was set on the bench's SmolLM2 replies).
 
 
 @dataclass
@@ -114,11 +112,11 @@ def split_clauses(sentence: str) -> list[str]:
     pieces.append(sentence[last:])
     merged: list[str] = []
     for piece in pieces:
-        if merged and content_word_count(piece) < _MIN_CLAUSE_CONTENT_WORDS:
+        if merged and content_word_count(piece) < GUARD_MIN_CLAUSE_CONTENT_WORDS:
             merged[-1] += piece
         else:
             merged.append(piece)
-    if len(merged) > 1 and content_word_count(merged[0]) < _MIN_CLAUSE_CONTENT_WORDS:
+    if len(merged) > 1 and content_word_count(merged[0]) < GUARD_MIN_CLAUSE_CONTENT_WORDS:
         merged[1] = merged[0] + merged[1]
         merged.pop(0)
     return [m for m in merged if m.strip()]
@@ -152,7 +150,7 @@ def parse_reply(reply: str, passage_count: int) -> list[_Claim]:
         clean = _META_SUFFIX.sub("", _META_PREFIX.sub("", clean)).strip()
         if clean and clean[0].islower():
             clean = clean[0].upper() + clean[1:]
-        if len(words(clean)) < 2:
+        if len(words(clean)) < GUARD_MIN_CLAIM_WORDS:
             if claims and cited:  # a marker split off onto its own line belongs to the last claim
                 claims[-1].cited.extend(n for n in cited if 1 <= n <= passage_count)
             continue

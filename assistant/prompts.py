@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from assistant.llm import Message
 from assistant.retrieval import Passage
+from assistant.tuning import CONDENSE_HISTORY_MESSAGES, PROMPT_CLIP_CHARS
 
 ABSTAIN_REPLY = "The articles don't say."
 
@@ -51,12 +52,12 @@ class PromptBuilder:
         return [Message("system", ANSWER_SYSTEM), Message("user", user)]
 
     def condense_messages(self, history: Sequence[Message], follow_up: str) -> list[Message]:
-        lines = [f"{m.role}: {escape(_clip(m.content))}" for m in history[-6:]]
+        lines = [f"{m.role}: {escape(_clip(m.content))}" for m in history[-CONDENSE_HISTORY_MESSAGES:]]
         user = ("Conversation:\n" + "\n".join(lines)
                 + f"\n\nFollow-up question: {escape(follow_up)}\nStandalone question:")
         return [Message("system", CONDENSE_SYSTEM), Message("user", user)]
 
 
-def _clip(text: str, limit: int = 400) -> str:
+def _clip(text: str, limit: int = PROMPT_CLIP_CHARS) -> str:
     """Long earlier answers add tokens, not meaning, to a condensation prompt."""
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " ..."

@@ -24,14 +24,16 @@ import sqlite3
 import threading
 from functools import cache
 
+from assistant.tuning import (
+    SPELLING_ARTICLE_WORDS,
+    SPELLING_ENGLISH_WORDS,
+    SPELLING_MAX_EDIT_DISTANCE,
+    SPELLING_MIN_WORD_LENGTH,
+    SPELLING_PREFIX_LENGTH,
+)
+
 log = logging.getLogger(__name__)
 
-# One edit: enough for one mistyped letter, and a dictionary of ~7 deletes a word (a distance of
-# 2 multiplies memory by four for a larger archive).
-MAX_EDIT_DISTANCE = 1
-MIN_WORD_LENGTH = 4  # shorter words have too many one-edit neighbours to correct safely
-DICTIONARY_WORDS = 50_000  # the archive's most widespread words; a bound on memory at scale
-ENGLISH_WORDS = 30_000  # the commonest English words, the fallback dictionary (0.2 s to build)
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?|\S")
 
 
@@ -54,9 +56,10 @@ def english_words() -> frozenset[str]:
 def _english_lookup():
     from symspellpy import SymSpell
 
-    symspell = SymSpell(max_dictionary_edit_distance=MAX_EDIT_DISTANCE, prefix_length=7)
-    for word, count in _english()[:ENGLISH_WORDS]:
-        if len(word) >= MIN_WORD_LENGTH - 1:
+    symspell = SymSpell(max_dictionary_edit_distance=SPELLING_MAX_EDIT_DISTANCE,
+                        prefix_length=SPELLING_PREFIX_LENGTH)
+    for word, count in _english()[:SPELLING_ENGLISH_WORDS]:
+        if len(word) >= SPELLING_MIN_WORD_LENGTH - 1:
             symspell.create_dictionary_entry(word, count)
     return symspell
 
@@ -79,7 +82,8 @@ class SpellingCorrector:
         known = english_words()
         for i, m in enumerate(tokens):
             token = m.group(0)
-            if not token[0].isalpha() or len(token) < MIN_WORD_LENGTH or "'" in token or "’" in token:
+            if not token[0].isalpha() or len(token) < SPELLING_MIN_WORD_LENGTH \
+                    or "'" in token or "’" in token:
                 continue
             if token[0].isupper() and i != first_word and not shouting:
                 continue  # a name: never changed
@@ -115,7 +119,7 @@ class SpellingCorrector:
 
         for dictionary in (self._dictionary(), _english_lookup()):
             suggestions = [s for s in dictionary.lookup(word, Verbosity.CLOSEST,
-                                                        max_edit_distance=MAX_EDIT_DISTANCE)
+                                                        max_edit_distance=SPELLING_MAX_EDIT_DISTANCE)
                            if s.distance > 0]
             if suggestions:
                 return max(suggestions, key=lambda s: s.count).term
@@ -127,9 +131,10 @@ class SpellingCorrector:
         version = self.catalog.words_version()
         with self._lock:
             if self._symspell is None or version != self._version:
-                symspell = SymSpell(max_dictionary_edit_distance=MAX_EDIT_DISTANCE, prefix_length=7)
-                for word, count in self.catalog.vocabulary(DICTIONARY_WORDS).items():
-                    if len(word) >= MIN_WORD_LENGTH - 1:
+                symspell = SymSpell(max_dictionary_edit_distance=SPELLING_MAX_EDIT_DISTANCE,
+                                    prefix_length=SPELLING_PREFIX_LENGTH)
+                for word, count in self.catalog.vocabulary(SPELLING_ARTICLE_WORDS).items():
+                    if len(word) >= SPELLING_MIN_WORD_LENGTH - 1:
                         symspell.create_dictionary_entry(word, count)
                 self._symspell, self._version = symspell, version
             return self._symspell
