@@ -19,7 +19,7 @@ from pathlib import Path
 
 from assistant import Assistant
 from assistant.testing import strip_markers
-from evals.metrics import holds_answer
+from evals.answer_match import holds_answer
 
 
 def quality(dataset: Path) -> dict[str, float]:

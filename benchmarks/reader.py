@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 from assistant import Answer, Assistant
-from evals.metrics import holds_answer, normalize_answer, token_f1
+from evals.answer_match import holds_answer, normalize_answer, token_f1
 from evals.scorer_check import roc_auc
 
 ROOT = Path(__file__).resolve().parent.parent

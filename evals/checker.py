@@ -11,7 +11,7 @@ shows it. A sentence citing passages where the reader finds no answer at all is 
 from __future__ import annotations
 
 from assistant import Assistant
-from evals.metrics import normalize_answer
+from evals.answer_match import normalize_answer
 
 
 class ReaderChecker:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from evals.metrics import QuestionResult
+    from evals.question_scoring import QuestionResult
 
 # The suite's modules are imported when the command runs, not when the CLI loads: every other
 # command (`ask` above all) pays nothing for `eval` existing.

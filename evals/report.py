@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from evals.gate import Check, GateResult
-from evals.metrics import METRICS, QuestionResult
+from evals.metrics import METRICS
+from evals.question_scoring import QuestionResult
 from evals.runner import EvalRun
 
 

@@ -20,16 +20,13 @@ import numpy as np
 from assistant import Assistant, AssistantError
 from assistant.grounding import SUPPORT_THRESHOLD, SupportScorer
 from evals.dataset import Dataset
-from evals.metrics import (
+from evals.metrics import aggregate, calibration, counts, intervals
+from evals.question_scoring import (
     Checker,
     EvidenceSpan,
     Judge,
     PassageRef,
     QuestionResult,
-    aggregate,
-    calibration,
-    counts,
-    intervals,
     locate_evidence,
     score_question,
 )

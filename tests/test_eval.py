@@ -21,23 +21,11 @@ from conftest import ROOT, require, run_cli
 from assistant import Answer, Assistant, Citation
 from assistant.models import Conflict, ConflictSide, SentenceSupport
 from assistant.testing import answer_claims, assert_grounded, citation_problems
+from evals.answer_match import holds_answer, normalize_answer, token_f1
 from evals.dataset import Question, load_dataset
 from evals.gate import baseline_entry, evaluate_gate, write_baseline
-from evals.metrics import (
-    METRICS,
-    PassageRef,
-    QuestionResult,
-    aggregate,
-    bootstrap,
-    calibration,
-    holds_answer,
-    locate_evidence,
-    normalize_answer,
-    percentile,
-    score_question,
-    token_f1,
-    wilson,
-)
+from evals.metrics import METRICS, aggregate, bootstrap, calibration, percentile, wilson
+from evals.question_scoring import PassageRef, QuestionResult, locate_evidence, score_question
 from evals.report import write_reports
 from evals.runner import EvalRun, run_eval
 

@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.reader import MODEL_DIR
-from evals.metrics import token_f1
+from evals.answer_match import token_f1
 from evals.scorer_check import roc_auc
 from training.reader_data import load_pool, split_articles, swap_detail
 

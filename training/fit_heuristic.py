@@ -47,7 +47,7 @@ import numpy as np
 
 from assistant import Assistant
 from assistant.answer_types import is_list_question
-from evals.metrics import holds_answer
+from evals.answer_match import holds_answer
 from index.embedding import LocalMiniLM
 from training.reader_data import load_pool, split_articles
 
