@@ -348,7 +348,7 @@ def test_a_json_error_names_the_field_not_an_offset(server: str, body: bytes, pa
 def test_the_rate_limit_table_forgets_refilled_addresses_but_not_waiting_ones() -> None:
     """One entry per address that ever called would grow without end; a refilled bucket is the
     same as none, so those are forgotten, and an address that must wait is kept."""
-    from ui.openai_api import TokenBucket
+    from ui.openai_access import TokenBucket
 
     bucket = TokenBucket(rate_per_minute=60_000, burst=1)
     bucket.MAX_KEYS = 50

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
-import hmac
 import logging
 import os
 import re
@@ -36,20 +34,12 @@ from typing import Any, Literal
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from assistant import (
-    Answer,
-    Assistant,
-    AssistantError,
-    EmptyStoreError,
-    InvalidQuestionError,
-    check_text,
-)
-from assistant import Scope as ArticleScope
+from assistant import Answer, Assistant, AssistantError, EmptyStoreError, InvalidQuestionError
+from ui.openai_access import APIError, APIKeys, BodyLimit, TokenBucket, error_response
+from ui.openai_requests import ChatCompletionRequest, Options, SearchRequest
 
 log = logging.getLogger(__name__)
 
@@ -59,241 +49,6 @@ MODEL_LLM = "article-assistant-llm"
 CREATED = 1764547200
 # A streamed answer is sent a few words a chunk, as a model would write it.
 WORDS_PER_CHUNK = 4
-
-
-# --- request shapes ----------------------------------------------------------------------------
-
-
-def _valid_unicode(value: Any) -> Any:
-    """`value` unchanged when every string in it is valid Unicode. A JSON "\\ud800" escape
-    decodes to a lone surrogate, which would fail deep in the tokenizer or while the reply is
-    encoded (a 500); refused instead as a 400 that names the field."""
-    if isinstance(value, str):
-        try:
-            check_text(value, "the text")
-        except InvalidQuestionError as exc:
-            raise PydanticCustomError("invalid_unicode", str(exc)) from None
-    elif isinstance(value, dict):
-        for item in value.values():
-            _valid_unicode(item)
-    elif isinstance(value, list):
-        for item in value:
-            _valid_unicode(item)
-    return value
-
-
-class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    role: str
-    content: str | list[dict[str, Any]] | None = None
-
-    _unicode = field_validator("role", "content", mode="before")(_valid_unicode)
-
-
-class Options(BaseModel):
-    """The request's extra field `article_assistant` (the SDK's `extra_body`)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    scope: ArticleScope | None = Field(default=None, description="article ids and/or a date range "
-                                       "the answer may come from")
-    top_k: int | None = Field(default=None, ge=1, le=50, description="passages to retrieve")
-    sources_in_text: bool | None = Field(default=None, description="append the Sources list "
-                                         "to the message text (default: the server's setting)")
-
-    _unicode = field_validator("scope", mode="before")(_valid_unicode)
-
-
-class ChatCompletionRequest(BaseModel):
-    # OpenAI's other fields (temperature, max_tokens, n, user, ...) are accepted and ignored:
-    # the answer is quoted from the articles, not sampled.
-    model_config = ConfigDict(extra="allow")
-
-    model: str
-    messages: list[ChatMessage]
-    stream: bool = False
-    article_assistant: Options | None = None
-
-    _unicode = field_validator("model", mode="before")(_valid_unicode)
-
-
-class SearchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    query: str
-    top_k: int | None = Field(default=None, ge=1, le=50)
-    scope: ArticleScope | None = None
-
-    _unicode = field_validator("query", "scope", mode="before")(_valid_unicode)
-
-
-# --- errors, keys and rate limits ----------------------------------------------------------------
-
-
-class APIError(Exception):
-    """An error answered in OpenAI's shape: {"error": {"message", "type", "param", "code"}}."""
-
-    def __init__(self, status: int, message: str, kind: str = "invalid_request_error",
-                 code: str | None = None, param: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.kind, self.code = status, message, kind, code
-        self.param, self.headers = param, headers
-
-    def response(self) -> JSONResponse:
-        return error_response(self.status, self.message, self.kind, self.code, self.param,
-                              self.headers)
-
-
-def error_response(status: int, message: str, kind: str = "invalid_request_error",
-                   code: str | None = None, param: str | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
-    # An error may echo what the caller sent (an unknown key, an article id): text that is not
-    # valid Unicode is escaped, so the error can always be sent instead of becoming a 500.
-    message = message.encode("utf-8", "backslashreplace").decode("utf-8")
-    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
-class TokenBucket:
-    """Per-key token buckets: `rate_per_minute` requests a minute, up to `burst` at once."""
-
-    def __init__(self, rate_per_minute: float, burst: int) -> None:
-        self.rate = rate_per_minute / 60.0
-        self.burst = float(burst)
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def _tokens(self, key: str, now: float) -> float:
-        """`key`'s tokens now (call with the lock held)."""
-        tokens, last = self._buckets.get(key, (self.burst, now))
-        return min(self.burst, tokens + (now - last) * self.rate)
-
-    def take(self, key: str) -> float:
-        """Take one token for `key`: 0.0 when allowed, else the seconds until one is free."""
-        if self.rate <= 0:
-            return 0.0
-        now = time.monotonic()
-        with self._lock:
-            tokens = self._tokens(key, now)
-            if len(self._buckets) >= self.MAX_KEYS:
-                self._forget_full(now)
-            if tokens >= 1.0:
-                self._buckets[key] = (tokens - 1.0, now)
-                return 0.0
-            self._buckets[key] = (tokens, now)
-            return (1.0 - tokens) / self.rate
-
-    def wait(self, key: str) -> float:
-        """The seconds until `key` has a token, taking none: 0.0 when it has one."""
-        if self.rate <= 0:
-            return 0.0
-        with self._lock:
-            tokens = self._tokens(key, time.monotonic())
-        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
-
-    # A bucket that has refilled is the same as no bucket: forgetting those bounds the table
-    # (one entry per address that ever called) without letting anyone skip a wait.
-    MAX_KEYS = 10_000
-
-    def _forget_full(self, now: float) -> None:
-        for key in [k for k in self._buckets if self._tokens(k, now) >= self.burst]:
-            del self._buckets[key]
-
-
-class APIKeys:
-    """The bearer tokens the API accepts. A request is matched against every key in constant
-    time; logs name a key only by its number, never by its text."""
-
-    def __init__(self, keys: list[str]) -> None:
-        self._digests = [hashlib.sha256(k.encode()).digest() for k in keys]
-
-    @property
-    def required(self) -> bool:
-        return bool(self._digests)
-
-    def identify(self, authorization: str | None) -> str | None:
-        """'key-N' for a valid 'Bearer KEY' header, None otherwise."""
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return None
-        digest = hashlib.sha256(token.strip().encode()).digest()
-        found = None
-        for number, known in enumerate(self._digests, start=1):
-            if hmac.compare_digest(digest, known) and found is None:
-                found = f"key-{number}"
-        return found
-
-
-class BodyLimit:
-    """Refuses request bodies over `limit` bytes with 413, whether or not they declare a
-    Content-Length. The body is read here, counted as it arrives, and handed on whole: a
-    chunked body caught over the limit while a route was reading it came out as that route's
-    400 ("error parsing the body") instead of 413. Bodies are small (the limit), so holding one
-    costs nothing."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(scope, receive, send)
-            return
-        parts: list[bytes] = []
-        seen, more = 0, True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":  # the client left: nobody to answer
-                return
-            part = message.get("body", b"")
-            seen += len(part)
-            if seen > self.limit:
-                await self._refuse(scope, receive, send)
-                return
-            parts.append(part)
-            more = message.get("more_body", False)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": b"".join(parts), "more_body": False}
-            return await receive()  # after the body: the disconnect a stream listens for
-
-        await self.app(scope, replay, send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(413, f"the request is larger than {self.limit} bytes "
-                                  "(api_max_request_bytes)", code="request_too_large")
-        await response(scope, receive, send)
-
-
-class Admission:
-    """Every /v1 request is admitted here, before its body is read or parsed: the key (401;
-    429 for an address that sent too many wrong ones) and the rate limit (429). A caller
-    without a key learns nothing from how its body would have been parsed, and costs no
-    parsing. The schema (/v1/openapi.json) is behind the key too, like every route."""
-
-    def __init__(self, app: ASGIApp, state: OpenAIAPI) -> None:
-        self.app, self.state = app, state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request = Request(scope)
-        try:
-            request.state.caller = self.state.admit(request)
-        except APIError as exc:
-            await exc.response()(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
 
 
 # --- answers in OpenAI's shapes -----------------------------------------------------------------
@@ -327,6 +82,29 @@ def _messages(request: ChatCompletionRequest) -> list[dict[str, Any]]:
 
 
 # --- the app ----------------------------------------------------------------------------------------
+
+
+class Admission:
+    """Every /v1 request is admitted here, before its body is read or parsed: the key (401;
+    429 for an address that sent too many wrong ones) and the rate limit (429). A caller
+    without a key learns nothing from how its body would have been parsed, and costs no
+    parsing. The schema (/v1/openapi.json) is behind the key too, like every route."""
+
+    def __init__(self, app: ASGIApp, state: OpenAIAPI) -> None:
+        self.app, self.state = app, state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        try:
+            request.state.caller = self.state.admit(request)
+        except APIError as exc:
+            await exc.response()(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
 
 
 class OpenAIAPI:

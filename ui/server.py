@@ -16,7 +16,8 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assistant import Assistant, AssistantError
-from ui.openai_api import TokenBucket, build_api, error_response
+from ui.openai_access import TokenBucket, error_response
+from ui.openai_api import build_api
 
 
 class LoginLimit:
