@@ -308,7 +308,8 @@ class Indexer:
     def _load_remote(self, item: str | tuple[str, str], fetch_pages: bool,
                      report: IngestReport) -> LoadResult | None:
         """A web page (a URL) or a feed's entries; a failure is one line in the report."""
-        from index.sources import load_feed, load_url
+        from index.feeds import load_feed
+        from index.sources import load_url
 
         try:
             if isinstance(item, tuple):

@@ -23,8 +23,10 @@ from conftest import run_cli
 from pypdf import PdfReader, PdfWriter
 
 from index.article import LoadError, article_id_for, stable_article_id
+from index.feeds import load_feed
+from index.fetch import fetch
 from index.html import extract_html, html_to_text
-from index.sources import fetch, load_feed, load_pdf, load_url
+from index.sources import load_pdf, load_url
 
 # -- news pages -----------------------------------------------------------------------------------
 
