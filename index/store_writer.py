@@ -1,0 +1,275 @@
+"""How prepared articles reach the stores (index/pipeline.py decides what to ingest and
+prepares it): every sentence embedded once, a slice at a time, each chunk's vector the mean of its
+sentences'; the vectors written to Chroma before the catalog switches to them, and with a Chroma
+server the article's record written before either commits; an article too big to hold is
+streamed slice by slice inside one catalog transaction. `IngestReport` counts what was done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from index.article import Article
+from index.catalog import Catalog
+from index.chunking import Chunk
+from index.embedding import Embedder, normalise
+from index.record import ServerRecord
+from index.state import StoreState
+from index.text import Span
+from index.vectorstore import ChromaStore, NodeToStore
+
+ProgressCallback = Callable[[int, int, str], None]
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    failed: list[str] = field(default_factory=list)  # one-line messages
+    articles: list[str] = field(default_factory=list)  # ids of added or updated articles
+    tokens: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+    repaired: int = 0  # vectors rebuilt from the catalog before ingesting
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> str:
+        return (f"added {self.added}, updated {self.updated}, unchanged {self.unchanged}, "
+                f"removed {self.removed}, failed {len(self.failed)}")
+
+
+@dataclass
+class Prepared:
+    article: Article
+    sentences: list[Span]
+    chunks: list[Chunk]
+    is_update: bool
+    # Articles this one replaces: those at the same key (a file or feed entry whose text
+    # changed gets a new id, since ids come from content).
+    replaces: list[str] = field(default_factory=list)
+
+class OffsetSentences:
+    """A big article's sentences as two offset arrays; slicing gives Span objects back."""
+
+    def __init__(self, text: str, spans: list[Span]) -> None:
+        self.text = text
+        self.starts = np.fromiter((sp.start for sp in spans), dtype=np.int64, count=len(spans))
+        self.ends = np.fromiter((sp.end for sp in spans), dtype=np.int64, count=len(spans))
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, index: slice) -> list[Span]:
+        return [Span(self.text[a:b], int(a), int(b))
+                for a, b in zip(self.starts[index], self.ends[index], strict=True)]
+
+
+class OffsetChunks:
+    """A big article's chunks as an array of (start, end, first, last); items are Chunks."""
+
+    def __init__(self, text: str, chunks: list[Chunk]) -> None:
+        self.text = text
+        self.rows = np.array([(c.start, c.end, c.first_sentence, c.last_sentence) for c in chunks],
+                             dtype=np.int64).reshape(-1, 4)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> Chunk:
+        start, end, first, last = (int(v) for v in self.rows[index])
+        return Chunk(index, start, end, first, last, self.text[start:end])
+
+    def __iter__(self) -> Iterator[Chunk]:
+        return (self[i] for i in range(len(self)))
+
+
+class StoreWriter:
+    """The write of prepared articles to the catalog, the vectors and, with a Chroma server, the
+    server's record. `Indexer` (index/pipeline.py) is one, and sets the attributes below."""
+
+    # Sentences embedded per model call: bounds the tokenizer's and the model's working memory
+    # whatever the size of one article (a 50 MB text file holds ~400,000 sentences).
+    embed_slice = 2048
+    # An article with more sentences than this is written slice by slice (_flush_streaming).
+    stream_sentences = 8192
+
+    catalog: Catalog
+    vectors: ChromaStore
+    embedder: Embedder
+    record: ServerRecord | None
+    state: StoreState | None
+    _embedding_progress: ProgressCallback | None
+
+    def _changed(self) -> None:
+        if self.state is not None:
+            self.state.bump()
+
+    def _embed(self, texts: list[str], report: IngestReport, name: str) -> np.ndarray:
+        """float16 vectors of `texts`, embedded a slice at a time (see embed_slice)."""
+        out = np.zeros((len(texts), getattr(self.embedder, "dimension", 0) or 1), dtype=np.float16)
+        counter = getattr(self.embedder, "count_tokens", None)
+        for begin in range(0, len(texts), self.embed_slice):
+            batch = texts[begin:begin + self.embed_slice]
+            vectors = self.embedder.embed(batch)
+            if out.shape[1] != vectors.shape[1]:
+                out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float16)
+            out[begin:begin + len(batch)] = vectors
+            report.tokens += counter(batch) if counter else sum(len(t.split()) for t in batch)
+            if self._embedding_progress:
+                self._embedding_progress(begin + len(batch), len(texts), name)
+        return out
+
+    def _flush(self, pending: list[Prepared], report: IngestReport) -> None:
+        big = [item for item in pending if len(item.sentences) > self.stream_sentences]
+        for item in big:
+            self._flush_streaming(item, report)
+        pending = [item for item in pending if len(item.sentences) <= self.stream_sentences]
+        if not pending:
+            return
+        texts = [s.text for item in pending for s in item.sentences]
+        # Named after the last file queued: a big file fills a flush on its own.
+        name = pending[-1].article.path or pending[-1].article.source
+        vectors = self._embed(texts, report, name)
+        del texts
+        staged: list[tuple[Prepared, np.ndarray, list[str]]] = []
+        nodes: list[NodeToStore] = []
+        offset = 0
+        for item in pending:
+            sentence_vectors = vectors[offset:offset + len(item.sentences)]
+            offset += len(item.sentences)
+            chunk_ids, item_nodes = self._nodes(item, sentence_vectors)
+            staged.append((item, sentence_vectors, chunk_ids))
+            nodes.extend(item_nodes)
+        # One Chroma round trip per flush, not per article: each call costs ~25 ms whatever its
+        # size, which made Chroma writes 80% of ingest time at 1,000 articles.
+        # Vectors left by an ingest that was killed before its catalog commit are orphans.
+        article_ids = list(dict.fromkeys(item.article.article_id for item in pending))
+        live = {cid for aid in article_ids for cid in self.catalog.chunk_ids_of(aid)}
+        self.vectors.delete([i for i in self.vectors.ids_of_articles(article_ids) if i not in live])
+        self.vectors.add(nodes)
+        # The catalog still switches article by article (new vectors first, then the catalog,
+        # then the old vectors), so an ingest killed here leaves every article whole.
+        stale: list[str] = []
+        for item, sentence_vectors, chunk_ids in staged:
+            if self.record is not None:
+                self._write_record(item, sentence_vectors)
+            old = self.catalog.replace_article(item.article, item.sentences, sentence_vectors,
+                                               item.chunks, chunk_ids)
+            new = set(chunk_ids)
+            stale.extend(cid for cid in old if cid not in new)
+            report.chunks += len(item.chunks)
+            report.articles.append(item.article.article_id)
+            if item.is_update:
+                report.updated += 1
+            else:
+                report.added += 1
+        self.vectors.delete(stale)
+        self._changed()
+
+    def _write_record(self, item: Prepared, sentence_vectors: np.ndarray) -> None:
+        """The article's parts (a slice of embed_slice sentences each, with the chunks that
+        end in it), then its header: the server's commit."""
+        assert self.record is not None
+        total, step = len(item.sentences), self.embed_slice
+        n_parts = max(1, -(-total // step))
+        for number in range(n_parts):
+            begin = number * step
+            chunks = [c for c in item.chunks if begin <= c.last_sentence < begin + step]
+            self.record.write_part(item.article, number, begin, item.sentences[begin:begin + step],
+                                   sentence_vectors[begin:begin + step], chunks)
+        self.record.commit(item.article, len(item.chunks), n_parts)
+        for replaced in item.replaces:
+            self.record.delete(replaced)
+
+    def _flush_streaming(self, item: Prepared, report: IngestReport) -> None:
+        """One big article, a slice of sentences at a time, inside one catalog transaction:
+        embed the slice, write its sentence rows, then the chunks it completes and their
+        vectors. Memory holds one slice's vectors (plus the few sentences a chunk carries over
+        from the slice before), not the article's. Vectors reach Chroma before the catalog
+        commits, as in _flush: an ingest killed midway leaves orphans, never a hole."""
+        article = item.article
+        name = article.path or article.source
+        live = set(self.catalog.chunk_ids_of(article.article_id))
+        self.vectors.delete([i for i in self.vectors.ids_of_article(article.article_id)
+                             if i not in live])
+        chunk_ids = [f"{article.article_id}-{article.content_hash[:10]}-{c.index}"
+                     for c in item.chunks]
+        metadata = {"title": article.title, "source": article.source, "url": article.url,
+                    "date": article.date}
+        counter = getattr(self.embedder, "count_tokens", None)
+        total = len(item.sentences)
+        with self.catalog.replacing_article(article, len(item.chunks)) as writer:
+            held = np.zeros((0, 0), dtype=np.float16)  # vectors of sentences held_from...
+            held_from = 0
+            next_chunk = 0
+            for begin in range(0, total, self.embed_slice):
+                batch = item.sentences[begin:begin + self.embed_slice]
+                texts = [sentence.text for sentence in batch]
+                vectors = self.embedder.embed(texts).astype(np.float16)
+                report.tokens += counter(texts) if counter else sum(len(t.split()) for t in texts)
+                writer.sentences(begin, batch, vectors)
+                held = vectors if held.size == 0 else np.concatenate([held, vectors])
+                done = begin + len(batch)
+                ready: list[Chunk] = []
+                while next_chunk < len(item.chunks) and item.chunks[next_chunk].last_sentence < done:
+                    ready.append(item.chunks[next_chunk])
+                    next_chunk += 1
+                if ready:
+                    chunk_vectors = normalise(np.stack([
+                        held[c.first_sentence - held_from:c.last_sentence - held_from + 1]
+                        .astype(np.float32).mean(axis=0) for c in ready]))
+                    ids = [chunk_ids[c.index] for c in ready]
+                    self.vectors.add([NodeToStore(cid, article.article_id, c.text, c.start, c.end,
+                                                  vec, metadata)
+                                      for cid, c, vec in zip(ids, ready, chunk_vectors, strict=True)])
+                    writer.chunks(ready, ids)
+                if self.record is not None:
+                    self.record.write_part(article, begin // self.embed_slice, begin, batch,
+                                           vectors, ready)
+                # Keep only what the next chunk still needs.
+                keep_from = item.chunks[next_chunk].first_sentence \
+                    if next_chunk < len(item.chunks) else done
+                held, held_from = held[keep_from - held_from:], keep_from
+                if self._embedding_progress:
+                    self._embedding_progress(done, total, name)
+            if self.record is not None:
+                self.record.commit(article, len(item.chunks),
+                                   -(-total // self.embed_slice))
+                for replaced in item.replaces:
+                    self.record.delete(replaced)
+        stale = [cid for cid in writer.old_chunk_ids if cid not in set(chunk_ids)]
+        self.vectors.delete(stale)
+        self._changed()
+        report.chunks += len(item.chunks)
+        report.articles.append(article.article_id)
+        if item.is_update:
+            report.updated += 1
+        else:
+            report.added += 1
+
+    def _nodes(self, item: Prepared, sentence_vectors: np.ndarray
+               ) -> tuple[list[str], list[NodeToStore]]:
+        article = item.article
+        # A chunk is represented by the mean of its sentences' vectors: every sentence is
+        # embedded once, and overlapping chunks cost nothing extra to embed.
+        chunk_vectors = normalise(np.stack([
+            sentence_vectors[c.first_sentence:c.last_sentence + 1].astype(np.float32).mean(axis=0)
+            for c in item.chunks
+        ])) if item.chunks else np.zeros((0, sentence_vectors.shape[1]), dtype=np.float32)
+        chunk_ids = [f"{article.article_id}-{article.content_hash[:10]}-{c.index}"
+                     for c in item.chunks]
+        metadata = {"title": article.title, "source": article.source, "url": article.url,
+                    "date": article.date}
+        return chunk_ids, [
+            NodeToStore(cid, article.article_id, c.text, c.start, c.end, vec, metadata)
+            for cid, c, vec in zip(chunk_ids, item.chunks, chunk_vectors, strict=True)
+        ]
+
