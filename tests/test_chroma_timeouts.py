@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -26,11 +25,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import ROOT, SAMPLES, require, run_cli
+from conftest import SAMPLES, require, run_cli
 
 from assistant import Assistant
 from harness.chroma_server import chroma_command, running_chroma_server
-from harness.llm_server import free_port
+from harness.serve import start_serve
 from index.record import ServerRecord
 from index.state import ServerState
 from index.vectorstore import ChromaStore, NodeToStore, VectorStoreError
@@ -160,28 +159,18 @@ def test_cli_fails_in_one_line_on_a_stalled_server_and_recovers(server: tuple[st
 # --- the API of a real `assistant serve` ------------------------------------------------------
 
 
-def start_serve(chroma_url: str, store: Path, log_path: Path
-                ) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    log = open(log_path, "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "assistant", "--chroma-url", chroma_url, "serve", "--store",
-         str(store), "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "ASSISTANT_LLM": "extractive", "ASSISTANT_AUTH": "",
-             "ASSISTANT_API_KEYS": "", "ASSISTANT_API_KEYS_FILE": "",
-             "ASSISTANT_API_RATE_PER_MINUTE": "0", "ASSISTANT_API_WORKERS": str(WORKERS),
-             "ASSISTANT_CHROMA_TIMEOUT_S": str(TIMEOUT_S)})
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/models", timeout=2)
-            return process, url
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"serve did not start: {log_path.read_text()[-800:]}")
-            time.sleep(0.3)
+def serve_against(chroma_url: str, store: Path, log_path: Path
+                  ) -> tuple[subprocess.Popen[bytes], str]:
+    try:
+        process, base = start_serve(store, log_path, before=["--chroma-url", chroma_url],
+                                    probe="/v1/models", env={
+            **os.environ, "ASSISTANT_LLM": "extractive", "ASSISTANT_AUTH": "",
+            "ASSISTANT_API_KEYS": "", "ASSISTANT_API_KEYS_FILE": "",
+            "ASSISTANT_API_RATE_PER_MINUTE": "0", "ASSISTANT_API_WORKERS": str(WORKERS),
+            "ASSISTANT_CHROMA_TIMEOUT_S": str(TIMEOUT_S)})
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    return process, f"{base}/v1"
 
 
 def post(url: str, body: dict[str, Any], timeout: float = 45.0
@@ -202,7 +191,7 @@ def post(url: str, body: dict[str, Any], timeout: float = 45.0
 def test_api_answers_503_while_the_server_is_stalled_and_the_pool_recovers(
         server: tuple[str, int], tmp_path: Path) -> None:
     url, pid = server
-    process, api = start_serve(url, tmp_path / "cache", tmp_path / "serve.log")
+    process, api = serve_against(url, tmp_path / "cache", tmp_path / "serve.log")
     chat = (f"{api}/chat/completions",
             {"model": "article-assistant", "messages": [{"role": "user", "content": QUESTION}]})
     search = (f"{api}/search", {"query": "tram opening", "top_k": 3})

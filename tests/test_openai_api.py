@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -16,10 +14,10 @@ from typing import Any
 
 import openai
 import pytest
-from conftest import ROOT
 
 from assistant import Assistant
 from harness.llm_server import free_port
+from harness.serve import start_serve, stop_serve
 
 KEY = "sk-test-reader-7f3a"
 LIMITED_KEY = "sk-test-limited-91c2"
@@ -30,34 +28,18 @@ RATE_PER_MINUTE, BURST = 6, 25
 
 def start_server(store: Path, log_path: Path, *extra: str, env: dict[str, str] | None = None
                  ) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    log = open(log_path, "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "assistant", "serve", "--store", str(store), "--port", str(port),
-         *extra], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "ASSISTANT_LLM": "extractive", "ASSISTANT_AUTH": "",
-             "ASSISTANT_API_KEYS": f"{KEY},{LIMITED_KEY}",
-             "ASSISTANT_API_RATE_PER_MINUTE": str(RATE_PER_MINUTE),
-             "ASSISTANT_API_BURST": str(BURST), **(env or {})})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/", timeout=2)
-            return process, url
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"serve did not start: {log_path.read_text()[-800:]}")
-            time.sleep(0.3)
+    try:
+        return start_serve(store, log_path, after=extra, env={
+            **os.environ, "ASSISTANT_LLM": "extractive", "ASSISTANT_AUTH": "",
+            "ASSISTANT_API_KEYS": f"{KEY},{LIMITED_KEY}",
+            "ASSISTANT_API_RATE_PER_MINUTE": str(RATE_PER_MINUTE),
+            "ASSISTANT_API_BURST": str(BURST), **(env or {})})
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 def stop_server(process: subprocess.Popen[bytes], log_path: Path) -> str:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop_serve(process)
     return log_path.read_text()
 
 

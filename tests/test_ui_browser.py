@@ -7,10 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +18,7 @@ from conftest import ROOT, require, run_cli
 
 from assistant import ABSTAIN_TEXT
 from harness.llm_server import free_port
+from harness.serve import start_serve, stop_serve
 
 pytestmark = pytest.mark.browser
 
@@ -56,33 +54,17 @@ def _norm(text: str) -> str:
 def serving(store: Path, env: dict[str, str] | None = None) -> Iterator[str]:
     """`assistant serve` over `store` on a free loopback port, offline and without a login
     (plus `env`); yields its URL, and checks its log for tracebacks and the test key after."""
-    port = free_port()
     log_path = store / "serve.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "assistant", "serve", "--store", str(store), "--port", str(port)],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-            # The offline backend and no login, whatever this shell has configured.
-            # A generous LLM timeout: CI's two cores may be shared with other tests.
-            env={**os.environ, "ASSISTANT_LLM": "extractive", "ASSISTANT_AUTH": "",
-                 "ASSISTANT_LLM_TIMEOUT": "120", **(env or {})})
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"serve did not start: {log_path.read_text()[-800:]}")
-            time.sleep(0.3)
-    yield url
-    process.terminate()
     try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        # The offline backend and no login, whatever this shell has configured.
+        # A generous LLM timeout: CI's two cores may be shared with other tests.
+        process, base = start_serve(store, log_path, env={
+            **os.environ, "ASSISTANT_LLM": "extractive", "ASSISTANT_AUTH": "",
+            "ASSISTANT_LLM_TIMEOUT": "120", **(env or {})})
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield f"{base}/"
+    stop_serve(process)
     log_text = log_path.read_text()
     assert "Traceback" not in log_text, log_text[-2000:]
     assert LLM_KEY not in log_text, "the API key reached the server log"
