@@ -61,6 +61,44 @@ def version_of(article: Article) -> str:
     return article.content_hash[:16]
 
 
+@dataclass(frozen=True)
+class PartDraft:
+    """One part record to write: a slice of an article's sentences (from `first`), their
+    vectors, and the chunks that end in the slice."""
+
+    article: Article
+    number: int
+    first: int
+    sentences: Sequence[Span]
+    vectors: np.ndarray
+    chunks: Sequence[Chunk]
+
+    def record(self) -> tuple[str, str, dict[str, Any]]:
+        """(id, document, metadata) as stored."""
+        payload = {
+            "first": self.first,
+            "spans": [[s.start, s.end] for s in self.sentences],
+            "dim": int(self.vectors.shape[1]) if len(self.vectors) else 0,
+            "vectors": base64.b64encode(
+                np.asarray(self.vectors, dtype=np.float16).tobytes()).decode(),
+            "chunks": [[c.index, c.start, c.end, c.first_sentence, c.last_sentence]
+                       for c in self.chunks],
+        }
+        version = version_of(self.article)
+        part_id = f"{self.article.article_id}:{version}:{self.number}"
+        return part_id, json.dumps(payload), {"kind": "part", "article_id": self.article.article_id,
+                                              "version": version, "n": self.number}
+
+
+def _header(article: Article, n_chunks: int, n_parts: int) -> dict[str, Any]:
+    return {"kind": "article", "article_id": article.article_id, "version": version_of(article),
+            "content_hash": article.content_hash, "key": article.key, "source": article.source,
+            "title": article.title, "url": article.url, "date": article.date,
+            "publisher": article.publisher, "path": article.path,
+            "pages": json.dumps(article.pages), "n_chunks": n_chunks, "n_parts": n_parts,
+            "ingested_at": time.time()}
+
+
 class ServerRecord:
     """The articles' records on the server (see the module docstring)."""
 
@@ -72,36 +110,42 @@ class ServerRecord:
 
     def write_part(self, article: Article, number: int, first: int, sentences: Sequence[Span],
                    vectors: np.ndarray, chunks: Sequence[Chunk]) -> None:
-        payload = {
-            "first": first,
-            "spans": [[s.start, s.end] for s in sentences],
-            "dim": int(vectors.shape[1]) if len(vectors) else 0,
-            "vectors": base64.b64encode(np.asarray(vectors, dtype=np.float16).tobytes()).decode(),
-            "chunks": [[c.index, c.start, c.end, c.first_sentence, c.last_sentence]
-                       for c in chunks],
-        }
-        version = version_of(article)
-        part_id = f"{article.article_id}:{version}:{number}"
-        self.call(self.collection.upsert, ids=[part_id], embeddings=[_placeholder(part_id)],
-                  documents=[json.dumps(payload)],
-                  metadatas=[{"kind": "part", "article_id": article.article_id,
-                              "version": version, "n": number}])
+        self.write_parts([PartDraft(article, number, first, sentences, vectors, chunks)])
+
+    def write_parts(self, drafts: Sequence[PartDraft]) -> None:
+        """Upsert many parts (of one or many articles) in as few round trips as Chroma allows:
+        each call costs tens of milliseconds whatever its size."""
+        # One record per id (Chroma refuses a call that names an id twice): the last wins.
+        records = list({r[0]: r for r in (draft.record() for draft in drafts)}.values())
+        for begin in range(0, len(records), PAGE):
+            batch = records[begin:begin + PAGE]
+            self.call(self.collection.upsert, ids=[r[0] for r in batch],
+                      embeddings=[_placeholder(r[0]) for r in batch],
+                      documents=[r[1] for r in batch], metadatas=[r[2] for r in batch])
 
     def commit(self, article: Article, n_chunks: int, n_parts: int) -> None:
-        """Write the header (the article is now visible to every reader), then drop the parts
-        of any previous version."""
-        version = version_of(article)
-        meta = {"kind": "article", "article_id": article.article_id, "version": version,
-                "content_hash": article.content_hash, "key": article.key,
-                "source": article.source, "title": article.title, "url": article.url,
-                "date": article.date, "publisher": article.publisher, "path": article.path,
-                "pages": json.dumps(article.pages), "n_chunks": n_chunks, "n_parts": n_parts,
-                "ingested_at": time.time()}
-        self.call(self.collection.upsert, ids=[article.article_id],
-                  embeddings=[_placeholder(article.article_id)],
-                  documents=[article.text], metadatas=[meta])
-        self.call(self.collection.delete, where={"$and": [
-            {"article_id": article.article_id}, {"kind": "part"}, {"version": {"$ne": version}}]})
+        self.commit_many([(article, n_chunks, n_parts)])
+
+    def commit_many(self, articles: Sequence[tuple[Article, int, int]]) -> None:
+        """Write the headers of (article, chunks, parts) whose parts are all written: each
+        article is visible to every reader from its header on. Then drop the parts of the
+        articles' previous versions. A batch cut short leaves some headers written, each over
+        its whole set of parts, never a header without them."""
+        latest = list({article.article_id: (article, chunks, parts)
+                       for article, chunks, parts in articles}.values())
+        for begin in range(0, len(latest), PAGE):
+            batch = latest[begin:begin + PAGE]
+            ids = [article.article_id for article, _, _ in batch]
+            self.call(self.collection.upsert, ids=ids,
+                      embeddings=[_placeholder(i) for i in ids],
+                      documents=[article.text for article, _, _ in batch],
+                      metadatas=[_header(article, n_chunks, n_parts)
+                                 for article, n_chunks, n_parts in batch])
+            # A version is the content's hash: an article's new version is never another
+            # article's old one, so "not one of these versions" picks exactly the old parts.
+            self.call(self.collection.delete, where={"$and": [
+                {"article_id": {"$in": ids}}, {"kind": "part"},
+                {"version": {"$nin": sorted({version_of(article) for article, _, _ in batch})}}]})
 
     def delete(self, article_id: str) -> None:
         # Header first: from this moment no reader takes the article, whatever fails next.
