@@ -148,6 +148,9 @@ class OpenAIEmbedder:
                 response = self._client.embeddings.create(model=self._model,
                                                           input=texts[begin:begin + 256])
                 vectors.extend(_pooled(item.embedding) for item in response.data)
+        except openai.APITimeoutError:  # a subclass of the connection error: say which it was
+            raise EmbeddingError(f"embedding server at {self._client.base_url} did not answer "
+                                 f"within {self._client.timeout} s") from None
         except openai.APIConnectionError:
             raise EmbeddingError(f"embedding server unreachable at {self._client.base_url}") from None
         except openai.AuthenticationError:

@@ -23,7 +23,10 @@ def embedding_url() -> Iterator[str]:
 
 def _remote(store: Path, url: str) -> Assistant:
     return Assistant(store=store, embedding="openai", embedding_base_url=url,
-                     embedding_model="smollm2-135m-instruct", openai_api_key="unused")
+                     embedding_model="smollm2-135m-instruct", openai_api_key="unused",
+                     # SmolLM2 on a CPU shared with other test workers: embedding a batch can
+                     # take far longer than the 30 s a real endpoint gets.
+                     llm_timeout=300)
 
 
 def test_ingest_and_ask_with_remote_embeddings(tmp_path: Path, embedding_url: str) -> None:
