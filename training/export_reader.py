@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from assistant.reader import MODEL_DIR, sha256
-from training.train_reader import ReaderNet, base_model_dir
+from training.reader_net import ReaderNet, base_model_dir
 
 
 class _Logits(torch.nn.Module):
