@@ -17,8 +17,8 @@ from training.reader_data import POOL
 
 pytestmark = pytest.mark.slow
 
-SMALL = ["--limit", "40", "--epochs", "1", "--batch-size", "8", "--max-length", "128",
-         "--checkpoint-every", "2"]
+SMALL = ["--limit", "12", "--epochs", "1", "--batch-size", "8", "--max-length", "128",
+         "--checkpoint-every", "4"]
 
 
 def _train(out: Path, checkpoints: Path, *extra: str) -> subprocess.CompletedProcess[str]:
