@@ -118,6 +118,18 @@ window.__aaLayout = (() => {
   const expanded = (selector, open) =>
     document.querySelectorAll(selector).forEach((b) => b.setAttribute('aria-expanded', String(open)));
   const drawer = () => $('#aa-conversations');
+  // Focus `selector` once it can take it: on a slow phone the drawer or panel may still be
+  // sliding in (hidden) when a fixed delay ends, and a focus() then is silently lost.
+  const focusWhenShown = (selector, wanted, tries = 40) => {
+    // Closed again meanwhile, or the user is already inside: leave the focus where it is.
+    if (!wanted()) return;
+    const el = $(selector);
+    if (el && el.getClientRects().length) {
+      el.focus();
+      if (document.activeElement === el) return;
+    }
+    if (tries > 0) setTimeout(() => focusWhenShown(selector, wanted, tries - 1), 50);
+  };
   // Open, and a drawer: the header's button is shown (a phone's width).
   const drawerOpen = () => !!drawer()?.hasAttribute('data-open') &&
     !!$('#aa-drawer-open')?.getClientRects().length;
@@ -126,7 +138,8 @@ window.__aaLayout = (() => {
     if (tab && tab.getAttribute('aria-selected') !== 'true') tab.click();
     drawer()?.setAttribute('data-open', '');
     expanded('#aa-drawer-open', true);
-    setTimeout(() => $('#aa-conversations .aa-drawer-close')?.focus(), 60);
+    focusWhenShown('#aa-conversations .aa-drawer-close', () => !!drawer()?.hasAttribute('data-open')
+      && !drawer().contains(document.activeElement));
   };
   const closeDrawer = (refocus) => {
     if (!drawerOpen()) return;
@@ -138,12 +151,13 @@ window.__aaLayout = (() => {
   const panels = [['#aa-ask-bar', '#scope-chip', '#scope-panel', '#scope input'],
                   ['#conv-actions', '#conv-menu', '#conv-menu-panel',
                    '#conv-title input, #conv-title textarea']];
-  const setPanel = ([holder, button, , first], open, refocus) => {
+  const setPanel = ([holder, button, panel, first], open, refocus) => {
     const box = $(holder);
     if (!box || box.hasAttribute('data-open') === open) return false;
     if (open) box.setAttribute('data-open', ''); else box.removeAttribute('data-open');
     expanded(button, open);
-    if (open) setTimeout(() => $(first)?.focus(), 60);
+    if (open) focusWhenShown(first, () => box.hasAttribute('data-open')
+      && !$(panel)?.contains(document.activeElement));
     else if (refocus) $(button)?.focus();
     return true;
   };
