@@ -39,14 +39,18 @@ chat: index
 llm-server: install
 	PYTHON=$(BIN)/python bash scripts/build_llama_wheel.sh
 
+# Parallel workers (pytest-xdist): most long tests wait on servers and subprocesses, so more
+# workers than cores still helps; worksteal evens out the few minute-long tests. TEST_WORKERS=0
+# runs in one process.
+TEST_WORKERS ?= 3
 test: install
-	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=15
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal --durations=15
 
 # The edit loop: unit and in-process tests only (no `chroma run`, llama.cpp server, browser or
 # training run).
 test-fast: install
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not server and not llm and not browser and not slow" \
-		--durations=10
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not server and not llm and not browser and not slow and not process" \
+		-n $(TEST_WORKERS) --dist worksteal --durations=10
 
 # The grounding evaluation on every set we have: our two gold sets, then the shared dev sets
 # (squad2-normans, rgb-dev-conflict, rgb-dev-noise; evaluation only, read from $(DATASETS) and

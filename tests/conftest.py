@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +20,27 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples" / "articles"
 USER_ARTICLES = (ROOT.parent / "shared" / "articles").resolve()
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+# A test whose body starts a process (the CLI, a server, a worker) is end to end, not in-process:
+# it gets the `process` mark, which `make test-fast` leaves out. Read from the test's own source,
+# so a new test is marked without anyone remembering to.
+_STARTS_A_PROCESS = re.compile(r"\b(run_cli|ask_json|start_server|serve_against|serving|"
+                               r"subprocess\.(run|Popen)|Popen|running_chroma_server|"
+                               r"running_llama_server)\(")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        function = getattr(item, "function", None)
+        if function is None:
+            continue
+        try:
+            source = inspect.getsource(function)
+        except (OSError, TypeError):
+            continue
+        if _STARTS_A_PROCESS.search(source):
+            item.add_marker(pytest.mark.process)
 
 
 def require(condition: bool, reason: str) -> None:

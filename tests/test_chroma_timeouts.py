@@ -34,6 +34,8 @@ from index.record import ServerRecord
 from index.state import ServerState
 from index.vectorstore import ChromaStore, NodeToStore, VectorStoreError
 
+pytestmark = pytest.mark.server  # the module runs its own `chroma run`
+
 TIMEOUT_S = 3
 WORKERS = 2  # the API's answer pool
 HANG = 40.0  # well past TIMEOUT_S plus a cold start of the CLI on a busy machine

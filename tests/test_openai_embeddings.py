@@ -29,6 +29,7 @@ def _remote(store: Path, url: str) -> Assistant:
                      llm_timeout=300)
 
 
+@pytest.mark.llm
 def test_ingest_and_ask_with_remote_embeddings(tmp_path: Path, embedding_url: str) -> None:
     assistant = _remote(tmp_path / "store", embedding_url)
     report = assistant.ingest([SAMPLES])

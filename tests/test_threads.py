@@ -7,6 +7,8 @@ import random
 import threading
 from pathlib import Path
 
+import pytest
+
 from assistant import Answer, Assistant
 
 GOLD = Path(__file__).resolve().parent.parent / "evals" / "datasets" / "sample" / "questions.jsonl"
@@ -18,6 +20,7 @@ def comparable(answer: Answer) -> dict:
     return answer.model_dump(exclude={"timings_ms"})
 
 
+@pytest.mark.slow  # a minute on 2 cores: 8 threads each asking every gold question
 def test_concurrent_asks_match_sequential(sample_assistant: Assistant, sample_store: Path) -> None:
     sequential = {q: comparable(sample_assistant.ask(q)) for q in QUESTIONS}
     assert any(not a["abstained"] for a in sequential.values())
