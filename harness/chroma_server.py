@@ -5,13 +5,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 from harness.llm_server import free_port
+from harness.serve import stop_process, wait_until_answers
 
 
 def chroma_command() -> Path:
@@ -32,21 +31,8 @@ def running_chroma_server(path: Path, log_file: Path, *, startup_timeout: float 
             env=dict(env) if env is not None else None)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + startup_timeout
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1)
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    tail = Path(log_file).read_text(errors="replace")[-500:]
-                    raise RuntimeError(f"chroma server did not start ({log_file}): {tail}") from None
-                time.sleep(0.3)
+        wait_until_answers(f"{url}/api/v2/heartbeat", process, Path(log_file),
+                           timeout=startup_timeout, what=f"chroma server ({log_file})")
         yield url, process.pid
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=20)

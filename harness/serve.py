@@ -50,7 +50,8 @@ def start_serve(store: Path, log_path: Path, *, before: Sequence[str] = (),
     return process, base
 
 
-def stop_serve(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+def stop_process(process: subprocess.Popen, timeout: float = 15.0) -> None:
+    """Terminate, and kill what does not exit within `timeout` seconds."""
     process.terminate()
     try:
         process.wait(timeout=timeout)

@@ -29,7 +29,7 @@ from conftest import SAMPLES, require, run_cli
 
 from assistant import Assistant
 from harness.chroma_server import chroma_command, running_chroma_server
-from harness.serve import start_serve
+from harness.serve import start_serve, stop_process
 from index.record import ServerRecord
 from index.state import ServerState
 from index.vectorstore import ChromaStore, NodeToStore, VectorStoreError
@@ -223,10 +223,6 @@ def test_api_answers_503_while_the_server_is_stalled_and_the_pool_recovers(
         status, body, seconds = post(*search)
         assert status == 200 and body["data"], body
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
     log_text = (tmp_path / "serve.log").read_text()
     assert "Traceback" not in log_text, log_text[-2000:]

@@ -18,7 +18,7 @@ from conftest import ROOT, require, run_cli
 
 from assistant import ABSTAIN_TEXT
 from harness.llm_server import free_port
-from harness.serve import start_serve, stop_serve
+from harness.serve import start_serve, stop_process
 
 pytestmark = pytest.mark.browser
 
@@ -64,7 +64,7 @@ def serving(store: Path, env: dict[str, str] | None = None) -> Iterator[str]:
     except RuntimeError as exc:
         pytest.fail(str(exc))
     yield f"{base}/"
-    stop_serve(process)
+    stop_process(process)
     log_text = log_path.read_text()
     assert "Traceback" not in log_text, log_text[-2000:]
     assert LLM_KEY not in log_text, "the API key reached the server log"
