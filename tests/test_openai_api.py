@@ -38,7 +38,7 @@ def start_server(store: Path, log_path: Path, *extra: str, env: dict[str, str] |
         pytest.fail(str(exc))
 
 
-def stop_processr(process: subprocess.Popen[bytes], log_path: Path) -> str:
+def stop_server(process: subprocess.Popen[bytes], log_path: Path) -> str:
     stop_process(process)
     return log_path.read_text()
 
@@ -48,7 +48,7 @@ def api_url(user_assistant: Assistant, tmp_path_factory: pytest.TempPathFactory)
     log_path = tmp_path_factory.mktemp("api") / "serve.log"
     process, url = start_server(user_assistant.settings.store, log_path)
     yield f"{url}/v1"
-    log_text = stop_processr(process, log_path)
+    log_text = stop_server(process, log_path)
     assert "Traceback" not in log_text, log_text[-2000:]
     assert KEY not in log_text and LIMITED_KEY not in log_text, "an API key reached the log"
 
@@ -112,7 +112,7 @@ def sure_client(user_assistant: Assistant, sure_model: Path, tmp_path_factory: p
     process, url = start_server(user_assistant.settings.store, log_path,
                                 env={"ASSISTANT_READER_MODEL": str(sure_model)})
     yield openai.OpenAI(base_url=f"{url}/v1", api_key=KEY, max_retries=0, timeout=60)
-    stop_processr(process, log_path)
+    stop_server(process, log_path)
 
 
 def test_a_follow_up_is_understood_from_the_conversation(sure_client: openai.OpenAI) -> None:
@@ -243,5 +243,5 @@ def test_an_unreachable_llm_falls_back_with_a_note(user_assistant: Assistant,
         assert offline.model_extra["article_assistant"]["backend"] == "extractive"
         assert not offline.model_extra["article_assistant"]["notes"]
     finally:
-        log_text = stop_processr(process, log_path)
+        log_text = stop_server(process, log_path)
     assert "sk-llm-secret" not in log_text and KEY not in log_text
