@@ -141,11 +141,12 @@ class ServerRecord:
                       documents=[article.text for article, _, _ in batch],
                       metadatas=[_header(article, n_chunks, n_parts)
                                  for article, n_chunks, n_parts in batch])
-            # A version is the content's hash: an article's new version is never another
-            # article's old one, so "not one of these versions" picks exactly the old parts.
+            # Each article's parts of any version but its own, all in one call.
+            old = [{"$and": [{"article_id": article.article_id},
+                             {"version": {"$ne": version_of(article)}}]}
+                   for article, _, _ in batch]
             self.call(self.collection.delete, where={"$and": [
-                {"article_id": {"$in": ids}}, {"kind": "part"},
-                {"version": {"$nin": sorted({version_of(article) for article, _, _ in batch})}}]})
+                {"kind": "part"}, old[0] if len(old) == 1 else {"$or": old}]})
 
     def delete(self, article_id: str) -> None:
         # Header first: from this moment no reader takes the article, whatever fails next.
