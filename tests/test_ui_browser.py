@@ -756,7 +756,10 @@ def test_articles_can_be_filtered_sorted_opened_deleted_and_restored(session: Se
     page.click("#article-ask")
     page.locator("#chat").wait_for(state="visible")
     assert "Westbrook" in page.locator("#scope").text_content()
-    assert page.locator("#scope-chip").inner_text().startswith("Westbrook")
+    # The chip follows the scope's change event, one round trip later.
+    from playwright.sync_api import expect
+
+    expect(page.locator("#scope-chip")).to_contain_text("Westbrook", timeout=10_000)
     session.tab("articles")
 
     # Delete asks first; Undo brings it back from its file.
