@@ -22,7 +22,7 @@ from harness.chroma_server import chroma_command
 pytestmark = pytest.mark.server
 
 DATASET = (ROOT.parent / "shared" / "datasets" / "squad2-normans").resolve()
-SIZES = [20, 40]  # benchmarks.run's SMOKE sizes: the server step serves the larger
+SIZES = [10, 20]  # benchmarks.run's SMOKE sizes: the server step serves the larger
 
 
 def number(data: Any, *path: str) -> float:
