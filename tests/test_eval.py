@@ -8,6 +8,7 @@ citation checks run against what `Assistant.article` returns, not against a stan
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -387,17 +388,18 @@ def test_cli_records_then_holds_then_catches_a_regression(eval_dir: Path) -> Non
     recorded = json.loads(baseline.read_text())["sample"]
     assert recorded["metrics"] == {k: data["metrics"][k] for k in METRICS}
 
-    # The same code against its own baseline: deterministic, so every comparison holds.
-    second = run_cli(*common, timeout=600)
-    assert second.returncode == 0, second.stdout + second.stderr
-    assert "gate: PASS" in second.stdout and "regressed" not in second.stdout
-
-    # An injected regression: the baseline claims better figures than the code reaches.
+    # An injected regression: the baseline claims a better token F1 than the code reaches. The
+    # same code is deterministic, so that is the one comparison that fails; every other holds.
     recorded["metrics"]["token_f1"] = data["metrics"]["token_f1"] + 0.5
     baseline.write_text(json.dumps({"sample": recorded}))
-    third = run_cli(*common, timeout=600)
-    assert third.returncode == 1, third.stdout + third.stderr
-    assert "token F1" in third.stdout and "regressed" in third.stdout and "gate: FAIL" in third.stdout
+    second = run_cli(*common, timeout=600)
+    assert second.returncode == 1, second.stdout + second.stderr
+    assert "token F1" in second.stdout and "gate: FAIL" in second.stdout
+    rows = re.findall(r"^ +(\S.*?) {2,}(\S+) .*?(pass|FAIL) +baseline (\S+)$", second.stdout, re.M)
+    assert len(rows) >= 10, second.stdout
+    for label, value, verdict, base in rows:
+        assert (verdict == "FAIL") == (label == "token F1"), second.stdout
+        assert label == "token F1" or value == base, second.stdout
 
 
 def test_cli_reports_a_bad_dataset(tmp_path: Path) -> None:
