@@ -346,14 +346,20 @@ def derived_examples(articles: list[dict], seed: int = 7, mix: Mix | None = None
     return out
 
 
-def build(seed: int = 7, validation: int = 5, mix: Mix | None = None
-          ) -> tuple[list[Example], list[Example], list[str]]:
+def build(seed: int = 7, validation: int = 5, mix: Mix | None = None,
+          articles_cap: int | None = None) -> tuple[list[Example], list[Example], list[str]]:
     """(train examples, validation examples, validation article titles). Validation holds the
     official examples of the held-out articles plus their derived ones, so it measures the
     hard negatives too. A different seed draws different derived examples from the same training
-    articles (reader v2 draws them afresh each epoch); the validation set depends on `mix` only."""
+    articles (reader v2 draws them afresh each epoch); the validation set depends on `mix` only.
+
+    `articles_cap` keeps only the first that many training articles and one validation article
+    (a quick run of a few examples, `train_reader --limit`: deriving examples from the whole pool
+    was most of such a run's time); None, the default, uses them all."""
     articles = load_pool()
     train_articles, val_articles = split_articles(articles, validation)
+    if articles_cap is not None:
+        train_articles, val_articles = train_articles[:articles_cap], val_articles[:1]
     train = official_examples(train_articles) + derived_examples(train_articles, seed, mix)
     val = official_examples(val_articles) + derived_examples(val_articles, 8, mix)
     random.Random(seed).shuffle(train)

@@ -150,7 +150,9 @@ class Trainer:
 
     # The data. Epoch e draws its derived examples with seed 7 + 1000 e: the same on every resume.
     def examples(self, epoch: int) -> tuple[list[Example], list[Example]]:
-        train, val, titles = build(seed=7 + 1000 * epoch, mix=self.mix)
+        # A --limit run derives its examples from a few articles only (about 50 questions each).
+        cap = self.args.limit // 50 + 1 if self.args.limit else None
+        train, val, titles = build(seed=7 + 1000 * epoch, mix=self.mix, articles_cap=cap)
         self.validation_titles = titles
         if self.args.limit:
             train = train[: self.args.limit]
