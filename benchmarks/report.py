@@ -191,7 +191,7 @@ def _scale(r: dict[str, Any], chart_name: str) -> list[str]:
         "",
         "| articles | system | ingest s | projected with model, s "
         "| re-ingest s (share of ingest; of projected) | retrieval p50 / p95 ms "
-        "| answer p50 / p95 ms | peak RSS ingest / query MB | index MB |",
+        "| answer p50 / p95 ms | peak RSS ingest / query MB | index MB (per 1,000 articles) |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in scale:
@@ -211,7 +211,7 @@ def _scale(r: dict[str, Any], chart_name: str) -> list[str]:
                 f"| {_fmt(_get(s, 'answer', 'latency_ms', 'p50'))} / "
                 f"{_fmt(_get(s, 'answer', 'latency_ms', 'p95'))} "
                 f"| {_fmt(s['ingest']['peak_rss_mb'], 0)} / {_fmt(_get(s, 'answer', 'peak_rss_mb'), 0)} "
-                f"| {_fmt(s['index_mb'])} |")
+                f"| {_fmt(s['index_mb'])} ({_fmt(1000 * s['index_mb'] / row['articles'])}) |")
     out += ["", *_growth(scale), *_targets(scale, ceiling), "",
             f"![latency and memory against corpus size]({chart_name})", ""]
     return out
