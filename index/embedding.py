@@ -79,6 +79,12 @@ class LocalMiniLM:
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        unique = list(dict.fromkeys(texts))
+        if len(unique) < len(texts):
+            # News repeats itself (bylines, boilerplate, a wire story in several feeds): each
+            # distinct text is embedded once; the model gives the same text the same vector.
+            row = {text: i for i, text in enumerate(unique)}
+            return self.embed(unique)[[row[text] for text in texts]]
         encodings = self._tokenizer.encode_batch(list(texts))
         # Sort by length so each batch pads little: padding is wasted work on 2 cores.
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))

@@ -295,3 +295,28 @@ def test_killed_ingest_leaves_previous_index_intact(tmp_path: Path) -> None:
     consistent(assistant)
     final = assistant.ask(QUESTION)
     assert _answer_key(json.loads(final.model_dump_json())) == _answer_key(before)
+
+
+def test_repeated_texts_are_embedded_once_and_get_the_same_vector(embedder: CountingEmbedder,
+                                                                   monkeypatch: pytest.MonkeyPatch
+                                                                   ) -> None:
+    model = embedder.inner
+    batches: list[int] = []
+
+    class CountingTokenizer:  # what the model is asked to encode, batch by batch
+        def __init__(self, inner: object) -> None:
+            self.inner = inner
+
+        def encode_batch(self, texts: list[str]) -> list:
+            batches.append(len(texts))
+            return self.inner.encode_batch(texts)
+
+    monkeypatch.setattr(model, "_tokenizer", CountingTokenizer(model._tokenizer))
+    byline = "Reporting by the news desk; editing by the night editor."
+    vectors = model.embed([byline, ZEPPELIN, byline, HOVERCRAFT, byline])
+    assert batches == [3]  # the three distinct texts, once each
+    assert vectors.shape == (5, model.dimension)
+    assert np.array_equal(vectors[0], vectors[2]) and np.array_equal(vectors[0], vectors[4])
+    alone = model.embed([ZEPPELIN])[0]
+    assert float(vectors[1] @ alone) > 0.99  # the same vector as the text embedded on its own
+    assert float(vectors[1] @ vectors[3]) < 0.99

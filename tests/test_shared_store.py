@@ -49,13 +49,19 @@ def comparable(answer) -> tuple:
                                               for c in answer.citations])
 
 
-def town_articles(folder: Path, first: int, count: int) -> None:
+def town_articles(folder: Path, first: int, count: int, boilerplate: bool = True) -> None:
     """Articles of three chunks each: at 900 chunks a process, two unserialised writers to one
-    embedded store lost about 100 vectors (measured with the lease switched off)."""
+    embedded store lost about 100 vectors (measured with the lease switched off). With
+    `boilerplate`, each article's first sentence is its own and the other fifteen are the same in
+    every town: the embedder embeds a repeated text once, so the vectors written stay 900 a
+    process while the model's work is a fifteenth of it. Without it every sentence is the town's
+    own (an ingest that must take a while, to be killed midway)."""
     folder.mkdir(parents=True)
     for i in range(first, first + count):
-        body = " ".join(f"In Town {i}, item {k} of the plan costs {i * 37 + k * 13} pounds and "
-                        f"covers {k + 2} streets near Field{i}x{k}." for k in range(16))
+        town = "" if boilerplate else f" in Town {i}"
+        body = " ".join([f"In Town {i}, the plan costs {i * 37} pounds and covers Field{i}."] + [
+            f"Item {k} of the plan{town} covers {k + 2} streets and costs {k * 13} pounds, the "
+            f"office said." for k in range(1, 16)])
         (folder / f"town-{i}.txt").write_text(f"Budget vote in Town {i}\n\n{body}\n",
                                               encoding="utf-8")
 
@@ -164,7 +170,7 @@ def test_a_killed_server_mid_ingest_is_one_line_and_repaired_after_restart(
 
     from harness.chroma_server import running_chroma_server
 
-    town_articles(tmp_path / "towns", 0, 300)
+    town_articles(tmp_path / "towns", 0, 300, boilerplate=False)
     env = collection_env(ASSISTANT_LEASE_SECONDS="5")
     with running_chroma_server(tmp_path / "db", tmp_path / "chroma.log") as (url, pid):
         ingest = subprocess.Popen(
