@@ -12,6 +12,7 @@ turn at 1366x900 and 390x844 go to artifacts/screenshots/trust-*.png."""
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -97,9 +98,22 @@ def _card_style(turn: Any) -> dict[str, str]:
         "color: text.color}; }")
 
 
+def _settled(page: Any, element: Any, timeout_s: float = 15.0) -> None:
+    """Wait until `element` has stood still for three looks 200 ms apart: a loaded machine
+    scrolls late, and a fixed pause (1.2 s here once) was sometimes too short."""
+    deadline = time.monotonic() + timeout_s
+    last, still = None, 0
+    while still < 3 and time.monotonic() < deadline:
+        box = element.bounding_box()
+        where = None if box is None else (round(box["x"]), round(box["y"]))
+        still = still + 1 if where is not None and where == last else 0
+        last = where
+        page.wait_for_timeout(200)
+
+
 def _in_view(page: Any, element: Any, size: tuple[int, int]) -> None:
     """`element` is on screen: inside the window and not scrolled out of the chat's list."""
-    page.wait_for_timeout(1200)  # let the chat finish the scrolling it does after an answer
+    _settled(page, element)  # the chat has finished the scrolling it does after an answer
     box = element.bounding_box()
     assert box is not None
     assert 0 <= box["y"] and box["y"] + box["height"] <= size[1], (box, size)
@@ -250,7 +264,7 @@ def test_each_kind_of_turn_passes_axe_and_is_photographed(
     found: dict[str, list[Any]] = {}
 
     def audit(session: Session, turn: Any, kind: str) -> None:
-        session.page.wait_for_timeout(1200)  # the scrolling after an answer, as in _in_view
+        _settled(session.page, turn)  # the scrolling after an answer, as in _in_view
         session.page.screenshot(path=str(SHOTS / f"trust-{kind}-{name}.png"))
         turn.locator("details.aa-passages > summary").click()
         turn.locator("details.aa-scores > summary").click()
