@@ -40,6 +40,17 @@ def _package_dir(package: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def embed_distinct(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """`embedder`'s vectors for `texts`, each distinct text embedded once. News repeats itself
+    (bylines, boilerplate, a wire story in several feeds); the same text gets the same vector,
+    whichever model (a remote one is paid by the token) or benchmark wrapper is behind it."""
+    unique = list(dict.fromkeys(texts))
+    if len(unique) == len(texts):
+        return embedder.embed(texts)
+    row = {text: i for i, text in enumerate(unique)}
+    return embedder.embed(unique)[[row[text] for text in texts]]
+
+
 class LocalMiniLM:
     """all-MiniLM-L6-v2, int8 ONNX, mean pooling, L2 normalised (as sentence-transformers does)."""
 
@@ -79,12 +90,6 @@ class LocalMiniLM:
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        unique = list(dict.fromkeys(texts))
-        if len(unique) < len(texts):
-            # News repeats itself (bylines, boilerplate, a wire story in several feeds): each
-            # distinct text is embedded once; the model gives the same text the same vector.
-            row = {text: i for i, text in enumerate(unique)}
-            return self.embed(unique)[[row[text] for text in texts]]
         encodings = self._tokenizer.encode_batch(list(texts))
         # Sort by length so each batch pads little: padding is wasted work on 2 cores.
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))

@@ -15,7 +15,7 @@ import numpy as np
 from index.article import Article
 from index.catalog import Catalog
 from index.chunking import Chunk
-from index.embedding import Embedder, normalise
+from index.embedding import Embedder, embed_distinct, normalise
 from index.record import PartDraft, ServerRecord
 from index.state import StoreState
 from index.text import Span
@@ -118,7 +118,7 @@ class StoreWriter:
         counter = getattr(self.embedder, "count_tokens", None)
         for begin in range(0, len(texts), self.embed_slice):
             batch = texts[begin:begin + self.embed_slice]
-            vectors = self.embedder.embed(batch)
+            vectors = embed_distinct(self.embedder, batch)
             if out.shape[1] != vectors.shape[1]:
                 out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float16)
             out[begin:begin + len(batch)] = vectors
@@ -222,7 +222,7 @@ class StoreWriter:
             for begin in range(0, total, self.embed_slice):
                 batch = item.sentences[begin:begin + self.embed_slice]
                 texts = [sentence.text for sentence in batch]
-                vectors = self.embedder.embed(texts).astype(np.float16)
+                vectors = embed_distinct(self.embedder, texts).astype(np.float16)
                 report.tokens += counter(texts) if counter else sum(len(t.split()) for t in texts)
                 writer.sentences(begin, batch, vectors)
                 held = vectors if held.size == 0 else np.concatenate([held, vectors])

@@ -18,7 +18,7 @@ import pytest
 from conftest import ROOT, SAMPLES, run_cli
 
 from assistant import Assistant
-from index.embedding import LocalMiniLM
+from index.embedding import LocalMiniLM, embed_distinct
 from index.vectorstore import NodeToStore
 
 ZEPPELIN = "The council said a zeppelin would carry visitors over the harbour every Sunday."
@@ -297,26 +297,33 @@ def test_killed_ingest_leaves_previous_index_intact(tmp_path: Path) -> None:
     assert _answer_key(json.loads(final.model_dump_json())) == _answer_key(before)
 
 
-def test_repeated_texts_are_embedded_once_and_get_the_same_vector(embedder: CountingEmbedder,
-                                                                   monkeypatch: pytest.MonkeyPatch
+def test_repeated_texts_are_embedded_once_and_get_the_same_vector(tmp_path: Path,
+                                                                   embedder: CountingEmbedder
                                                                    ) -> None:
-    model = embedder.inner
-    batches: list[int] = []
-
-    class CountingTokenizer:  # what the model is asked to encode, batch by batch
-        def __init__(self, inner: object) -> None:
-            self.inner = inner
-
-        def encode_batch(self, texts: list[str]) -> list:
-            batches.append(len(texts))
-            return self.inner.encode_batch(texts)
-
-    monkeypatch.setattr(model, "_tokenizer", CountingTokenizer(model._tokenizer))
     byline = "Reporting by the news desk; editing by the night editor."
-    vectors = model.embed([byline, ZEPPELIN, byline, HOVERCRAFT, byline])
-    assert batches == [3]  # the three distinct texts, once each
-    assert vectors.shape == (5, model.dimension)
+    embedder.texts = 0
+    vectors = embed_distinct(embedder, [byline, ZEPPELIN, byline, HOVERCRAFT, byline])
+    assert embedder.texts == 3  # the three distinct texts, once each
+    assert vectors.shape == (5, embedder.dimension)
     assert np.array_equal(vectors[0], vectors[2]) and np.array_equal(vectors[0], vectors[4])
-    alone = model.embed([ZEPPELIN])[0]
+    alone = embedder.inner.embed([ZEPPELIN])[0]
     assert float(vectors[1] @ alone) > 0.99  # the same vector as the text embedded on its own
     assert float(vectors[1] @ vectors[3]) < 0.99
+
+    # Ingest asks for each distinct sentence of a flush once: two wire stories sharing a byline.
+    folder = tmp_path / "wire"
+    folder.mkdir()
+    (folder / "ferry.txt").write_text(f"Ferry Returns\n\n{HOVERCRAFT} {byline}\n", encoding="utf-8")
+    (folder / "zeppelin.txt").write_text(f"Zeppelin Plan\n\n{ZEPPELIN} {byline}\n",
+                                         encoding="utf-8")
+    assistant = Assistant(store=tmp_path / "store", embedder=embedder)
+    embedder.texts = 0
+    assert assistant.ingest([folder]).added == 2
+    sentences = []
+    for source in assistant.sources():
+        text = assistant.article(source.article_id)["text"]
+        sentences += [text[r.start:r.end]
+                      for r in assistant.catalog.sentences_of(source.article_id, 0, 99)]
+    assert len(sentences) > len(set(sentences)) and byline in sentences
+    assert embedder.texts == len(set(sentences))
+    consistent(assistant)
