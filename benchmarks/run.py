@@ -60,17 +60,15 @@ def worker(task: str, params: dict[str, Any], log_file: Path) -> dict[str, Any]:
         from benchmarks.worker import TASKS
 
         result = json.loads(json.dumps(TASKS[task](params)))  # what the process would print
-        result["process_wall_s"] = round(time.perf_counter() - started, 3)
-        result["load_1min_at_start"] = round(load, 2)
-        return result
-    with open(log_file, "a") as err:
-        done = subprocess.run([sys.executable, "-m", "benchmarks.worker", task, "--json",
-                               json.dumps(params)], cwd=ROOT, stdout=subprocess.PIPE, stderr=err,
-                              text=True, env=_env())
-    if done.returncode != 0:
-        tail = log_file.read_text()[-2000:]
-        raise RuntimeError(f"worker {task} {params.get('system', '')} failed:\n{tail}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    else:
+        with open(log_file, "a") as err:
+            done = subprocess.run([sys.executable, "-m", "benchmarks.worker", task, "--json",
+                                   json.dumps(params)], cwd=ROOT, stdout=subprocess.PIPE,
+                                  stderr=err, text=True, env=_env())
+        if done.returncode != 0:
+            tail = log_file.read_text()[-2000:]
+            raise RuntimeError(f"worker {task} {params.get('system', '')} failed:\n{tail}")
+        result = json.loads(done.stdout.strip().splitlines()[-1])
     result["process_wall_s"] = round(time.perf_counter() - started, 3)
     result["load_1min_at_start"] = round(load, 2)
     return result
