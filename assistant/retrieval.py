@@ -65,11 +65,21 @@ class Retriever:
         """IDF of each term over chunks (BM25's form), keyed by porter stem; also the stems
         and the document frequencies."""
         stems = self.stems.stems(terms)
-        df = self.catalog.document_frequencies(list(set(stems.values())))
+        df = self.stem_frequencies(stems)
         n = max(self.catalog.chunk_count(), 1)
         weights = {s: math.log(1 + (n - df.get(s, 0) + 0.5) / (df.get(s, 0) + 0.5))
                    for s in set(stems.values())}
         return weights, stems, df
+
+    def stem_frequencies(self, stems: dict[str, str]) -> dict[str, int]:
+        """How many chunks hold each porter stem of `stems` (word -> stem), from the lexical
+        index's counts of the words (its own stemmer may split what porter joins: the most
+        frequent word speaks for its stem)."""
+        by_word = self.catalog.document_frequencies(list(stems))
+        df: dict[str, int] = {}
+        for word, stem in stems.items():
+            df[stem] = max(df.get(stem, 0), by_word.get(word, 0))
+        return df
 
     def retrieve(self, question: str, query_vector: np.ndarray, top_k: int,
                  article_ids: Collection[str] | None = None) -> list[Passage]:

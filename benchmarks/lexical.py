@@ -1,5 +1,6 @@
-"""Lexical engines side by side (issue #22): today's SQLite FTS5 against tantivy and bm25s, on the
-same chunk texts and the same question terms.
+"""Lexical engines side by side (issue #22): SQLite FTS5 (the catalog's lexical index until
+issue #22), tantivy (the product's since) and bm25s, on the same chunk texts and the same
+question terms.
 
     python -m benchmarks.lexical --articles 1000 [--queries 300] [--write]
 
@@ -9,16 +10,19 @@ questions are the scale series' questions, turned into search terms as the answe
 (assistant.retrieval.question_terms). Every build, query run and update runs in a process of its
 own (`--worker`), so its time and peak RSS are that engine's alone:
 
-* fts5: today's path. Articles go into a `Catalog` with `replace_article` (no sentence vectors),
-  searched with `Catalog.lexical_search`, removed with `Catalog.delete_article`. Its build and
-  update times include the catalog rows the product writes anyway (articles, chunks, words);
-  `fts5_only_build_s` is the FTS5 table alone, filled from the chunks in one statement.
-* tantivy: an on-disk index beside the catalog; chunk text indexed (not stored) with positions,
-  the article id as a raw term (scope filter, delete), the catalog's chunk rowid as a fast field.
+* fts5: the former path. Articles go into a `Catalog` with `replace_article` (no sentence
+  vectors), removed with `Catalog.delete_article`; an FTS5 table (porter unicode61) in a file of
+  its own is filled from the catalog's chunks and searched with the queries the catalog ran.
+  Its build and update times include the catalog rows the product writes anyway (articles,
+  chunks, words); `fts5_only_build_s` is the FTS5 table alone, filled in one statement.
+* tantivy: the product's lexical index (index/lexical.py) through the catalog: built from the
+  catalog's chunks, updated by applying the articles the catalog marked, searched with
+  `Catalog.lexical_search`. Chunk text indexed (not stored) with positions, the article id as a
+  raw term (scope filter, delete), the catalog's chunk rowid as a fast field.
 * bm25s: eager sparse BM25 scores saved as .npy and loaded with mmap; the catalog rowid of each
   document in a .npy beside it. It has no incremental update: an update is a rebuild.
 
-Both new engines read their chunks from the catalog (the rebuild-from-the-store path), and map
+Both other engines read their chunks from the catalog (the rebuild-from-the-store path), and map
 their hits back to chunk ids through it, as the product would. Tokenisation follows FTS5's
 `porter unicode61` as closely as each allows (see benchmarks/README.md). A scope (a set of
 article ids) filters every engine. Top-10 agreement with FTS5 and the share of questions whose

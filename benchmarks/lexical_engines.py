@@ -81,7 +81,7 @@ def _checkpoint(catalog: Any) -> None:
 
 
 def fts5_sizes(path: Path) -> dict[str, float]:
-    """MB of the FTS5 tables (chunk_fts and its shadow tables) and of the whole catalog file."""
+    """MB of the FTS5 tables (chunk_fts and its shadow tables) and of their whole file."""
     db = sqlite3.connect(path)
     try:
         fts, content = db.execute(
@@ -91,16 +91,42 @@ def fts5_sizes(path: Path) -> dict[str, float]:
         fts = content = None
     finally:
         db.close()
-    # chunk_fts_content is FTS5's own copy of every chunk's text (the chunks table has another).
+    # chunk_fts_content is FTS5's own copy of every chunk's text (the catalog's chunks table
+    # has another).
     return {"index_mb": round(fts / 1e6, 2) if fts else dir_mb(path),
-            "text_copy_mb": round(content / 1e6, 2) if content else None, "catalog_mb": dir_mb(path)}
+            "text_copy_mb": round(content / 1e6, 2) if content else None, "file_mb": dir_mb(path)}
+
+
+# The FTS5 queries the catalog ran before the lexical index moved to tantivy (issue #22), over
+# an FTS5 table in a file of its own whose rowids are the catalog's chunk rowids. The join to
+# chunk ids runs after the LIMIT, on the top rows only.
+_FTS5_DDL = "CREATE VIRTUAL TABLE chunk_fts USING fts5(text, tokenize='porter unicode61')"
+_BM25_TOP = (
+    "SELECT c.chunk_id, top.score FROM (SELECT rowid, -bm25(chunk_fts) AS score FROM chunk_fts "
+    "WHERE chunk_fts MATCH ? ORDER BY bm25(chunk_fts) LIMIT ?) top "
+    "JOIN cat.chunks c ON c.rowid = top.rowid ORDER BY top.score DESC"
+)
+_BM25_TOP_OF = (
+    "SELECT c.chunk_id, -bm25(chunk_fts) AS score FROM chunk_fts JOIN cat.chunks c "
+    "ON c.rowid = chunk_fts.rowid WHERE chunk_fts MATCH ? AND c.article_id IN ({marks}) "
+    "ORDER BY bm25(chunk_fts) LIMIT ?"
+)
 
 
 class Fts5:
+    """The catalog's former lexical index: the catalog rows written as ingest writes them, and
+    an FTS5 table (porter unicode61) filled from their chunks."""
+
     name = "fts5"
 
     def __init__(self, work: Path) -> None:
         self.work = work
+        self.path = work / "fts5" / "fts5.sqlite"
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None)
+        db.execute("ATTACH ? AS cat", (str(catalog_path(self.work)),))
+        return db
 
     def build(self, articles: Iterable[dict[str, Any]]) -> dict[str, Any]:
         path = catalog_path(self.work)
@@ -109,152 +135,107 @@ class Fts5:
         t0 = time.perf_counter()
         _add_to_catalog(catalog, articles)
         _checkpoint(catalog)
-        build_s = time.perf_counter() - t0
-        # The FTS5 table alone, with the catalog's own DDL, filled from the chunks at once.
-        ddl = catalog.read().execute("SELECT sql FROM sqlite_master WHERE name='chunk_fts'").fetchone()[0]
-        scratch = self.work / "fts5-only.sqlite"
-        db = sqlite3.connect(scratch, isolation_level=None)
-        db.execute("ATTACH ? AS cat", (str(path),))
+        catalog_s = time.perf_counter() - t0
+        catalog.close()
+        self.path.unlink(missing_ok=True)
+        db = self._connect()
         t0 = time.perf_counter()
-        db.execute(ddl.replace("chunk_fts", "main.fts_only", 1))
-        db.execute("INSERT INTO main.fts_only(rowid, text) SELECT rowid, text FROM cat.chunks")
+        db.execute(_FTS5_DDL)
+        db.execute("INSERT INTO chunk_fts(rowid, text) SELECT rowid, text FROM cat.chunks")
         only_s = time.perf_counter() - t0
         db.close()
-        scratch.unlink()
-        catalog.close()
-        return {"build_s": build_s, "fts5_only_build_s": only_s}
+        return {"build_s": catalog_s + only_s, "fts5_only_build_s": only_s,
+                "catalog_rows_s": catalog_s}
 
     def size(self) -> dict[str, float]:
-        return fts5_sizes(catalog_path(self.work))
+        return {**fts5_sizes(self.path), "catalog_mb": dir_mb(catalog_path(self.work))}
 
     def update(self, add: list[dict[str, Any]], delete: list[str]) -> dict[str, Any]:
         catalog = open_catalog(self.work)
+        db = self._connect()
         t0 = time.perf_counter()
         _add_to_catalog(catalog, add)
+        ids = [a["id"] for a in add]
+        marks = ",".join("?" * len(ids))
+        db.execute("BEGIN")
+        db.execute(f"INSERT INTO chunk_fts(rowid, text) SELECT rowid, text FROM cat.chunks "
+                   f"WHERE article_id IN ({marks})", ids)
+        for article_id in delete:
+            db.execute("DELETE FROM chunk_fts WHERE rowid IN "
+                       "(SELECT rowid FROM cat.chunks WHERE article_id=?)", (article_id,))
+        db.execute("COMMIT")
         for article_id in delete:
             catalog.delete_article(article_id)
         _checkpoint(catalog)
         seconds = time.perf_counter() - t0
+        db.close()
         catalog.close()
         return {"update_s": seconds}
 
     def count(self) -> int:
-        return open_catalog(self.work).read().execute("SELECT count(*) FROM chunk_fts").fetchone()[0]
+        db = self._connect()
+        try:
+            return db.execute("SELECT count(*) FROM chunk_fts").fetchone()[0]
+        finally:
+            db.close()
 
     def open(self) -> None:
-        self.catalog = open_catalog(self.work)
-        self.catalog.read().execute("SELECT count(*) FROM chunk_fts").fetchone()
+        self.db = self._connect()
+        self.db.execute("SELECT count(*) FROM chunk_fts").fetchone()
 
     def search(self, terms: list[str], k: int, scope: list[str] | None) -> list[str]:
-        return [cid for cid, _ in self.catalog.lexical_search(terms, k, scope)]
-
-
-def _tantivy_analyzer() -> Any:
-    """FTS5's porter unicode61, as near as tantivy's filters get: letters-and-digits tokens,
-    lower-cased, accents folded, the answer path's stop words dropped (questions never search
-    them), Snowball English stems (FTS5: the original Porter)."""
-    import tantivy
-
-    from index.text import STOPWORDS
-
-    return (tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-            .filter(tantivy.Filter.remove_long(40))
-            .filter(tantivy.Filter.lowercase())
-            .filter(tantivy.Filter.ascii_fold())
-            .filter(tantivy.Filter.custom_stopword(sorted(STOPWORDS)))
-            .filter(tantivy.Filter.stemmer("english"))
-            .build())
+        if not terms:
+            return []
+        query = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
+        if scope is None:
+            rows = self.db.execute(_BM25_TOP, (query, k)).fetchall()
+        else:
+            ids = sorted(scope)
+            rows = self.db.execute(_BM25_TOP_OF.format(marks=",".join("?" * len(ids))),
+                                   (query, *ids, k)).fetchall()
+        return [r[0] for r in rows]
 
 
 class Tantivy:
+    """The product's lexical index (index/lexical.py), through the catalog as the answer path
+    uses it: built from the catalog's chunks, updated by applying the articles the catalog
+    marked."""
+
     name = "tantivy"
-    HEAP = 64_000_000
 
     def __init__(self, work: Path) -> None:
-        self.path = work / "tantivy"
         self.work = work
 
-    def _index(self, create: bool) -> Any:
-        import tantivy
-
-        if create:
-            builder = tantivy.SchemaBuilder()
-            builder.add_text_field("text", tokenizer_name="news", index_option="position")
-            builder.add_text_field("article_id", tokenizer_name="raw")
-            builder.add_integer_field("rowid", fast=True)
-            index = tantivy.Index(builder.build(), path=str(self.path), reuse=False)
-        else:
-            index = tantivy.Index.open(str(self.path))
-        index.register_tokenizer("news", _tantivy_analyzer())
-        return index
-
-    @staticmethod
-    def _add(writer: Any, rows: Iterable[tuple[int, str, str]]) -> None:
-        import tantivy
-
-        for rowid, article_id, text in rows:
-            writer.add_document(tantivy.Document(text=text, article_id=article_id, rowid=rowid))
+    @property
+    def path(self) -> Path:
+        return catalog_path(self.work).with_name("catalog.lexical")
 
     def build(self, articles: Iterable[dict[str, Any]]) -> dict[str, Any]:
         catalog = open_catalog(self.work)
-        if self.path.exists():
-            shutil.rmtree(self.path)
-        self.path.mkdir(parents=True)
         t0 = time.perf_counter()
-        index = self._index(create=True)
-        writer = index.writer(heap_size=self.HEAP, num_threads=1)
-        self._add(writer, _chunk_rows(catalog))  # read from the catalog as it goes
-        writer.commit()
-        commit_s = time.perf_counter() - t0
-        writer.wait_merging_threads()
-        index.reload()
-        return {"build_s": time.perf_counter() - t0, "build_to_commit_s": commit_s,
-                "segments": index.searcher().num_segments}
+        catalog.lexical.rebuild()
+        return {"build_s": time.perf_counter() - t0,
+                "segments": catalog.lexical._open().searcher().num_segments}
 
     def size(self) -> dict[str, float]:
         return {"index_mb": dir_mb(self.path)}
 
     def update(self, add: list[dict[str, Any]], delete: list[str]) -> dict[str, Any]:
-        catalog = open_catalog(self.work)  # the fts5 update has already put the new chunks there
-        rows = _chunk_rows(catalog, [a["id"] for a in add])
-        index = self._index(create=False)
+        # The fts5 update has already written the catalog, which marked these articles.
+        catalog = open_catalog(self.work)
         t0 = time.perf_counter()
-        writer = index.writer(heap_size=self.HEAP, num_threads=1)
-        self._add(writer, rows)
-        for article_id in delete:
-            writer.delete_documents_by_term("article_id", article_id)
-        writer.commit()
-        commit_s = time.perf_counter() - t0
-        writer.wait_merging_threads()  # tantivy deletes merged-away files itself
-        index.reload()
-        return {"update_s": commit_s, "update_with_merge_s": time.perf_counter() - t0,
-                "segments": index.searcher().num_segments}
+        applied = catalog.sync_lexical()
+        return {"update_s": time.perf_counter() - t0, "articles_applied": applied}
 
     def count(self) -> int:
-        return self._index(create=False).searcher().num_docs
+        return open_catalog(self.work).lexical.count()
 
     def open(self) -> None:
         self.catalog = open_catalog(self.work)
-        self.index = self._index(create=False)
-        self.schema = self.index.schema
-        self.searcher = self.index.searcher()
-        self.analyzer = _tantivy_analyzer()
+        self.catalog.lexical_search(["news"], 1)
 
     def search(self, terms: list[str], k: int, scope: list[str] | None) -> list[str]:
-        from tantivy import Occur, Query
-
-        tokens = list(dict.fromkeys(t for term in terms for t in self.analyzer.analyze(term)))
-        if not tokens:
-            return []
-        query = Query.boolean_query([(Occur.Should, Query.term_query(self.schema, "text", t))
-                                     for t in tokens])
-        if scope is not None:
-            allowed = Query.const_score_query(
-                Query.term_set_query(self.schema, "article_id", scope), 0.0)
-            query = Query.boolean_query([(Occur.Must, query), (Occur.Must, allowed)])
-        hits = self.searcher.search(query, k, count=False).hits
-        rowids = self.searcher.fast_field_values("rowid", [address for _, address in hits])
-        return _chunk_ids(self.catalog, [int(r) for r in rowids if r is not None])
+        return [cid for cid, _ in self.catalog.lexical_search(terms, k, scope)]
 
 
 class _PorterList:

@@ -5,9 +5,9 @@ previous index intact: new vectors are written to Chroma first under fresh ids, 
 switches to them in one transaction, and only then are the old vectors deleted. Chroma results
 whose ids the catalog does not know are ignored.
 
-It also holds the lexical index (SQLite FTS5, BM25), updated incrementally with the catalog,
-because Chroma has no native sparse search, and the per-sentence vectors that the extractive
-answerer and the grounding checker score against.
+It also marks what the lexical (BM25) index beside it must apply (index/lexical.py: a tantivy
+folder, a cache of these rows, because Chroma has no native sparse search), and holds the
+per-sentence vectors that the extractive answerer and the grounding checker score against.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import logging
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,25 +26,11 @@ import numpy as np
 
 from index.article import Article
 from index.chunking import Chunk
+from index.lexical import LexicalIndex, catalog_side
 from index.sqlite import SQLiteFile
 from index.text import Span, words
 
 log = logging.getLogger(__name__)
-
-# The join to chunk ids runs after the LIMIT, on the top rows only: joining every match before
-# sorting made a BM25 query twice as slow at 10,000 articles (35,000 chunks).
-_BM25_TOP = (
-    "SELECT c.chunk_id, top.score FROM (SELECT rowid, -bm25(chunk_fts) AS score FROM chunk_fts "
-    "WHERE chunk_fts MATCH ? ORDER BY bm25(chunk_fts) LIMIT ?) top "
-    "JOIN chunks c ON c.rowid = top.rowid ORDER BY top.score DESC"
-)
-
-# The same, over the chunks of given articles (a question's scope).
-_BM25_TOP_OF = (
-    "SELECT c.chunk_id, -bm25(chunk_fts) AS score FROM chunk_fts JOIN chunks c "
-    "ON c.rowid = chunk_fts.rowid WHERE chunk_fts MATCH ? AND c.article_id IN ({marks}) "
-    "ORDER BY bm25(chunk_fts) LIMIT ?"
-)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -71,8 +58,11 @@ CREATE TABLE IF NOT EXISTS pages (
     article_id TEXT NOT NULL, page INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
     PRIMARY KEY (article_id, page)
 ) WITHOUT ROWID;
-CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5(text, tokenize='porter unicode61');
-CREATE VIRTUAL TABLE IF NOT EXISTS chunk_vocab USING fts5vocab(chunk_fts, 'row');
+-- Articles whose chunks the lexical index has not applied yet (index/lexical.py); seq grows
+-- with each mark, so a sync unmarks only the writes it applied.
+CREATE TABLE IF NOT EXISTS lexical_pending (
+    article_id TEXT PRIMARY KEY, seq INTEGER NOT NULL
+) WITHOUT ROWID;
 -- The articles' own words (lower-cased, unstemmed) and how many articles hold each: the
 -- dictionary that spelling correction of questions draws on (assistant/spelling.py).
 CREATE TABLE IF NOT EXISTS words (
@@ -127,6 +117,76 @@ class Catalog(SQLiteFile):
                 self._build_words()
             except sqlite3.OperationalError as exc:  # a read-only store: questions go uncorrected
                 log.warning("catalog %s: cannot build the words table (%s)", path, exc)
+        self._lexical: LexicalIndex | None = None
+        self._lexical_failed = False
+        try:
+            self._upgrade()
+        except sqlite3.OperationalError as exc:  # a read-only store: searched as it is
+            log.warning("catalog %s: cannot upgrade (%s)", path, exc)
+
+    def _upgrade(self) -> None:
+        """Give the catalog its id (which its lexical index records), and drop the FTS5 table
+        of a catalog written before the lexical index moved to tantivy."""
+        if self.get_meta("catalog_id") is None:
+            self.set_meta("catalog_id", uuid.uuid4().hex)
+        if self.read().execute("SELECT 1 FROM sqlite_master WHERE name='chunk_fts'").fetchone():
+            with self.write() as db:
+                db.execute("DROP TABLE IF EXISTS chunk_vocab")
+                db.execute("DROP TABLE IF EXISTS chunk_fts")
+            log.info("catalog %s: FTS5 table dropped (the lexical index is %s now)",
+                     self.path, self.lexical_path)
+
+    # --- the lexical index ------------------------------------------------------------------
+
+    @property
+    def lexical_path(self) -> Path:
+        """catalog.sqlite -> catalog.lexical/, catalog-news.sqlite -> catalog-news.lexical/"""
+        return self.path.with_name(self.path.stem + ".lexical")
+
+    @property
+    def lexical(self) -> LexicalIndex | None:
+        """The lexical index, or None where it cannot be opened or built (logged once): the
+        answer path then searches by meaning alone."""
+        if self._lexical is None and not self._lexical_failed:
+            catalog_id = self.get_meta("catalog_id")
+            if catalog_id is None:
+                self._lexical_failed = True
+                log.warning("catalog %s has no id (a read-only store written by an older "
+                            "version): lexical search is off", self.path)
+                return None
+            self._lexical = LexicalIndex(self.lexical_path, catalog_id, **catalog_side(self.read))
+        return self._lexical
+
+    def sync_lexical(self) -> int:
+        """Apply what the catalog marked to the lexical index (after an ingest's flush)."""
+        lexical = self.lexical
+        if lexical is None:
+            return 0
+        try:
+            return lexical.sync()
+        except (OSError, ValueError, sqlite3.OperationalError) as exc:
+            self._lexical_down(exc)
+            return 0
+
+    def _lexical_down(self, exc: BaseException) -> None:
+        log.warning("lexical index %s unavailable (%s): searching by meaning alone",
+                    self.lexical_path, exc)
+        self._lexical, self._lexical_failed = None, True
+
+    def _lexical_ready(self) -> LexicalIndex | None:
+        """The lexical index with every marked article applied (when this process can)."""
+        if self.read().execute("SELECT 1 FROM lexical_pending LIMIT 1").fetchone():
+            self.sync_lexical()
+        return self.lexical
+
+    def _chunk_ids_of_rows(self, hits: list[tuple[int, float]]) -> list[tuple[str, float]]:
+        if not hits:
+            return []
+        marks = ",".join("?" * len(hits))
+        found = dict(self.read().execute(
+            f"SELECT rowid, chunk_id FROM chunks WHERE rowid IN ({marks})", [r for r, _ in hits]))
+        # A hit the catalog no longer holds (a write not applied yet) is dropped.
+        return [(found[rowid], score) for rowid, score in hits if rowid in found]
 
     def _build_words(self) -> None:
         """Fill the words table of a catalog written before it existed (once)."""
@@ -275,14 +335,12 @@ class Catalog(SQLiteFile):
     def _insert_chunks(db: sqlite3.Connection, article_id: str, chunks: list[Chunk],
                        chunk_ids: list[str]) -> None:
         for chunk, chunk_id in zip(chunks, chunk_ids, strict=True):
-            cursor = db.execute(
+            db.execute(
                 "INSERT INTO chunks(chunk_id, article_id, idx, start, end, sent_first, "
                 "sent_last, text) VALUES (?,?,?,?,?,?,?,?)",
                 (chunk_id, article_id, chunk.index, chunk.start, chunk.end,
                  chunk.first_sentence, chunk.last_sentence, chunk.text),
             )
-            db.execute("INSERT INTO chunk_fts(rowid, text) VALUES (?, ?)",
-                       (cursor.lastrowid, chunk.text))
 
     def relocate(self, article_id: str, key: str, source: str, path: str) -> bool:
         """An unchanged article found at a new place (a moved folder): same id, new key. Not
@@ -312,8 +370,9 @@ class Catalog(SQLiteFile):
         row = db.execute("SELECT text FROM articles WHERE article_id=?", (article_id,)).fetchone()
         if row is not None:
             _count_words(db, row[0], -1)
-        db.execute("DELETE FROM chunk_fts WHERE rowid IN "
-                   "(SELECT rowid FROM chunks WHERE article_id=?)", (article_id,))
+        # Marked for the lexical index in the same transaction (index/lexical.py).
+        db.execute("INSERT OR REPLACE INTO lexical_pending VALUES "
+                   "(?, (SELECT coalesce(max(seq), 0) + 1 FROM lexical_pending))", (article_id,))
         db.execute("DELETE FROM chunks WHERE article_id=?", (article_id,))
         db.execute("DELETE FROM sentences WHERE article_id=?", (article_id,))
         db.execute("DELETE FROM pages WHERE article_id=?", (article_id,))
@@ -336,16 +395,15 @@ class Catalog(SQLiteFile):
                        article_ids: Collection[str] | None = None) -> list[tuple[str, float]]:
         """BM25 over chunks (only those of `article_ids` when given). Returns (chunk_id, score)
         best first; higher is better."""
-        if not terms:
+        lexical = self._lexical_ready()
+        if lexical is None or not terms:
             return []
-        query = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
-        if article_ids is None:
-            rows = self.read().execute(_BM25_TOP, (query, limit)).fetchall()
-        else:
-            ids = sorted(article_ids)
-            rows = self.read().execute(_BM25_TOP_OF.format(marks=",".join("?" * len(ids))),
-                                       (query, *ids, limit)).fetchall()
-        return [(r[0], float(r[1])) for r in rows]
+        try:
+            hits = lexical.search(terms, limit, article_ids)
+        except (OSError, ValueError) as exc:
+            self._lexical_down(exc)
+            return []
+        return self._chunk_ids_of_rows(hits)
 
     def article_ids_in(self, date_from: str | None, date_to: str | None) -> set[str]:
         """Ids of the articles dated within [date_from, date_to] (ISO dates compare as text)."""
@@ -357,12 +415,15 @@ class Catalog(SQLiteFile):
     def lexical_search_with(self, required: str, terms: list[str], limit: int
                             ) -> list[tuple[str, float]]:
         """BM25 over chunks that contain `required` and at least one of `terms`."""
-        if not terms:
+        lexical = self._lexical_ready()
+        if lexical is None or not terms:
             return []
-        optional = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
-        query = f'"{required.replace(chr(34), "")}" AND ({optional})'
-        rows = self.read().execute(_BM25_TOP, (query, limit)).fetchall()
-        return [(r[0], float(r[1])) for r in rows]
+        try:
+            hits = lexical.search_with(required, terms, limit)
+        except (OSError, ValueError) as exc:
+            self._lexical_down(exc)
+            return []
+        return self._chunk_ids_of_rows(hits)
 
     def all_chunk_ids(self) -> set[str]:
         return {r[0] for r in self.read().execute("SELECT chunk_id FROM chunks")}
@@ -370,15 +431,17 @@ class Catalog(SQLiteFile):
     def chunk_count(self) -> int:
         return self.read().execute("SELECT count(*) FROM chunks").fetchone()[0]
 
-    def document_frequencies(self, porter_terms: list[str]) -> dict[str, int]:
-        """How many chunks hold each (FTS5-porter-stemmed) term."""
-        if not porter_terms:
+    def document_frequencies(self, words: list[str]) -> dict[str, int]:
+        """How many chunks hold each word (as the lexical index stems it); empty without the
+        lexical index."""
+        lexical = self._lexical_ready()
+        if lexical is None or not words:
             return {}
-        marks = ",".join("?" * len(porter_terms))
-        rows = self.read().execute(
-            f"SELECT term, doc FROM chunk_vocab WHERE term IN ({marks})", porter_terms
-        ).fetchall()
-        return dict(rows)
+        try:
+            return lexical.document_frequencies(words)
+        except (OSError, ValueError) as exc:
+            self._lexical_down(exc)
+            return {}
 
     def sentences_of(self, article_id: str, first: int, last: int) -> list[SentenceRecord]:
         rows = self.read().execute(
@@ -391,8 +454,8 @@ class Catalog(SQLiteFile):
 
 
 class PorterStems:
-    """Maps words to the stems SQLite's FTS5 porter tokenizer uses, so question words can be
-    looked up in the FTS5 vocabulary (for IDF weights) exactly as the index spelled them."""
+    """Maps words to the stems SQLite's FTS5 porter tokenizer gives them: the answer path
+    matches question and sentence words by these stems."""
 
     def __init__(self) -> None:
         self._db = sqlite3.connect(":memory:", check_same_thread=False)

@@ -56,6 +56,9 @@ class StoreCheck:
     # The embedder the store was built with, when it is not the one configured now: its
     # vectors would be compared in the wrong space. Not repairable: re-ingest into a new store.
     other_embedder: str = ""
+    # Documents in the lexical index (index/lexical.py) after applying what the catalog marked,
+    # when that is not the catalog's chunk count (None: it agrees, or there is none to check).
+    lexical_documents: int | None = None
     catalog_damaged: bool = False
     damage: str = ""  # what SQLite said of the damaged catalog
     # The damaged catalog set aside beside this one, for whose sake the orphaned vectors were
@@ -66,7 +69,8 @@ class StoreCheck:
     @property
     def consistent(self) -> bool:
         return not (self.missing or self.orphaned or self.unreadable or self.wrong_dimension
-                    or self.orphaned_parts or self.catalog_damaged or self.other_embedder)
+                    or self.orphaned_parts or self.catalog_damaged or self.other_embedder
+                    or self.lexical_documents is not None)
 
     def summary(self) -> str:
         if self.catalog_damaged and not self.repaired:
@@ -82,7 +86,9 @@ class StoreCheck:
                    f"again, then delete {self.kept_for} so --repair may delete the rest"
                    if self.kept_for and self.orphaned else "")
                 + (f"; built with embedder {self.other_embedder!r}, not the configured one"
-                   if self.other_embedder else ""))
+                   if self.other_embedder else "")
+                + (f"; the lexical index holds {self.lexical_documents} chunks"
+                   if self.lexical_documents is not None else ""))
 
 
 def catalog_health(path: Path) -> CatalogHealth:
@@ -177,6 +183,10 @@ def check_store(catalog: Catalog, vectors: ChromaStore, dimension: int, *,
     # damaged catalog set aside by --repair lies beside it, a vector the fresh catalog does not
     # own may still be one of that catalog's articles': it is not deleted (re-ingesting those
     # articles writes the same ids over them). With a server, the server's record decides.
+    catalog.sync_lexical()
+    lexical = catalog.lexical
+    if lexical is not None and lexical.count() != result.chunks:
+        result.lexical_documents = lexical.count()
     aside = set_aside_catalogs(catalog.path) if record is None else []
     if aside:
         result.kept_for = aside[-1].name
@@ -197,6 +207,10 @@ def check_store(catalog: Catalog, vectors: ChromaStore, dimension: int, *,
                 vectors.delete(stale)
             rebuilt = rebuild_vectors(catalog, vectors, rebuild)
             result.repaired.append(f"rebuilt {rebuilt} vectors from the catalog")
+        if result.lexical_documents is not None and lexical is not None:
+            lexical.rebuild()
+            result.repaired.append(f"rebuilt the lexical index from the catalog "
+                                   f"({lexical.count()} chunks)")
     return result
 
 

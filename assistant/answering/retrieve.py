@@ -158,7 +158,7 @@ class Retrieve:
         self._fill(evidence, passages + extra)
         terms = list(dict.fromkeys(t for q in questions for t in self.retriever.question_terms(q)))
         stems = self.retriever.stems.stems(terms)
-        df = self.catalog.document_frequencies(list(set(stems.values())))
+        df = self.retriever.stem_frequencies(stems)
         evidence.terms = TermStats(stems, df, self.catalog.chunk_count() if terms else 0)
         return evidence
 
