@@ -123,12 +123,22 @@ class Catalog(SQLiteFile):
             self._upgrade()
         except sqlite3.OperationalError as exc:  # a read-only store: searched as it is
             log.warning("catalog %s: cannot upgrade (%s)", path, exc)
+        # How sentence vectors are stored: int8 (encode_int8) in a catalog made since issue
+        # #22, float16 in one that already held sentences (its rows are not rewritten).
+        self.vector_format = self.get_meta("sentence_vectors") or (
+            "float16" if self.read().execute("SELECT 1 FROM sentences LIMIT 1").fetchone()
+            else "int8")
 
     def _upgrade(self) -> None:
         """Give the catalog its id (which its lexical index records), and drop the FTS5 table
         of a catalog written before the lexical index moved to tantivy."""
         if self.get_meta("catalog_id") is None:
             self.set_meta("catalog_id", uuid.uuid4().hex)
+        if self.get_meta("sentence_vectors") is None:
+            with self.write() as db:
+                held = db.execute("SELECT 1 FROM sentences LIMIT 1").fetchone()
+                db.execute("INSERT INTO meta(key, value) VALUES ('sentence_vectors', ?)",
+                           ("float16" if held else "int8",))
         if self.read().execute("SELECT 1 FROM sqlite_master WHERE name='chunk_fts'").fetchone():
             with self.write() as db:
                 db.execute("DROP TABLE IF EXISTS chunk_vocab")
@@ -320,15 +330,14 @@ class Catalog(SQLiteFile):
                         for number, (start, end) in enumerate(article.pages, start=1)])
         return old
 
-    @staticmethod
-    def _insert_sentences(db: sqlite3.Connection, article_id: str, first: int,
+    def _insert_sentences(self, db: sqlite3.Connection, article_id: str, first: int,
                           sentences: list[Span], vectors: np.ndarray) -> None:
+        blobs = (encode_int8(vectors) if self.vector_format == "int8"
+                 else [v.tobytes() for v in np.asarray(vectors, dtype=np.float16)])
         # A generator, not a list: a 50 MB article has ~600,000 sentence rows.
-        vectors16 = np.asarray(vectors, dtype=np.float16)
         db.executemany(
             "INSERT INTO sentences VALUES (?,?,?,?,?)",
-            ((article_id, first + i, s.start, s.end, vectors16[i].tobytes())
-             for i, s in enumerate(sentences)),
+            ((article_id, first + i, s.start, s.end, blobs[i]) for i, s in enumerate(sentences)),
         )
 
     @staticmethod
@@ -448,9 +457,29 @@ class Catalog(SQLiteFile):
             "SELECT article_id, idx, start, end, vector FROM sentences "
             "WHERE article_id=? AND idx BETWEEN ? AND ? ORDER BY idx", (article_id, first, last)
         ).fetchall()
-        return [SentenceRecord(r[0], r[1], r[2], r[3],
-                               np.frombuffer(r[4], dtype=np.float16).astype(np.float32))
-                for r in rows]
+        decode = decode_int8 if self.vector_format == "int8" else _decode_float16
+        return [SentenceRecord(r[0], r[1], r[2], r[3], decode(r[4])) for r in rows]
+
+
+def encode_int8(vectors: np.ndarray) -> list[bytes]:
+    """Each vector as its float32 scale (4 bytes) and int8 components (scale x -127..127):
+    388 bytes for MiniLM's 384 dimensions, half the float16 stored before issue #22. For unit
+    vectors the rounding moves a cosine by about 0.001."""
+    v = np.asarray(vectors, dtype=np.float32)
+    scale = np.abs(v).max(axis=1, initial=0.0) / 127.0
+    scale[scale == 0] = 1.0
+    q = np.clip(np.rint(v / scale[:, None]), -127, 127).astype(np.int8)
+    scales = scale.astype("<f4")
+    return [scales[i].tobytes() + q[i].tobytes() for i in range(len(q))]
+
+
+def decode_int8(blob: bytes) -> np.ndarray:
+    scale = np.frombuffer(blob, dtype="<f4", count=1)[0]
+    return np.frombuffer(blob, dtype=np.int8, offset=4).astype(np.float32) * scale
+
+
+def _decode_float16(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype=np.float16).astype(np.float32)
 
 
 class PorterStems:
