@@ -58,7 +58,7 @@ CREATE TABLE IF NOT EXISTS pages (
     article_id TEXT NOT NULL, page INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
     PRIMARY KEY (article_id, page)
 ) WITHOUT ROWID;
--- Articles whose chunks the lexical index has not applied yet (index/lexical.py); seq grows
+-- Articles whose chunks the lexical index has not applied yet (index/lexical.py); seq is new
 -- with each mark, so a sync unmarks only the writes it applied.
 CREATE TABLE IF NOT EXISTS lexical_pending (
     article_id TEXT PRIMARY KEY, seq INTEGER NOT NULL
@@ -379,9 +379,10 @@ class Catalog(SQLiteFile):
         row = db.execute("SELECT text FROM articles WHERE article_id=?", (article_id,)).fetchone()
         if row is not None:
             _count_words(db, row[0], -1)
-        # Marked for the lexical index in the same transaction (index/lexical.py).
-        db.execute("INSERT OR REPLACE INTO lexical_pending VALUES "
-                   "(?, (SELECT coalesce(max(seq), 0) + 1 FROM lexical_pending))", (article_id,))
+        # Marked for the lexical index in the same transaction (index/lexical.py). A fresh
+        # random seq: a sync unmarks only the marks it read, and max(seq)+1 would scan every
+        # mark left (quadratic while a server's record fills a new catalog).
+        db.execute("INSERT OR REPLACE INTO lexical_pending VALUES (?, random())", (article_id,))
         db.execute("DELETE FROM chunks WHERE article_id=?", (article_id,))
         db.execute("DELETE FROM sentences WHERE article_id=?", (article_id,))
         db.execute("DELETE FROM pages WHERE article_id=?", (article_id,))

@@ -279,7 +279,7 @@ def catalog_side(db: Callable[[], sqlite3.Connection]) -> dict[str, Callable[...
         return db().execute("SELECT article_id, seq FROM lexical_pending").fetchall()
 
     def unmark(marked: list[tuple[str, int]]) -> None:
-        # Only marks as they were read: an article written again since has a higher seq.
+        # Only marks as they were read: an article written again since has a new seq.
         with suppress(sqlite3.OperationalError):  # a read-only store: marks stay
             connection = db()
             connection.execute("BEGIN IMMEDIATE")
