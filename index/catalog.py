@@ -17,7 +17,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +26,7 @@ import numpy as np
 
 from index.article import Article
 from index.chunking import Chunk
-from index.lexical import LexicalIndex, catalog_side
+from index.lexical import CatalogRows, LexicalIndex
 from index.sqlite import SQLiteFile
 from index.text import Span, words
 
@@ -164,7 +164,7 @@ class Catalog(SQLiteFile):
                 log.warning("catalog %s has no id (a read-only store written by an older "
                             "version): lexical search is off", self.path)
                 return None
-            self._lexical = LexicalIndex(self.lexical_path, catalog_id, **catalog_side(self.read))
+            self._lexical = LexicalIndex(self.lexical_path, catalog_id, CatalogRows(self.read))
         return self._lexical
 
     def sync_lexical(self) -> int:
@@ -405,11 +405,16 @@ class Catalog(SQLiteFile):
                        article_ids: Collection[str] | None = None) -> list[tuple[str, float]]:
         """BM25 over chunks (only those of `article_ids` when given). Returns (chunk_id, score)
         best first; higher is better."""
+        return self._lexical_hits(terms, lambda lexical: lexical.search(terms, limit, article_ids))
+
+    def _lexical_hits(self, terms: list[str],
+                      search: Callable[[LexicalIndex], list[tuple[int, float]]]
+                      ) -> list[tuple[str, float]]:
         lexical = self._lexical_ready()
         if lexical is None or not terms:
             return []
         try:
-            hits = lexical.search(terms, limit, article_ids)
+            hits = search(lexical)
         except (OSError, ValueError) as exc:
             self._lexical_down(exc)
             return []
@@ -425,15 +430,8 @@ class Catalog(SQLiteFile):
     def lexical_search_with(self, required: str, terms: list[str], limit: int
                             ) -> list[tuple[str, float]]:
         """BM25 over chunks that contain `required` and at least one of `terms`."""
-        lexical = self._lexical_ready()
-        if lexical is None or not terms:
-            return []
-        try:
-            hits = lexical.search_with(required, terms, limit)
-        except (OSError, ValueError) as exc:
-            self._lexical_down(exc)
-            return []
-        return self._chunk_ids_of_rows(hits)
+        return self._lexical_hits(
+            terms, lambda lexical: lexical.search_with(required, terms, limit))
 
     def all_chunk_ids(self) -> set[str]:
         return {r[0] for r in self.read().execute("SELECT chunk_id FROM chunks")}

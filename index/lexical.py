@@ -74,25 +74,18 @@ def _schema() -> tantivy.Schema:
     return builder.build()
 
 
-# (rowid, article_id, text) rows of chunks, and the reader of them from the catalog.
+# (rowid, article_id, text) rows of chunks.
 ChunkRows = Iterable[tuple[int, str, str]]
 
 
 class LexicalIndex:
-    """BM25 search over the catalog's chunks. `catalog_id` names the catalog it mirrors;
-    `pending`, `unmark`, `chunks_of` and `all_chunks` are the catalog's side of a sync."""
+    """BM25 search over the catalog's chunks. `catalog_id` names the catalog it mirrors; `rows`
+    is the catalog's side of a sync (CatalogRows)."""
 
-    def __init__(self, path: Path, catalog_id: str,
-                 pending: Callable[[], list[tuple[str, int]]],
-                 unmark: Callable[[list[tuple[str, int]]], None],
-                 chunks_of: Callable[[list[str]], ChunkRows],
-                 all_chunks: Callable[[], Iterator[list[tuple[int, str, str]]]]) -> None:
+    def __init__(self, path: Path, catalog_id: str, rows: CatalogRows) -> None:
         self.path = path
         self.catalog_id = catalog_id
-        self._pending = pending
-        self._unmark = unmark
-        self._chunks_of = chunks_of
-        self._all_chunks = all_chunks
+        self.rows = rows
         self._analyzer = analyzer()
         self._lock = threading.Lock()
         self._index: tantivy.Index | None = None
@@ -148,7 +141,7 @@ class LexicalIndex:
         """Every chunk of the catalog into a fresh folder, swapped in when committed. Articles
         marked before it started are unmarked after (they are in it); any marked meanwhile
         stay marked for the next sync."""
-        marked = self._pending()
+        marked = self.rows.pending()
         fresh = self.path.with_name(self.path.name + ".new")
         shutil.rmtree(fresh, ignore_errors=True)
         fresh.mkdir(parents=True)
@@ -156,7 +149,7 @@ class LexicalIndex:
         index.register_tokenizer(_TOKENIZER, self._analyzer)
         writer = index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
         documents = 0
-        for batch in self._all_chunks():
+        for batch in self.rows.all_chunks():
             documents += self._add(writer, batch)
         writer.commit()
         writer.wait_merging_threads()
@@ -167,7 +160,7 @@ class LexicalIndex:
             self.path.rename(old)
         fresh.rename(self.path)
         shutil.rmtree(old, ignore_errors=True)
-        self._unmark(marked)
+        self.rows.unmark(marked)
         log.info("lexical index %s rebuilt from the catalog: %d chunks", self.path, documents)
         index = tantivy.Index.open(str(self.path))
         self._register(index)
@@ -186,22 +179,22 @@ class LexicalIndex:
         """Apply the articles the catalog marked; returns how many. Skipped (0) while another
         process holds the writer."""
         index = self._open()
-        marked = self._pending()
+        marked = self.rows.pending()
         if not marked:
             return 0
         with self._exclusive():
-            marked = self._pending()
+            marked = self.rows.pending()
             if not marked:
                 return 0
             writer = index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
             article_ids = [article_id for article_id, _ in marked]
             for article_id in article_ids:
                 writer.delete_documents_by_term("article_id", article_id)
-            self._add(writer, self._chunks_of(article_ids))
+            self._add(writer, self.rows.chunks_of(article_ids))
             writer.commit()
             writer.wait_merging_threads()
             index.reload()
-            self._unmark(marked)
+            self.rows.unmark(marked)
         log.debug("lexical index %s: %d articles applied", self.path, len(marked))
         return len(marked)
 
@@ -271,17 +264,20 @@ class LexicalIndex:
         return self._open().searcher().num_docs
 
 
-def catalog_side(db: Callable[[], sqlite3.Connection]) -> dict[str, Callable[..., Any]]:
-    """The catalog's half of a sync, over its connection: what is marked, unmarking, and
-    chunk rows (see LexicalIndex)."""
+class CatalogRows:
+    """The catalog's half of a sync, over its connection: what is marked, unmarking, and chunk
+    rows (rowid, article id, text)."""
 
-    def pending() -> list[tuple[str, int]]:
-        return db().execute("SELECT article_id, seq FROM lexical_pending").fetchall()
+    def __init__(self, db: Callable[[], sqlite3.Connection]) -> None:
+        self.db = db
 
-    def unmark(marked: list[tuple[str, int]]) -> None:
+    def pending(self) -> list[tuple[str, int]]:
+        return self.db().execute("SELECT article_id, seq FROM lexical_pending").fetchall()
+
+    def unmark(self, marked: list[tuple[str, int]]) -> None:
         # Only marks as they were read: an article written again since has a new seq.
         with suppress(sqlite3.OperationalError):  # a read-only store: marks stay
-            connection = db()
+            connection = self.db()
             connection.execute("BEGIN IMMEDIATE")
             try:
                 connection.executemany(
@@ -291,23 +287,22 @@ def catalog_side(db: Callable[[], sqlite3.Connection]) -> dict[str, Callable[...
                 raise
             connection.execute("COMMIT")
 
-    def chunks_of(article_ids: list[str]) -> list[tuple[int, str, str]]:
+    def chunks_of(self, article_ids: list[str]) -> list[tuple[int, str, str]]:
         rows: list[tuple[int, str, str]] = []
         for i in range(0, len(article_ids), 500):
             part = article_ids[i:i + 500]
-            rows += db().execute(
+            rows += self.db().execute(
                 f"SELECT rowid, article_id, text FROM chunks WHERE article_id IN "
                 f"({','.join('?' * len(part))})", part).fetchall()
         return rows
 
-    def all_chunks() -> Iterator[list[tuple[int, str, str]]]:
+    def all_chunks(self) -> Iterator[list[tuple[int, str, str]]]:
         last = -1
         while True:
-            batch = db().execute("SELECT rowid, article_id, text FROM chunks WHERE rowid > ? "
-                                 "ORDER BY rowid LIMIT ?", (last, REBUILD_BATCH)).fetchall()
+            batch = self.db().execute(
+                "SELECT rowid, article_id, text FROM chunks WHERE rowid > ? ORDER BY rowid "
+                "LIMIT ?", (last, REBUILD_BATCH)).fetchall()
             if not batch:
                 return
             yield batch
             last = batch[-1][0]
-
-    return {"pending": pending, "unmark": unmark, "chunks_of": chunks_of, "all_chunks": all_chunks}

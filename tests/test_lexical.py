@@ -15,7 +15,7 @@ import numpy as np
 from index.article import Article
 from index.catalog import Catalog
 from index.chunking import Chunk
-from index.lexical import catalog_side
+from index.lexical import CatalogRows
 
 ROOT = Path(__file__).resolve().parent.parent
 NO_VECTORS = np.zeros((0, 384), dtype=np.float32)
@@ -100,12 +100,12 @@ def test_a_missing_or_foreign_index_is_rebuilt_from_the_catalog(tmp_path: Path) 
 
 def test_marks_written_since_a_sync_read_them_stay(tmp_path: Path) -> None:
     catalog = Catalog(tmp_path / "catalog.sqlite")
-    side = catalog_side(catalog.read)
+    rows = CatalogRows(catalog.read)
     write(catalog, "x", "First text.")
-    marked = side["pending"]()
+    marked = rows.pending()
     write(catalog, "x", "Second text.")  # written again after the sync read its mark
-    side["unmark"](marked)
-    assert [a for a, _ in side["pending"]()] == ["x"]
+    rows.unmark(marked)
+    assert [a for a, _ in rows.pending()] == ["x"]
 
 
 def _run(code: str, store: Path) -> None:
@@ -136,8 +136,7 @@ def test_a_process_killed_after_the_catalog_commit_loses_nothing(tmp_path: Path)
     # process applies the article again, and it is there once.
     _run(PRELUDE + """
     write(catalog, "orchard", "The orchard harvest was late.", "Apples were small this year.")
-    lexical = catalog.lexical
-    lexical._unmark = lambda marked: os._exit(0)
+    catalog.lexical.rows.unmark = lambda marked: os._exit(0)
     catalog.sync_lexical()
     os._exit(1)
     """, tmp_path)
