@@ -119,6 +119,7 @@ class Catalog(SQLiteFile):
                 log.warning("catalog %s: cannot build the words table (%s)", path, exc)
         self._lexical: LexicalIndex | None = None
         self._lexical_failed = False
+        self._sync_warned = False
         try:
             self._upgrade()
         except sqlite3.OperationalError as exc:  # a read-only store: searched as it is
@@ -175,7 +176,11 @@ class Catalog(SQLiteFile):
         try:
             return lexical.sync()
         except (OSError, ValueError, sqlite3.OperationalError) as exc:
-            self._lexical_down(exc)
+            # A store this process cannot write (read-only, full): search what the index holds.
+            if not self._sync_warned:
+                self._sync_warned = True
+                log.warning("lexical index %s cannot apply the catalog's latest writes (%s): "
+                            "searching what it holds", self.lexical_path, exc)
             return 0
 
     def _lexical_down(self, exc: BaseException) -> None:

@@ -241,6 +241,8 @@ def sync_catalog(record: ServerRecord, catalog: Catalog) -> tuple[int, int, bool
         elif locations.get(article_id) != (meta["key"], meta["source"], meta["path"]):
             catalog.relocate(article_id, str(meta["key"]), str(meta["source"]), str(meta["path"]))
     if fetched or dropped:
+        # The lexical index applies them now rather than at the first question.
+        catalog.sync_lexical()
         log.info("synced the store from the server: %d articles fetched, %d dropped",
                  fetched, dropped)
     return fetched, dropped, complete

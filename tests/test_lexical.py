@@ -163,3 +163,21 @@ def test_a_catalog_written_before_tantivy_loses_its_fts5_table(tmp_path: Path) -
     assert upgraded.read().execute(
         "SELECT count(*) FROM sqlite_master WHERE name='chunk_fts'").fetchone()[0] == 0
     assert found(upgraded, "walkers") == {"pier"}
+
+
+def test_a_store_it_cannot_write_is_searched_as_it_is(tmp_path: Path) -> None:
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    write(catalog, "dam", "The dam inspection found cracks.")
+    assert found(catalog, "cracks") == {"dam"}
+    write(catalog, "weir", "The weir was repaired.")  # marked, not yet applied
+    catalog.close()
+    # A folder where the lock file should be: this process cannot apply the mark (as in a
+    # read-only store), and still searches what the index holds.
+    lock = catalog.lexical_path.with_name(catalog.lexical_path.name + ".lock")
+    lock.unlink()
+    lock.mkdir()
+    reader = Catalog(tmp_path / "catalog.sqlite")
+    assert found(reader, "cracks") == {"dam"}
+    assert found(reader, "repaired") == set()
+    lock.rmdir()
+    assert found(Catalog(tmp_path / "catalog.sqlite"), "repaired") == {"weir"}
