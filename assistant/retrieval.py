@@ -66,7 +66,7 @@ class Retriever:
         and the document frequencies."""
         stems = self.stems.stems(terms)
         df = self.stem_frequencies(stems)
-        n = max(self.catalog.chunk_count(), 1)
+        n = max(self.catalog.lexical_chunk_count(), 1)
         weights = {s: math.log(1 + (n - df.get(s, 0) + 0.5) / (df.get(s, 0) + 0.5))
                    for s in set(stems.values())}
         return weights, stems, df

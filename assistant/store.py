@@ -250,7 +250,7 @@ class Store:
             raise EmptyStoreError(
                 f"no index at {store}; run `assistant ingest PATH --store {store}` first")
         self._refresh()
-        if self.catalog.count_articles() == 0:
+        if not self.catalog.has_articles():
             where = f"the collection {self.settings.collection!r} on {self.settings.chroma_url}" \
                 if self.server_mode else f"the store {store}"
             raise EmptyStoreError(f"{where} is empty; run `assistant ingest PATH` first")

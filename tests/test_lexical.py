@@ -41,8 +41,10 @@ def found(catalog: Catalog, *terms: str, scope: set[str] | None = None) -> set[s
 
 def test_writes_replacements_and_removals_reach_search(tmp_path: Path) -> None:
     catalog = Catalog(tmp_path / "catalog.sqlite")
+    assert not catalog.has_articles()
     write(catalog, "harbour", "The harbour ferry resumed sailing on Monday.",
           "Fishermen welcomed the decision.")
+    assert catalog.has_articles()
     write(catalog, "council", "The council voted on the tram extension.")
     assert found(catalog, "ferry") == {"harbour"}
     assert found(catalog, "sailed") == {"harbour"}  # stems: sailing / sailed
@@ -54,7 +56,7 @@ def test_writes_replacements_and_removals_reach_search(tmp_path: Path) -> None:
     assert found(catalog, "bridge") == {"harbour"}
     catalog.delete_article("council")
     assert found(catalog, "tram") == set()
-    assert catalog.lexical.count() == catalog.chunk_count() == 1
+    assert catalog.lexical.count() == catalog.chunk_count() == catalog.lexical_chunk_count() == 1
     assert catalog.read().execute("SELECT count(*) FROM lexical_pending").fetchone()[0] == 0
 
 

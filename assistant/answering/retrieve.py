@@ -159,7 +159,7 @@ class Retrieve:
         terms = list(dict.fromkeys(t for q in questions for t in self.retriever.question_terms(q)))
         stems = self.retriever.stems.stems(terms)
         df = self.retriever.stem_frequencies(stems)
-        evidence.terms = TermStats(stems, df, self.catalog.chunk_count() if terms else 0)
+        evidence.terms = TermStats(stems, df, self.catalog.lexical_chunk_count() if terms else 0)
         return evidence
 
     def _fill(self, evidence: Evidence, passages: list[Passage]) -> None:
