@@ -12,7 +12,7 @@ It is a cache of the catalog, which stays the record of what is indexed:
   (their old documents deleted by article id, their current chunks added), commits, and only
   then unmarks them. A process killed between the two commits leaves the marks, and the next
   sync applies them again: applying an article twice gives the same documents.
-* A sync runs after each ingest flush and before a search that finds marks left.
+* A sync runs at the end of each ingest run and before a search that finds marks left.
 * The folder records which catalog it was built from (the catalog's `catalog_id`). A missing,
   unreadable or foreign folder is rebuilt from the catalog's chunks into a fresh folder that
   then takes its place.
@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 WRITER_HEAP_BYTES = 32_000_000
 # Chunks read from the catalog per query while a rebuild streams them.
 REBUILD_BATCH = 2_000
+# Articles whose chunks a sync holds in memory at once.
+SYNC_BATCH = 1_000
 _MARKER = "catalog-id"
 _TOKENIZER = "news"
 
@@ -188,9 +190,12 @@ class LexicalIndex:
                 return 0
             writer = index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
             article_ids = [article_id for article_id, _ in marked]
-            for article_id in article_ids:
-                writer.delete_documents_by_term("article_id", article_id)
-            self._add(writer, self.rows.chunks_of(article_ids))
+            # A batch of articles' chunks in memory at a time, one commit for all.
+            for begin in range(0, len(article_ids), SYNC_BATCH):
+                batch = article_ids[begin:begin + SYNC_BATCH]
+                for article_id in batch:
+                    writer.delete_documents_by_term("article_id", article_id)
+                self._add(writer, self.rows.chunks_of(batch))
             writer.commit()
             writer.wait_merging_threads()
             index.reload()

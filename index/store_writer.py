@@ -109,8 +109,6 @@ class StoreWriter:
     _embedding_progress: ProgressCallback | None
 
     def _changed(self) -> None:
-        # The lexical index applies the flush's articles now, not at the next question.
-        self.catalog.sync_lexical()
         if self.state is not None:
             self.state.bump()
 

@@ -116,6 +116,10 @@ def test_idempotent_update_prune_and_remove(tmp_path: Path, embedder: CountingEm
     changed = assistant.ingest([corpus])
     assert (changed.added, changed.updated, changed.unchanged) == (0, 1, 3)
     assert 0 < embedder.texts <= 6  # only the changed article's sentences
+    # The run applied its writes to the lexical index before returning, none left marked.
+    catalog = assistant.catalog
+    assert catalog.read().execute("SELECT count(*) FROM lexical_pending").fetchone()[0] == 0
+    assert catalog.lexical is not None and catalog.lexical.count() == catalog.chunk_count()
     consistent(assistant)
     assert assistant.vectors._collection.get(ids=old_chunks, include=[])["ids"] == []
     assert assistant.catalog.lexical_search(["zeppelin"], 10) == []
