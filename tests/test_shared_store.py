@@ -122,8 +122,8 @@ def test_two_stores_on_one_server_see_each_other_and_keep_each_others_articles(
     # server.
     a.catalog.close()
     del a
-    for cache in (tmp_path / "store-a").glob("catalog-*"):
-        cache.unlink()
+    for cache in (tmp_path / "store-a").glob("catalog-*"):  # the lexical index a folder
+        shutil.rmtree(cache) if cache.is_dir() else cache.unlink()
     fresh = Assistant(store=tmp_path / "store-a", chroma_url=chroma_server,
                       collection=env["ASSISTANT_COLLECTION"])
     assert {s.article_id for s in fresh.sources()} == ids_of_a
