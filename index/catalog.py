@@ -126,9 +126,13 @@ class Catalog(SQLiteFile):
             log.warning("catalog %s: cannot upgrade (%s)", path, exc)
         # How sentence vectors are stored: int8 (encode_int8) in a catalog made since issue
         # #22, float16 in one that already held sentences (its rows are not rewritten).
-        self.vector_format = self.get_meta("sentence_vectors") or (
-            "float16" if self.read().execute("SELECT 1 FROM sentences LIMIT 1").fetchone()
-            else "int8")
+        self.vector_format = self.get_meta("sentence_vectors") or self._format_of_rows()
+
+    def _format_of_rows(self) -> str:
+        """The sentence-vector format of a catalog that has not recorded one: float16 where it
+        already holds sentences (written before int8), int8 for an empty one."""
+        held = self.read().execute("SELECT 1 FROM sentences LIMIT 1").fetchone()
+        return "float16" if held else "int8"
 
     def _upgrade(self) -> None:
         """Give the catalog its id (which its lexical index records), and drop the FTS5 table
@@ -136,10 +140,7 @@ class Catalog(SQLiteFile):
         if self.get_meta("catalog_id") is None:
             self.set_meta("catalog_id", uuid.uuid4().hex)
         if self.get_meta("sentence_vectors") is None:
-            with self.write() as db:
-                held = db.execute("SELECT 1 FROM sentences LIMIT 1").fetchone()
-                db.execute("INSERT INTO meta(key, value) VALUES ('sentence_vectors', ?)",
-                           ("float16" if held else "int8",))
+            self.set_meta("sentence_vectors", self._format_of_rows())
         if self.read().execute("SELECT 1 FROM sqlite_master WHERE name='chunk_fts'").fetchone():
             with self.write() as db:
                 db.execute("DROP TABLE IF EXISTS chunk_vocab")
@@ -165,11 +166,13 @@ class Catalog(SQLiteFile):
                 log.warning("catalog %s has no id (a read-only store written by an older "
                             "version): lexical search is off", self.path)
                 return None
-            self._lexical = LexicalIndex(self.lexical_path, catalog_id, CatalogRows(self.read))
+            self._lexical = LexicalIndex(self.lexical_path, catalog_id,
+                                         CatalogRows(self.read, self.write))
         return self._lexical
 
     def sync_lexical(self) -> int:
-        """Apply what the catalog marked to the lexical index (after an ingest's flush)."""
+        """Apply what the catalog marked to the lexical index (at the end of an ingest run,
+        after a sync from the server, before a search that finds marks)."""
         lexical = self.lexical
         if lexical is None:
             return 0

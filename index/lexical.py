@@ -1,9 +1,9 @@
 """The lexical (BM25) index over chunks: a tantivy index in a folder beside the catalog.
 
 Why tantivy: issue #22 measured it against the SQLite FTS5 table the catalog used to hold and
-against bm25s (`benchmarks/lexical.py`, results in docs/figures.md). At 10,000 articles it
-answered a question's terms in 0.4 ms p50 against FTS5's 9.8 ms, in an index 7 times smaller,
-and it updates in place (bm25s has to rebuild).
+against bm25s (`benchmarks/lexical.py`; the figures are in docs/figures.md, "Lexical engines"):
+it was the fastest and smallest at 10,000 and 100,000 articles, and it updates in place (bm25s
+has to rebuild).
 
 It is a cache of the catalog, which stays the record of what is indexed:
 
@@ -33,7 +33,7 @@ import shutil
 import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -178,8 +178,8 @@ class LexicalIndex:
     # --- keeping up with the catalog ----------------------------------------------------------
 
     def sync(self) -> int:
-        """Apply the articles the catalog marked; returns how many. Skipped (0) while another
-        process holds the writer."""
+        """Apply the articles the catalog marked; returns how many. Waits while another
+        process syncs or rebuilds (the lock file), then applies what is still marked."""
         index = self._open()
         marked = self.rows.pending()
         if not marked:
@@ -207,9 +207,6 @@ class LexicalIndex:
         """Rebuild from the catalog now (`check --repair`, tests)."""
         with self._exclusive():
             self._index = self._rebuild()
-
-    def close(self) -> None:
-        self._index = None
 
     # --- searching ----------------------------------------------------------------------------
 
@@ -270,27 +267,22 @@ class LexicalIndex:
 
 
 class CatalogRows:
-    """The catalog's half of a sync, over its connection: what is marked, unmarking, and chunk
-    rows (rowid, article id, text)."""
+    """The catalog's half of a sync, over its connections (`db`: this thread's; `write`: a
+    write transaction, SQLiteFile.write): what is marked, unmarking, and chunk rows (rowid,
+    article id, text)."""
 
-    def __init__(self, db: Callable[[], sqlite3.Connection]) -> None:
+    def __init__(self, db: Callable[[], sqlite3.Connection],
+                 write: Callable[[], AbstractContextManager[sqlite3.Connection]]) -> None:
         self.db = db
+        self.write = write
 
     def pending(self) -> list[tuple[str, int]]:
         return self.db().execute("SELECT article_id, seq FROM lexical_pending").fetchall()
 
     def unmark(self, marked: list[tuple[str, int]]) -> None:
         # Only marks as they were read: an article written again since has a new seq.
-        with suppress(sqlite3.OperationalError):  # a read-only store: marks stay
-            connection = self.db()
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                connection.executemany(
-                    "DELETE FROM lexical_pending WHERE article_id=? AND seq=?", marked)
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
+        with suppress(sqlite3.OperationalError), self.write() as db:  # read-only: marks stay
+            db.executemany("DELETE FROM lexical_pending WHERE article_id=? AND seq=?", marked)
 
     def chunks_of(self, article_ids: list[str]) -> list[tuple[int, str, str]]:
         rows: list[tuple[int, str, str]] = []

@@ -102,7 +102,7 @@ def test_a_missing_or_foreign_index_is_rebuilt_from_the_catalog(tmp_path: Path) 
 
 def test_marks_written_since_a_sync_read_them_stay(tmp_path: Path) -> None:
     catalog = Catalog(tmp_path / "catalog.sqlite")
-    rows = CatalogRows(catalog.read)
+    rows = CatalogRows(catalog.read, catalog.write)
     write(catalog, "x", "First text.")
     marked = rows.pending()
     write(catalog, "x", "Second text.")  # written again after the sync read its mark
