@@ -377,8 +377,10 @@ def eval_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def test_cli_records_then_holds_then_catches_a_regression(eval_dir: Path) -> None:
     store, reports, baseline = eval_dir / "store", eval_dir / "reports", eval_dir / "baseline.json"
+    # --no-independent: the gate is what is tested here (the independent checker is tested below,
+    # and `make eval` runs it on every set); it doubled each run's reading.
     common = ["eval", "--dataset", str(SAMPLE_DATASET), "--store", str(store), "--thresholds", "none",
-              "--no-judge", "--baseline", str(baseline)]
+              "--no-judge", "--no-independent", "--baseline", str(baseline)]
     first = run_cli(*common, "--update-baseline", "--report", str(reports), "--json", timeout=600)
     assert first.returncode == 0, first.stderr
     data = json.loads(first.stdout)

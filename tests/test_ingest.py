@@ -260,7 +260,10 @@ def test_killed_ingest_leaves_previous_index_intact(tmp_path: Path) -> None:
     catalog_view = Assistant(store=store)
     texts = {s["article_id"]: catalog_view.article(s["article_id"]) for s in before_sources}
 
-    big = _big_folder(tmp_path / "big", files=30, sentences=40)
+    # 20 files of 41 sentences: the first flush (512 sentences) commits about 13, and the kill
+    # lands while the rest are written.
+    files = 20
+    big = _big_folder(tmp_path / "big", files=files, sentences=40)
     log = open(tmp_path / "ingest.log", "w")  # closed below
     process = subprocess.Popen([sys.executable, "-m", "assistant", "ingest", str(big), "--store",
                                 str(store)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
@@ -275,14 +278,14 @@ def test_killed_ingest_leaves_previous_index_intact(tmp_path: Path) -> None:
     process.wait(timeout=30)
     log.close()
     assert process.returncode == -signal.SIGKILL
-    assert "/30 [" in (tmp_path / "ingest.log").read_text()  # a long run shows a progress bar
+    assert f"/{files} [" in (tmp_path / "ingest.log").read_text()  # a long run shows a progress bar
 
     after_sources = json.loads(run_cli("sources", "--store", str(store), "--json").stdout)
     by_id = {s["article_id"]: s for s in after_sources}
     assert all(by_id.get(s["article_id"]) == s for s in before_sources)
     assert {i: catalog_view.article(i) for i in texts} == texts
     committed = len(after_sources) - len(before_sources)
-    assert 1 <= committed < 30, "the kill did not land midway"
+    assert 1 <= committed < files, "the kill did not land midway"
     after = run_cli("ask", QUESTION, "--store", str(store), "--json")
     assert after.returncode == 0, after.stderr
     assert _answer_key(json.loads(after.stdout)) == _answer_key(before)
@@ -290,12 +293,12 @@ def test_killed_ingest_leaves_previous_index_intact(tmp_path: Path) -> None:
     again = run_cli("ingest", str(big), str(corpus), "--store", str(store), "--json")
     assert again.returncode == 0, again.stderr
     report = json.loads(again.stdout)
-    assert (report["added"], report["updated"], report["failed"]) == (30 - committed, 0, [])
+    assert (report["added"], report["updated"], report["failed"]) == (files - committed, 0, [])
     assert report["unchanged"] == committed + len(before_sources)
 
     # Vectors written by the killed run but never committed were cleaned up on re-ingest.
     assistant = catalog_view
-    assert len(assistant.sources()) == 30 + len(before_sources)
+    assert len(assistant.sources()) == files + len(before_sources)
     consistent(assistant)
     final = assistant.ask(QUESTION)
     assert _answer_key(json.loads(final.model_dump_json())) == _answer_key(before)

@@ -36,7 +36,7 @@ def llm_url() -> Iterator[str]:
 
 def with_llm(store: Path, url: str, embedder: object = None, **overrides: object) -> Assistant:
     settings = {"llm": "openai", "openai_base_url": url, "openai_api_key": LLM_KEY,
-                "llm_model": SMOLLM2_MODEL_ALIAS, "llm_max_tokens": 96,
+                "llm_model": SMOLLM2_MODEL_ALIAS, "llm_max_tokens": 64,
                 # Generous: CI's 2 cores may be shared with other tests.
                 "llm_timeout": 120.0, **overrides}
     return Assistant(store=store, embedder=embedder, **settings)  # type: ignore[arg-type]
@@ -181,7 +181,7 @@ def test_cli_through_the_real_server_never_prints_the_key(user_assistant: Assist
                      str(user_assistant.settings.store), "--json", "--llm-url", llm_url,
                      "--llm-model", SMOLLM2_MODEL_ALIAS,
                      env={"OPENAI_API_KEY": LLM_KEY, "OPENAI_LOG": "debug",
-                          "ASSISTANT_LLM_TIMEOUT": "120", "ASSISTANT_LLM_MAX_TOKENS": "96"})
+                          "ASSISTANT_LLM_TIMEOUT": "120", "ASSISTANT_LLM_MAX_TOKENS": "64"})
     assert result.returncode == 0, result.stderr
     assert LLM_KEY not in result.stdout and LLM_KEY not in result.stderr
     answer = json.loads(result.stdout)

@@ -81,7 +81,10 @@ def server(tmp_path_factory: pytest.TempPathFactory, user_articles: Path, sure_m
     store = tmp_path_factory.mktemp("ui-store")
     result = run_cli("ingest", str(user_articles), "--store", str(store))
     assert result.returncode == 0, result.stderr
-    with serving(store, {"ASSISTANT_READER_MODEL": str(sure_model)}) as url:
+    # A short reply limit: SmolLM2 writing the default 200 tokens on shared cores was most of
+    # the endpoint test's minute; what it checks is that the reply streams in and is guarded.
+    with serving(store, {"ASSISTANT_READER_MODEL": str(sure_model),
+                         "ASSISTANT_LLM_MAX_TOKENS": "64"}) as url:
         yield url
 
 

@@ -156,7 +156,7 @@ class Trainer:
         self.validation_titles = titles
         if self.args.limit:
             train = train[: self.args.limit]
-            val = val[: max(self.args.limit // 4, 32)]
+            val = val[: max(self.args.limit // 4, 12)]
         return train, val
 
     def featurise(self, examples: list[Example]) -> list[Feature]:
