@@ -59,29 +59,12 @@ class StoreState(Protocol):
     def release(self, owner: str) -> None: ...
 
     def evict(self, holder: str) -> None:
-        """Drop the lease of `holder`: a process known to be dead, or this one when it holds no
-        lease (one left behind by a release that failed)."""
+        """Drop the lease of `holder`, a process known to be dead."""
         ...
 
 
 def holder_name() -> str:
     return f"pid {os.getpid()} on {socket.gethostname()}"
-
-
-class _ProcessLeases:
-    """The leases this process holds at this moment (their owners), under one lock. A lease
-    record that names this process while it holds none was left behind: its release could not
-    reach the store (a server that died mid-remove and came back). Waiting it out would block
-    this process's own next write for the lease's whole length, so it is taken over at once.
-    Taking and that check happen under the lock, so a thread of this process never evicts the
-    lease another thread has just taken."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.owners: set[str] = set()
-
-
-_process_leases = _ProcessLeases()
 
 
 def holder_is_dead(holder: str) -> bool:
@@ -221,16 +204,9 @@ def lease(state: StoreState, *, seconds: float = 60.0, wait: float = 3600.0,
     deadline = time.monotonic() + wait
     told = False
     while True:
-        with _process_leases.lock:
-            taken, other, until = state.try_take(owner, holder, time.time() + seconds)
-            if taken:
-                _process_leases.owners.add(owner)
-                break
-            if other == holder and not _process_leases.owners:
-                log.info("taking over the store lease this process left behind (its release "
-                         "failed)")
-                state.evict(other)
-                continue
+        taken, other, until = state.try_take(owner, holder, time.time() + seconds)
+        if taken:
+            break
         if other and holder_is_dead(other):
             log.info("taking over the store lease of %s, which is no longer running", other)
             state.evict(other)
@@ -267,8 +243,5 @@ def lease(state: StoreState, *, seconds: float = 60.0, wait: float = 3600.0,
         renewer.join(timeout=5)
         try:
             state.release(owner)
-        except Exception as exc:  # the lease expires (or this process takes it back) by itself
+        except Exception as exc:  # the lease expires by itself
             log.warning("could not release the store lease: %s", str(exc).splitlines()[0])
-        finally:
-            with _process_leases.lock:
-                _process_leases.owners.discard(owner)

@@ -20,7 +20,7 @@ from conftest import ROOT, SAMPLES, run_cli
 from http_proxy import CuttableProxy
 
 from assistant import Assistant, AssistantError
-from index.state import LeaseTimeout, LocalState, ServerState, lease
+from index.state import LocalState, ServerState, lease
 from index.vectorstore import ChromaStore
 
 QUESTIONS = [json.loads(line)["question"] for line in
@@ -452,32 +452,6 @@ def test_a_lease_left_by_a_killed_process_is_taken_over_at_once(tmp_path: Path) 
     started = time.monotonic()
     with lease(state, seconds=5, wait=30):
         assert time.monotonic() - started < 5  # not the 600 s the dead holder asked for
-
-
-def test_a_lease_this_process_left_behind_is_taken_back_at_once(tmp_path: Path) -> None:
-    from index.state import holder_name
-
-    state = LocalState(tmp_path / "state.sqlite")
-    # What a lease whose release could not reach the store leaves: a record naming this process.
-    assert state.try_take("left-behind", holder_name(), time.time() + 600)[0]
-    started = time.monotonic()
-    with lease(state, seconds=5, wait=30):
-        assert time.monotonic() - started < 5  # not the 600 s the record asked for
-        # While this process holds a lease, a record naming it is that lease: another writer
-        # in this process waits for it instead of taking it.
-        errors: list[BaseException] = []
-        other = threading.Thread(target=_enter_or_record, args=(state, errors))
-        other.start()
-        other.join()
-        assert errors and isinstance(errors[0], LeaseTimeout)
-
-
-def _enter_or_record(state: LocalState, errors: list[BaseException]) -> None:
-    try:
-        with lease(state, seconds=5, wait=1):
-            pass
-    except BaseException as exc:
-        errors.append(exc)
 
 
 @pytest.mark.server
