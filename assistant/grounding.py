@@ -96,7 +96,7 @@ def _has_negation(text: str) -> bool:
     return any(w in _NEGATIONS or w.endswith("n't") for w in words(text.replace("’", "'")))
 
 
-def _verbatim(sentence: str, passage: str) -> bool:
+def verbatim(sentence: str, passage: str) -> bool:
     """The passage holds the sentence word for word, and no negation right before it turns it
     around ("no sign that a deal was reached" does not back "a deal was reached")."""
     tokens = re.findall(r"\w+", sentence)
@@ -213,6 +213,6 @@ class SupportScorer:
         score = SUPPORT_SIMILARITY_WEIGHT * similarity + SUPPORT_PRECISION_WEIGHT * precision
         if vetoed:
             score *= SUPPORT_VETO_FACTOR
-        if _verbatim(sentence, passage):
+        if verbatim(sentence, passage):
             score, vetoed = 1.0, []
         return Support(round(score, 4), round(best_sim, 4), round(precision, 4), vetoed, best_span)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
 from assistant import Answer, Assistant
@@ -191,3 +192,41 @@ def test_clauses_must_also_hold_together(user_assistant: Assistant) -> None:
     check = answer.guard.checks[0] if answer.guard else None
     assert check is not None and check.action in ("trimmed", "removed")
     assert "discussing Ukraine's security and Zelenskyy's role" not in answer.answer
+
+
+def test_the_offline_check_finds_a_verbatim_quote_without_the_model_and_scores_the_rest() -> None:
+    """A quote found word for word in its cited passage is supported (1.0) without embedding a
+    window; a negation just before it in the passage, or a sentence that is not there, goes to
+    the scorer, which here is a model that must not be called for the first case."""
+    from assistant.answering.check import SupportCheck
+    from assistant.answering.compose import QUOTE_NOTE
+    from assistant.grounding import SupportScorer
+    from assistant.models import Answer, Citation, SentenceSupport
+
+    class Counting:
+        name, dimension = "counting", 2
+
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def embed(self, texts: list[str]) -> np.ndarray:
+            self.calls += 1
+            return np.tile(np.array([1.0, 0.0], dtype=np.float32), (len(texts), 1))
+
+    passage = ("The council met on Monday. There is no sign that the bridge will open in May. "
+               "The ferry now leaves at 7:15 each day.")
+
+    def checked(text: str) -> tuple[SentenceSupport, int]:
+        embedder = Counting()
+        citation = Citation(n=1, article_id="a", title="t", source="s", text=text, start=0,
+                            end=len(text), score=1.0, passage=passage)
+        answer = Answer(question="q", answer=text, abstained=False, citations=[citation],
+                        sentences=[SentenceSupport(text=text, citations=[1], support=0.0,
+                                                   note=QUOTE_NOTE)])
+        SupportCheck(SupportScorer(embedder))(answer)
+        return answer.sentences[0], embedder.calls
+
+    quote, calls = checked("The ferry now leaves at 7:15 each day.")
+    assert (quote.support, quote.supported, calls) == (1.0, True, 0)
+    negated, calls = checked("The bridge will open in May.")
+    assert calls > 0 and negated.support < 1.0

@@ -4,7 +4,9 @@ Each quoted sentence is scored against the passages it cites with the same suppo
 grounding guard uses on generated answers and the evaluation suite uses on every answer
 (assistant/grounding.py), and the Answer's SentenceSupport records what it found: the score,
 whether it reaches the threshold, and, when it does not, why. A verbatim quote of its passage
-is normally supported outright; the check is what says so, not an assumption.
+is normally supported outright (unless a negation just before it in the passage turns it
+around); the check is what says so, not an assumption, and it says so without the embedding
+the scorer needs for anything less than a verbatim quote.
 
 The conflict summary restates the two sides' values; it is checked when composed (each value
 quoted verbatim in the sentence it cites), as the scorer cannot judge two passages that
@@ -14,7 +16,7 @@ disagree. A generated answer is checked by its own guard (assistant/guard.py).
 from __future__ import annotations
 
 from assistant.answering.compose import QUOTE_NOTE
-from assistant.grounding import SupportScorer
+from assistant.grounding import SupportScorer, verbatim
 from assistant.models import Answer, Citation
 
 
@@ -34,6 +36,11 @@ class SupportCheck:
             if sentence.note != QUOTE_NOTE:
                 continue
             cited = [by_n[n] for n in sentence.citations if n in by_n]
+            if cited and verbatim(sentence.text, cited_premise(cited)):
+                # What the scorer would give a verbatim quote (1.0, supported), found without
+                # embedding every window of the passage: that was most of an answer's check.
+                sentence.support, sentence.supported = 1.0, True
+                continue
             support = self.scorer.score(sentence.text, cited_premise(cited)) if cited else None
             if support is None:
                 sentence.support, sentence.supported = 0.0, False
