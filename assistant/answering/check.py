@@ -36,16 +36,17 @@ class SupportCheck:
             if sentence.note != QUOTE_NOTE:
                 continue
             cited = [by_n[n] for n in sentence.citations if n in by_n]
-            if cited and verbatim(sentence.text, cited_premise(cited)):
+            if not cited:
+                sentence.support, sentence.supported = 0.0, False
+                sentence.note = f"{QUOTE_NOTE}; it cites no passage"
+                continue
+            premise = cited_premise(cited)
+            if verbatim(sentence.text, premise):
                 # What the scorer would give a verbatim quote (1.0, supported), found without
                 # embedding every window of the passage: that was most of an answer's check.
                 sentence.support, sentence.supported = 1.0, True
                 continue
-            support = self.scorer.score(sentence.text, cited_premise(cited)) if cited else None
-            if support is None:
-                sentence.support, sentence.supported = 0.0, False
-                sentence.note = f"{QUOTE_NOTE}; it cites no passage"
-                continue
+            support = self.scorer.score(sentence.text, premise)
             sentence.support, sentence.supported = support.score, support.supported
             if not support.supported:
                 missing = f", not in the passage: {', '.join(support.vetoed[:4])}" \
