@@ -21,6 +21,11 @@ SAMPLES = ROOT / "samples" / "articles"
 USER_ARTICLES = (ROOT.parent / "shared" / "articles").resolve()
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+# Threads for the llama.cpp server and for training runs started by tests. The suite runs three
+# workers on two cores, and a two-thread llama.cpp or torch process spins at its barriers while
+# the other thread waits for a core: one thread does the same work for less CPU.
+TEST_THREADS = 1
+
 
 # A test whose body starts a process (the CLI, a server, a worker) is end to end, not in-process:
 # it gets the `process` mark, which `make test-fast` leaves out. Read from the test's own source,

@@ -17,7 +17,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, require, run_cli
+from conftest import ROOT, TEST_THREADS, require, run_cli
 
 from assistant import Answer, Assistant, Citation
 from assistant.models import Conflict, ConflictSide, SentenceSupport
@@ -464,7 +464,7 @@ def test_llm_judge_caches_its_verdicts(tmp_path: Path) -> None:
     require(reason is None, reason or "")
     cache = tmp_path / "judge.json"
     pairs = [(TRAM_FACT, TRAM_FACT), (TRAM_FACT.replace("22", "31"), TRAM_FACT)]
-    with running_llama_server() as url:
+    with running_llama_server(n_threads=TEST_THREADS) as url:
         judge = LLMJudge(model=SMOLLM2_MODEL_ALIAS, base_url=url, cache=cache, timeout=120)
         first = [judge(s, p) for s, p in pairs]
         assert judge.calls == 2 and judge.errors == 0, judge.stats()

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLES, require, run_cli
+from conftest import SAMPLES, TEST_THREADS, require, run_cli
 from test_guard import assert_well_formed
 
 from assistant import Answer, Assistant
@@ -30,7 +30,7 @@ LLM_KEY = "local-llm-key-4c1d9e"
 def llm_url() -> Iterator[str]:
     reason = llama_server_unavailable_reason()
     require(reason is None, reason or "")
-    with running_llama_server(api_key=LLM_KEY) as url:
+    with running_llama_server(api_key=LLM_KEY, n_threads=TEST_THREADS) as url:
         yield url
 
 

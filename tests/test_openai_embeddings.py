@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLES, require
+from conftest import SAMPLES, TEST_THREADS, require
 
 from assistant import Assistant, AssistantError
 from harness.llm_server import free_port, llama_server_unavailable_reason, running_llama_server
@@ -18,7 +18,7 @@ from harness.llm_server import free_port, llama_server_unavailable_reason, runni
 def embedding_url() -> Iterator[str]:
     reason = llama_server_unavailable_reason()
     require(reason is None, reason or "")
-    with running_llama_server(extra_args=["--embedding", "True"]) as url:
+    with running_llama_server(extra_args=["--embedding", "True"], n_threads=TEST_THREADS) as url:
         yield url
 
 

@@ -11,14 +11,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, require
+from conftest import ROOT, TEST_THREADS, require
 
 from training.reader_data import POOL
 
 pytestmark = pytest.mark.slow
 
 SMALL = ["--limit", "12", "--epochs", "1", "--batch-size", "8", "--max-length", "128",
-         "--checkpoint-every", "4"]
+         "--checkpoint-every", "4", "--threads", str(TEST_THREADS)]
 
 
 def _train(out: Path, checkpoints: Path, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, require, run_cli
+from conftest import ROOT, TEST_THREADS, require, run_cli
 
 from assistant import ABSTAIN_TEXT
 from harness.llm_server import free_port
@@ -397,7 +397,7 @@ def test_settings_switch_to_an_openai_compatible_endpoint(session: Session) -> N
     reason = llama_server_unavailable_reason()
     require(reason is None, reason or "")
     page = session.page
-    with running_llama_server(api_key=LLM_KEY) as url:
+    with running_llama_server(api_key=LLM_KEY, n_threads=TEST_THREADS) as url:
         status = _use_endpoint(session, url, SMOLLM2_MODEL_ALIAS, LLM_KEY)
         assert "API key set" in status and url in status, status
         assert page.input_value("#api-key input") == "", "the key is never shown again"
