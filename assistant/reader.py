@@ -32,6 +32,7 @@ from assistant.tuning import (
     READER_STRIDE,
     READER_TOP_LOGITS,
 )
+from assistant.values import start_with_qualifier
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +243,7 @@ class Reader:
                 continue
             i, j, score = found
             s, e = w.offsets[i][0], w.offsets[j][1]
+            s = start_with_qualifier(passages[k], s, e)
             head = None if answerable is None else float(answerable[row])
             span = Span(passages[k][s:e], s, e, score, null, head)
             span = replace(span, decision=self.calibration.decision(span.margin, head))

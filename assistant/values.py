@@ -179,3 +179,22 @@ _AMOUNT_WORDS = frozenset(w for w in NUMBER_WORDS if w not in ("a", "an", "once"
 def mentions_an_amount(text: str) -> bool:
     """Whether the text holds a digit or a number word: the least a number or date needs."""
     return any(ch.isdigit() for ch in text) or not _AMOUNT_WORDS.isdisjoint(_tokens(text))
+
+
+# A qualifier just before an amount changes what it states: "more than two hours" is not "two
+# hours". The reader's span sometimes starts after one; the answer shows it with it.
+_QUALIFIER_BEFORE = re.compile(
+    r"(?:\b(?:more|less|fewer) than|\bat (?:least|most)|\bup to|\b(?:just |well )?(?:over|under)|"
+    r"\bnearly|\balmost|\babout|\baround|\broughly|\bapproximately)\s+$", re.IGNORECASE)
+
+
+def start_with_qualifier(text: str, start: int, end: int) -> int:
+    """Where the span text[start:end] starts once a qualifier right before it is taken in, when
+    the span begins with an amount (a digit or a number word); `start` otherwise."""
+    words = _tokens(text[start:end])
+    if not words or not (words[0][0].isdigit() or words[0] in _AMOUNT_WORDS):
+        return start
+    before = text[max(0, start - 24):start]
+    found = _QUALIFIER_BEFORE.search(before)
+    return start if found is None else start - (len(before) - found.start())
+

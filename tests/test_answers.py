@@ -59,6 +59,11 @@ def test_talk_duration_reports_both_figures_as_a_conflict(user_assistant: Assist
         assert by_n[side.citation].article_id == side.article_id
     assert {"four hours", "two hours"} <= {
         figure for side in sides for figure in ("four hours", "two hours") if figure in side.value}
+    for side in sides:  # "two hours" out of "more than two hours" would be another amount
+        quoted = by_n[side.citation].text
+        before = quoted[:quoted.index(side.value)].split()[-2:]
+        assert not ({"than", "nearly", "about", "almost", "over", "least"} & {w.lower() for w in before}), \
+            (before, side.value)
     assert_cited_verbatim(answer, user_assistant)
 
 

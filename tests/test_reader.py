@@ -14,7 +14,7 @@ from conftest import ROOT, run_cli
 
 from assistant import Assistant, AssistantError
 from assistant.reader import MODEL_DIR, Reader, ReaderError, make_windows, sha256
-from assistant.values import same_value
+from assistant.values import same_value, start_with_qualifier
 
 PASSAGE = ("The Riverside tram line opened on 14 March 2011 after four years of construction. "
            "It runs 12 kilometres from the harbour to the university and carries about 20,000 "
@@ -155,6 +155,23 @@ def test_missing_model_is_an_assistant_error(tmp_path: Path, sample_store: Path)
 ])
 def test_values_are_compared_after_normalisation(first: str, second: str, same: bool) -> None:
     assert same_value(first, second) is same
+
+
+@pytest.mark.parametrize(("text", "span", "shown"), [
+    ("despite more than two hours of talks", "two hours", "more than two hours"),
+    ("At least 12 people were hurt.", "12 people", "At least 12 people"),
+    ("shares rose just over 40 % in a day", "40 %", "just over 40 %"),
+    ("up to 2,000 troops", "2,000 troops", "up to 2,000 troops"),
+    ("it lasted nearly four hours", "nearly four hours", "nearly four hours"),
+    ("the talks took 3 days", "3 days", "3 days"),
+    ("they talked about Ukraine", "Ukraine", "Ukraine"),  # not an amount: no qualifier taken
+    ("over the harbour, two bridges", "two bridges", "two bridges"),  # a comma between
+])
+def test_a_qualifier_before_an_amount_stays_with_the_span(text: str, span: str, shown: str) -> None:
+    """The reader's span "two hours" out of "more than two hours" would state another amount."""
+    start = text.index(span)
+    end = start + len(span)
+    assert text[start_with_qualifier(text, start, end):end] == shown
 
 
 def test_planted_name_conflict_is_reported_with_both_sides_cited(tmp_path: Path) -> None:
