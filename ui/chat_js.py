@@ -50,7 +50,8 @@ watch('value', () => {
 # Installed beside CITE_JS. The chat scrolls to the end of the newest message, so an answer
 # taller than the chat would show only its end and hide where its certainty is said (the
 # decline's callout, the "Not sure" title, the short answer): a finished answer is shown from
-# its start instead. A new question scrolls back to the end, so the chat follows what streams in.
+# its start instead, and one left below the view is brought up to its start. A new question
+# scrolls back to the end, so the chat follows what streams in.
 TURN_START_JS = """
 if (window.__aaTurnObserver) window.__aaTurnObserver.disconnect();
 (function install(tries) {
@@ -76,7 +77,9 @@ if (window.__aaTurnObserver) window.__aaTurnObserver.disconnect();
     if (onlyAtEnd && box.scrollHeight - box.scrollTop - box.clientHeight > 4) return;
     const message = last.closest('.message') || last;
     const gap = message.getBoundingClientRect().top - box.getBoundingClientRect().top;
-    if (gap < 0) box.scrollTop += gap - 8;
+    // Above the view (a tall answer shown by its end), or below it: on a loaded machine the
+    // chat's own scroll to the end sometimes never comes, and the answer would stay unseen.
+    if (gap < 0 || gap > box.clientHeight - 48) box.scrollTop += gap - 8;
   };
   window.__aaTurnObserver = new MutationObserver(() => {
     const nowAsked = count('[data-testid="user"]'), nowFinals = count('.aa-final');
