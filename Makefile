@@ -39,14 +39,15 @@ chat: index
 llm-server: install
 	PYTHON=$(BIN)/python bash scripts/build_llama_wheel.sh
 
-# Parallel workers (pytest-xdist): most long tests wait on servers and subprocesses, so more
-# workers than cores still helps; worksteal evens out the few minute-long tests. TEST_WORKERS=0
-# runs in one process.
 # PYTHONDONTWRITEBYTECODE is unset for the run: where the environment sets it (this workplace's
 # machines do), pytest re-rewrites every test module's asserts in each of its four processes, 3-4 s
 # of CPU each, instead of reading them back from __pycache__ (git-ignored).
-TEST_WORKERS ?= 3
 PYTEST := env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest
+
+# Parallel workers (pytest-xdist): most long tests wait on servers and subprocesses, so more
+# workers than cores still helps; worksteal evens out the few minute-long tests. TEST_WORKERS=0
+# runs in one process.
+TEST_WORKERS ?= 3
 test: install
 	$(PYTEST) -q -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal --durations=15
 

@@ -197,4 +197,3 @@ def start_with_qualifier(text: str, start: int, end: int) -> int:
     before = text[max(0, start - 24):start]
     found = _QUALIFIER_BEFORE.search(before)
     return start if found is None else start - (len(before) - found.start())
-

@@ -77,8 +77,9 @@ if (window.__aaTurnObserver) window.__aaTurnObserver.disconnect();
     if (onlyAtEnd && box.scrollHeight - box.scrollTop - box.clientHeight > 4) return;
     const message = last.closest('.message') || last;
     const gap = message.getBoundingClientRect().top - box.getBoundingClientRect().top;
-    // Above the view (a tall answer shown by its end), or below it: on a loaded machine the
-    // chat's own scroll to the end sometimes never comes, and the answer would stay unseen.
+    // Above the view (a tall answer shown by its end), or with no more than its first 48 px
+    // (about a line and a half) in sight below: on a loaded machine the chat's own scroll to
+    // the end sometimes never comes, and the answer would stay unseen.
     if (gap < 0 || gap > box.clientHeight - 48) box.scrollTop += gap - 8;
   };
   window.__aaTurnObserver = new MutationObserver(() => {
