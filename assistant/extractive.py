@@ -39,7 +39,7 @@ from assistant.tuning import (
     SAME_TOPIC_COSINE,
     SECOND_SENTENCE_RATIO,
 )
-from index.catalog import PorterStems
+from index.stems import PorterStems
 from index.text import STOPWORDS, words
 
 # The numbers below are read from this file. They were set by hand on our dev sets (its

@@ -17,7 +17,8 @@ from assistant.tuning import (
     RETRIEVE_POOL_PER_PASSAGE,
     RRF_K,
 )
-from index.catalog import ArticleRecord, Catalog, ChunkRecord, PorterStems, SentenceRecord
+from index.catalog import ArticleRecord, Catalog, ChunkRecord, SentenceRecord
+from index.stems import PorterStems
 from index.text import STOPWORDS, words
 from index.vectorstore import ChromaStore
 

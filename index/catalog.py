@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from index.article import Article
+from index.catalog_lexical import CatalogLexicalSearch
 from index.chunking import Chunk
-from index.lexical import CatalogRows, LexicalIndex
+from index.lexical import LexicalIndex
+from index.sentence_vectors import decode_float16, decode_int8, encode_int8
 from index.sqlite import SQLiteFile
 from index.text import Span, words
 
@@ -107,8 +108,9 @@ class SentenceRecord:
     vector: np.ndarray
 
 
-class Catalog(SQLiteFile):
-    """Thread-safe access to the catalog file (one SQLite connection per thread)."""
+class Catalog(CatalogLexicalSearch, SQLiteFile):
+    """Thread-safe access to the catalog file (one SQLite connection per thread); its lexical
+    index and searches are in index/catalog_lexical.py."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, SCHEMA)
@@ -147,64 +149,6 @@ class Catalog(SQLiteFile):
                 db.execute("DROP TABLE IF EXISTS chunk_fts")
             log.info("catalog %s: FTS5 table dropped (the lexical index is %s now)",
                      self.path, self.lexical_path)
-
-    # --- the lexical index ------------------------------------------------------------------
-
-    @property
-    def lexical_path(self) -> Path:
-        """catalog.sqlite -> catalog.lexical/, catalog-news.sqlite -> catalog-news.lexical/"""
-        return self.path.with_name(self.path.stem + ".lexical")
-
-    @property
-    def lexical(self) -> LexicalIndex | None:
-        """The lexical index, or None where it cannot be opened or built (logged once): the
-        answer path then searches by meaning alone."""
-        if self._lexical is None and not self._lexical_failed:
-            catalog_id = self.get_meta("catalog_id")
-            if catalog_id is None:
-                self._lexical_failed = True
-                log.warning("catalog %s has no id (a read-only store written by an older "
-                            "version): lexical search is off", self.path)
-                return None
-            self._lexical = LexicalIndex(self.lexical_path, catalog_id,
-                                         CatalogRows(self.read, self.write))
-        return self._lexical
-
-    def sync_lexical(self) -> int:
-        """Apply what the catalog marked to the lexical index (at the end of an ingest run,
-        after a sync from the server, before a search that finds marks)."""
-        lexical = self.lexical
-        if lexical is None:
-            return 0
-        try:
-            return lexical.sync()
-        except (OSError, ValueError, sqlite3.OperationalError) as exc:
-            # A store this process cannot write (read-only, full): search what the index holds.
-            if not self._sync_warned:
-                self._sync_warned = True
-                log.warning("lexical index %s cannot apply the catalog's latest writes (%s): "
-                            "searching what it holds", self.lexical_path, exc)
-            return 0
-
-    def _lexical_down(self, exc: BaseException) -> None:
-        log.warning("lexical index %s unavailable (%s): searching by meaning alone",
-                    self.lexical_path, exc)
-        self._lexical, self._lexical_failed = None, True
-
-    def _lexical_ready(self) -> LexicalIndex | None:
-        """The lexical index with every marked article applied (when this process can)."""
-        if self.read().execute("SELECT 1 FROM lexical_pending LIMIT 1").fetchone():
-            self.sync_lexical()
-        return self.lexical
-
-    def _chunk_ids_of_rows(self, hits: list[tuple[int, float]]) -> list[tuple[str, float]]:
-        if not hits:
-            return []
-        marks = ",".join("?" * len(hits))
-        found = dict(self.read().execute(
-            f"SELECT rowid, chunk_id FROM chunks WHERE rowid IN ({marks})", [r for r, _ in hits]))
-        # A hit the catalog no longer holds (a write not applied yet) is dropped.
-        return [(found[rowid], score) for rowid, score in hits if rowid in found]
 
     def _build_words(self) -> None:
         """Fill the words table of a catalog written before it existed (once)."""
@@ -411,25 +355,6 @@ class Catalog(SQLiteFile):
         ).fetchall()
         return {row[1]: ChunkRecord(*row) for row in rows}
 
-    def lexical_search(self, terms: list[str], limit: int,
-                       article_ids: Collection[str] | None = None) -> list[tuple[str, float]]:
-        """BM25 over chunks (only those of `article_ids` when given). Returns (chunk_id, score)
-        best first; higher is better."""
-        return self._lexical_hits(terms, lambda lexical: lexical.search(terms, limit, article_ids))
-
-    def _lexical_hits(self, terms: list[str],
-                      search: Callable[[LexicalIndex], list[tuple[int, float]]]
-                      ) -> list[tuple[str, float]]:
-        lexical = self._lexical_ready()
-        if lexical is None or not terms:
-            return []
-        try:
-            hits = search(lexical)
-        except (OSError, ValueError) as exc:
-            self._lexical_down(exc)
-            return []
-        return self._chunk_ids_of_rows(hits)
-
     def article_ids_in(self, date_from: str | None, date_to: str | None) -> set[str]:
         """Ids of the articles dated within [date_from, date_to] (ISO dates compare as text)."""
         rows = self.read().execute(
@@ -437,95 +362,19 @@ class Catalog(SQLiteFile):
             "AND substr(date, 1, 10) <= ?", (date_from or "0000", date_to or "9999")).fetchall()
         return {r[0] for r in rows}
 
-    def lexical_search_with(self, required: str, terms: list[str], limit: int
-                            ) -> list[tuple[str, float]]:
-        """BM25 over chunks that contain `required` and at least one of `terms`."""
-        return self._lexical_hits(
-            terms, lambda lexical: lexical.search_with(required, terms, limit))
-
     def all_chunk_ids(self) -> set[str]:
         return {r[0] for r in self.read().execute("SELECT chunk_id FROM chunks")}
 
     def chunk_count(self) -> int:
         return self.read().execute("SELECT count(*) FROM chunks").fetchone()[0]
 
-    def lexical_chunk_count(self) -> int:
-        """The chunks the lexical index holds, the denominator of its document frequencies:
-        kept by the index, where counting the chunks table scans it. The table's count without
-        a lexical index."""
-        lexical = self._lexical_ready()
-        if lexical is not None:
-            try:
-                return lexical.count()
-            except (OSError, ValueError) as exc:
-                self._lexical_down(exc)
-        return self.chunk_count()
-
-    def document_frequencies(self, words: list[str]) -> dict[str, int]:
-        """How many chunks hold each word (as the lexical index stems it); empty without the
-        lexical index."""
-        lexical = self._lexical_ready()
-        if lexical is None or not words:
-            return {}
-        try:
-            return lexical.document_frequencies(words)
-        except (OSError, ValueError) as exc:
-            self._lexical_down(exc)
-            return {}
-
     def sentences_of(self, article_id: str, first: int, last: int) -> list[SentenceRecord]:
         rows = self.read().execute(
             "SELECT article_id, idx, start, end, vector FROM sentences "
             "WHERE article_id=? AND idx BETWEEN ? AND ? ORDER BY idx", (article_id, first, last)
         ).fetchall()
-        decode = decode_int8 if self.vector_format == "int8" else _decode_float16
+        decode = decode_int8 if self.vector_format == "int8" else decode_float16
         return [SentenceRecord(r[0], r[1], r[2], r[3], decode(r[4])) for r in rows]
-
-
-def encode_int8(vectors: np.ndarray) -> list[bytes]:
-    """Each vector as its float32 scale (4 bytes) and int8 components (scale x -127..127):
-    388 bytes for MiniLM's 384 dimensions, half the float16 stored before issue #22. For unit
-    vectors the rounding moves a cosine by about 0.001."""
-    v = np.asarray(vectors, dtype=np.float32)
-    scale = np.abs(v).max(axis=1, initial=0.0) / 127.0
-    scale[scale == 0] = 1.0
-    q = np.clip(np.rint(v / scale[:, None]), -127, 127).astype(np.int8)
-    scales = scale.astype("<f4")
-    return [scales[i].tobytes() + q[i].tobytes() for i in range(len(q))]
-
-
-def decode_int8(blob: bytes) -> np.ndarray:
-    scale = np.frombuffer(blob, dtype="<f4", count=1)[0]
-    return np.frombuffer(blob, dtype=np.int8, offset=4).astype(np.float32) * scale
-
-
-def _decode_float16(blob: bytes) -> np.ndarray:
-    return np.frombuffer(blob, dtype=np.float16).astype(np.float32)
-
-
-class PorterStems:
-    """Maps words to the stems SQLite's FTS5 porter tokenizer gives them: the answer path
-    matches question and sentence words by these stems."""
-
-    def __init__(self) -> None:
-        self._db = sqlite3.connect(":memory:", check_same_thread=False)
-        self._db.execute("CREATE VIRTUAL TABLE w USING fts5(text, tokenize='porter unicode61')")
-        self._db.execute("CREATE VIRTUAL TABLE wv USING fts5vocab(w, 'instance')")
-        self._lock = threading.Lock()
-        self._cache: dict[str, str] = {}
-
-    def stems(self, words: list[str]) -> dict[str, str]:
-        missing = [w for w in dict.fromkeys(words) if w not in self._cache]
-        if missing:
-            with self._lock:
-                self._db.execute("DELETE FROM w")
-                self._db.executemany("INSERT INTO w(rowid, text) VALUES (?, ?)",
-                                     list(enumerate(missing)))
-                for term, doc in self._db.execute("SELECT term, doc FROM wv"):
-                    self._cache[missing[doc]] = term
-                for w in missing:
-                    self._cache.setdefault(w, w)
-        return {w: self._cache[w] for w in words}
 
 
 @dataclass
