@@ -1,6 +1,7 @@
 """Fetching http(s) resources for ingest: one GET with a size and a time limit, following a few
-redirects (`fetch`); what kind of resource came back (a page, plain text, a PDF or a feed) and
-its text. Every failure is a one-line `LoadError` that starts with the URL.
+redirects (`fetch_with`, on a client from `http_client`); what kind of resource came back (a
+page, plain text, a PDF or a feed) and its text. Every failure is a one-line `LoadError` that
+starts with the URL.
 """
 
 from __future__ import annotations
@@ -37,16 +38,6 @@ class Fetched:
     charset: str = ""  # from the Content-Type header; "" when not sent
 
 
-def fetch(url: str, *, timeout: float = 20, max_bytes: int = 10_000_000) -> Fetched:
-    """GET a http(s) URL, following up to 5 redirects, reading at most max_bytes.
-
-    `timeout` bounds the whole download, not only each read: a server that trickles bytes
-    must not hold an ingest forever. Every failure is a one-line LoadError naming the URL.
-    """
-    with http_client(timeout) as client:
-        return fetch_with(client, url, timeout=timeout, max_bytes=max_bytes)
-
-
 def http_client(timeout: float) -> httpx.Client:
     return httpx.Client(
         follow_redirects=True, max_redirects=MAX_REDIRECTS, timeout=httpx.Timeout(timeout),
@@ -64,6 +55,11 @@ def _check_url(url: str) -> None:
 
 
 def fetch_with(client: httpx.Client, url: str, *, timeout: float, max_bytes: int) -> Fetched:
+    """GET a http(s) URL on `client` (redirects as it follows them), reading at most max_bytes.
+
+    `timeout` bounds the whole download, not only each read: a server that trickles bytes
+    must not hold an ingest forever. Every failure is a one-line LoadError naming the URL.
+    """
     _check_url(url)
     deadline = time.monotonic() + timeout
     try:

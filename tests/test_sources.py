@@ -24,7 +24,7 @@ from pypdf import PdfReader, PdfWriter
 
 from index.article import LoadError, article_id_for, stable_article_id
 from index.feeds import load_feed
-from index.fetch import fetch
+from index.fetch import fetch_with, http_client
 from index.html import extract_html, html_to_text
 from index.sources import load_pdf, load_url
 
@@ -542,7 +542,8 @@ def test_url_without_canonical_is_keyed_by_final_url_without_fragment(site: Site
 
 
 def test_fetch_reports_final_url_type_and_charset(site: Site) -> None:
-    fetched = fetch(f"{site.base}/go/bridge")
+    with http_client(20) as client:
+        fetched = fetch_with(client, f"{site.base}/go/bridge", timeout=20, max_bytes=1_000_000)
     assert fetched.url == f"{site.base}/news/bridge?utm_source=feed"
     assert (fetched.content_type, fetched.charset) == ("text/html", "utf-8")
     assert b"Riverside bridge" in fetched.body
