@@ -194,6 +194,12 @@ class ServerState:
         self.call(self.collection.delete, ids=[_LEASE_ID], where={"holder": holder})
 
 
+# The leases this process holds now (their owner ids), and the lock under which one is taken
+# and recorded, so a thread never mistakes another's newly taken lease for a stale one.
+_HELD_HERE: set[str] = set()
+_TAKING = threading.Lock()
+
+
 @contextmanager
 def lease(state: StoreState, *, seconds: float = 60.0, wait: float = 3600.0,
           on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
@@ -204,9 +210,20 @@ def lease(state: StoreState, *, seconds: float = 60.0, wait: float = 3600.0,
     deadline = time.monotonic() + wait
     told = False
     while True:
-        taken, other, until = state.try_take(owner, holder, time.time() + seconds)
+        with _TAKING:
+            taken, other, until = state.try_take(owner, holder, time.time() + seconds)
+            if taken:
+                _HELD_HERE.add(owner)
+            # Our own process's lease while we hold none: one whose release failed (the server
+            # went away at the end of a write). Waiting for it to expire would stall this
+            # process's next write for up to a lease's length.
+            left_by_us = not taken and other == holder and not _HELD_HERE
         if taken:
             break
+        if left_by_us:
+            log.info("dropping a store lease this process left behind (its release failed)")
+            state.evict(holder)
+            continue
         if other and holder_is_dead(other):
             log.info("taking over the store lease of %s, which is no longer running", other)
             state.evict(other)
@@ -243,5 +260,8 @@ def lease(state: StoreState, *, seconds: float = 60.0, wait: float = 3600.0,
         renewer.join(timeout=5)
         try:
             state.release(owner)
-        except Exception as exc:  # the lease expires by itself
+        except Exception as exc:  # it expires by itself, or this process's next write drops it
             log.warning("could not release the store lease: %s", str(exc).splitlines()[0])
+        finally:
+            with _TAKING:
+                _HELD_HERE.discard(owner)

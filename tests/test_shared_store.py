@@ -20,7 +20,7 @@ from conftest import ROOT, SAMPLES, run_cli
 from http_proxy import CuttableProxy
 
 from assistant import Assistant, AssistantError
-from index.state import LocalState, ServerState, lease
+from index.state import LeaseTimeout, LocalState, ServerState, holder_name, lease
 from index.vectorstore import ChromaStore
 
 QUESTIONS = [json.loads(line)["question"] for line in
@@ -455,6 +455,20 @@ def test_a_lease_left_by_a_killed_process_is_taken_over_at_once(tmp_path: Path) 
     started = time.monotonic()
     with lease(state, seconds=5, wait=30):
         assert time.monotonic() - started < 5  # not the 600 s the dead holder asked for
+
+
+def test_a_lease_this_process_left_behind_is_dropped_unless_a_thread_here_holds_one(
+        tmp_path: Path) -> None:
+    state = LocalState(tmp_path / "state.sqlite")
+    # What a write whose release failed (the server gone at its end) leaves: this process's lease.
+    assert state.try_take("released-in-vain", holder_name(), time.time() + 600)[0]
+    started = time.monotonic()
+    with lease(state, seconds=5, wait=10):
+        assert time.monotonic() - started < 5  # not the 600 s that lease asked for
+        # A lease this process holds now is not left behind: a second writer here waits.
+        with pytest.raises(LeaseTimeout), lease(LocalState(tmp_path / "state.sqlite"),
+                                                seconds=5, wait=1):
+            pass
 
 
 @pytest.mark.server
