@@ -139,6 +139,9 @@ class Session:
         page.press("#question textarea", "Enter")
         page.wait_for_function(
             f"document.querySelectorAll('{FINISHED}').length > {before}")
+        # The finished answer arrives a step before the turn ends (Ask comes back in place of
+        # Stop); a question sent in between is refused as "an answer is still coming in".
+        page.locator("#ask").wait_for(state="visible")
         # By position, not `.last`: a locator is re-resolved on use, and later answers come.
         return page.locator('#chat [data-testid="bot"]').nth(index)
 
