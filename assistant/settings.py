@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     # Ingest.
     max_file_mb: float = Field(default=50, gt=0, description="files larger than this are refused "
                                "with a one-line error (ingest streams what it accepts)")
+    ingest_batch_sentences: int = Field(
+        default=2048, ge=64, le=65536, description="sentences an ingest embeds and writes to the "
+        "store at a time: each write has a fixed cost, so larger batches ingest faster; an "
+        "interrupted ingest redoes at most one batch")
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="WARNING", description="what the CLI and `serve` log to stderr (assistant/logs.py); "

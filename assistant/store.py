@@ -297,7 +297,8 @@ class Store:
             indexer = Indexer(self.catalog, self.vectors, self.embedder,
                               self.settings.chunk_words, self.settings.chunk_overlap_sentences,
                               max_file_bytes=int(self.settings.max_file_mb * 1_000_000),
-                              follow_links=follow_links, record=self.record, state=self.state)
+                              follow_links=follow_links, record=self.record, state=self.state,
+                              sentences_per_flush=self.settings.ingest_batch_sentences)
             try:
                 report: IngestReport = indexer.ingest(
                     list(paths), prune=prune, progress=progress,

@@ -170,13 +170,15 @@ def test_a_killed_server_mid_ingest_is_one_line_and_repaired_after_restart(
 
     from harness.chroma_server import running_chroma_server
 
-    # 120 articles of their own sentences: about four flushes of 512 sentences, so the kill
-    # (after the first flush's articles are on the server) lands with most of them still to go.
+    # 120 articles of their own sentences, written 512 sentences at a time: about four batches,
+    # so the kill (after the first batch's articles are on the server) lands with most of them
+    # still to go.
     town_articles(tmp_path / "towns", 0, 120, boilerplate=False)
     # A generous Chroma timeout: the restarted server replays its log while the suite's other
     # workers load the cores, and once took over the default 10 s to answer the re-ingest. The
     # kill itself is a refused connection, found at once whatever the timeout.
-    env = collection_env(ASSISTANT_LEASE_SECONDS="5", ASSISTANT_CHROMA_TIMEOUT_S="60")
+    env = collection_env(ASSISTANT_LEASE_SECONDS="5", ASSISTANT_CHROMA_TIMEOUT_S="60",
+                         ASSISTANT_INGEST_BATCH_SENTENCES="512")
     with running_chroma_server(tmp_path / "db", tmp_path / "chroma.log") as (url, pid):
         ingest = subprocess.Popen(
             [sys.executable, "-m", "assistant", "ingest", str(tmp_path / "towns"), "--store",
