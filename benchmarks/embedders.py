@@ -40,9 +40,21 @@ class PoolEmbedder:
         self.hits = 0
         self.composed = 0
         self.misses = 0
+        # Token counts by text, each text tokenised once: the real model counts the tokens of
+        # what it embeds as it embeds them (LocalMiniLM.embed_counted), so a stand-in for a free
+        # model counts them for free too, near enough.
+        self.counts: dict[bytes, int] = {}
 
     def count_tokens(self, texts: list[str]) -> int:
         return self.model.count_tokens(texts)
+
+    def embed_counted(self, texts: list[str]) -> tuple[np.ndarray, list[int]]:
+        keys = [text_key(text) for text in texts]
+        unknown = {key: text for key, text in zip(keys, texts, strict=True) if key not in self.counts}
+        if unknown:
+            self.counts.update(zip(unknown, self.model.token_counts(list(unknown.values())),
+                                   strict=True))
+        return self.embed(texts), [self.counts[key] for key in keys]
 
     def embed(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)

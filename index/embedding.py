@@ -44,11 +44,27 @@ def embed_distinct(embedder: Embedder, texts: list[str]) -> np.ndarray:
     """`embedder`'s vectors for `texts`, each distinct text embedded once. News repeats itself
     (bylines, boilerplate, a wire story in several feeds); the same text gets the same vector,
     whichever model (a remote one is paid by the token) or benchmark wrapper is behind it."""
+    return embed_distinct_counted(embedder, texts)[0]
+
+
+def embed_distinct_counted(embedder: Embedder, texts: list[str]) -> tuple[np.ndarray, int]:
+    """embed_distinct's vectors, and the tokens `texts` hold with repeats counted (an ingest's
+    report). The count comes with the vectors where the embedder gives it (`embed_counted`: it
+    tokenised the texts anyway), else from its `count_tokens`, else it is the words."""
     unique = list(dict.fromkeys(texts))
-    if len(unique) == len(texts):
-        return embedder.embed(texts)
-    row = {text: i for i, text in enumerate(unique)}
-    return embedder.embed(unique)[[row[text] for text in texts]]
+    embed_counted = getattr(embedder, "embed_counted", None)
+    if embed_counted is not None:
+        vectors, counts = embed_counted(unique)
+        per_text = dict(zip(unique, counts, strict=True))
+        tokens = sum(per_text[text] for text in texts)
+    else:
+        vectors = embedder.embed(unique)
+        counter = getattr(embedder, "count_tokens", None)
+        tokens = counter(texts) if counter else sum(len(text.split()) for text in texts)
+    if len(unique) != len(texts):
+        row = {text: i for i, text in enumerate(unique)}
+        vectors = vectors[[row[text] for text in texts]]
+    return vectors, tokens
 
 
 class LocalMiniLM:
@@ -84,12 +100,21 @@ class LocalMiniLM:
         )
         self._lock = threading.Lock()
 
+    def token_counts(self, texts: list[str]) -> list[int]:
+        """The tokens the model reads of each text (at most max_tokens)."""
+        return [len(e.ids) for e in self._tokenizer.encode_batch(texts)]
+
     def count_tokens(self, texts: list[str]) -> int:
-        return sum(len(e.ids) for e in self._tokenizer.encode_batch(texts))
+        return sum(self.token_counts(texts))
 
     def embed(self, texts: list[str]) -> np.ndarray:
+        return self.embed_counted(texts)[0]
+
+    def embed_counted(self, texts: list[str]) -> tuple[np.ndarray, list[int]]:
+        """The vectors, and the tokens read of each text: what `count_tokens` would say, without
+        tokenising the texts a second time."""
         if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
+            return np.zeros((0, self.dimension), dtype=np.float32), []
         encodings = self._tokenizer.encode_batch(list(texts))
         # Sort by length so each batch pads little: padding is wasted work on 2 cores.
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
@@ -109,7 +134,7 @@ class LocalMiniLM:
             weights = mask[..., None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
             out[batch] = pooled
-        return normalise(out)
+        return normalise(out), [len(e.ids) for e in encodings]
 
 
     def token_vectors(self, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:

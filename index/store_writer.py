@@ -15,7 +15,7 @@ import numpy as np
 from index.article import Article
 from index.catalog import Catalog
 from index.chunking import Chunk
-from index.embedding import Embedder, embed_distinct, normalise
+from index.embedding import Embedder, embed_distinct_counted, normalise
 from index.record import PartDraft, ServerRecord
 from index.state import StoreState
 from index.text import Span
@@ -115,14 +115,13 @@ class StoreWriter:
     def _embed(self, texts: list[str], report: IngestReport, name: str) -> np.ndarray:
         """float16 vectors of `texts`, embedded a slice at a time (see embed_slice)."""
         out = np.zeros((len(texts), getattr(self.embedder, "dimension", 0) or 1), dtype=np.float16)
-        counter = getattr(self.embedder, "count_tokens", None)
         for begin in range(0, len(texts), self.embed_slice):
             batch = texts[begin:begin + self.embed_slice]
-            vectors = embed_distinct(self.embedder, batch)
+            vectors, tokens = embed_distinct_counted(self.embedder, batch)
             if out.shape[1] != vectors.shape[1]:
                 out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float16)
             out[begin:begin + len(batch)] = vectors
-            report.tokens += counter(batch) if counter else sum(len(t.split()) for t in batch)
+            report.tokens += tokens
             if self._embedding_progress:
                 self._embedding_progress(begin + len(batch), len(texts), name)
         return out
@@ -213,7 +212,6 @@ class StoreWriter:
                      for c in item.chunks]
         metadata = {"title": article.title, "source": article.source, "url": article.url,
                     "date": article.date}
-        counter = getattr(self.embedder, "count_tokens", None)
         total = len(item.sentences)
         with self.catalog.replacing_article(article, len(item.chunks)) as writer:
             held = np.zeros((0, 0), dtype=np.float16)  # vectors of sentences held_from...
@@ -222,8 +220,9 @@ class StoreWriter:
             for begin in range(0, total, self.embed_slice):
                 batch = item.sentences[begin:begin + self.embed_slice]
                 texts = [sentence.text for sentence in batch]
-                vectors = embed_distinct(self.embedder, texts).astype(np.float16)
-                report.tokens += counter(texts) if counter else sum(len(t.split()) for t in texts)
+                vectors, tokens = embed_distinct_counted(self.embedder, texts)
+                vectors = vectors.astype(np.float16)
+                report.tokens += tokens
                 writer.sentences(begin, batch, vectors)
                 held = vectors if held.size == 0 else np.concatenate([held, vectors])
                 done = begin + len(batch)

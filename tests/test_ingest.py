@@ -12,13 +12,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
 from conftest import ROOT, SAMPLES, run_cli
 
 from assistant import Assistant
-from index.embedding import LocalMiniLM, embed_distinct
+from index.embedding import LocalMiniLM, embed_distinct, embed_distinct_counted
 from index.vectorstore import NodeToStore
 
 ZEPPELIN = "The council said a zeppelin would carry visitors over the harbour every Sunday."
@@ -302,6 +304,32 @@ def test_killed_ingest_leaves_previous_index_intact(tmp_path: Path) -> None:
     consistent(assistant)
     final = assistant.ask(QUESTION)
     assert _answer_key(json.loads(final.model_dump_json())) == _answer_key(before)
+
+
+class CountingTokenizer:
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def encode_batch(self, texts: list[str]) -> Any:
+        self.calls += 1
+        return self.inner.encode_batch(texts)
+
+
+def test_the_tokens_an_ingest_reports_come_with_the_vectors_from_one_tokenisation() -> None:
+    model = LocalMiniLM()
+    tokenizer = model._tokenizer = CountingTokenizer(model._tokenizer)
+    byline = "Reporting by the news desk; editing by the night editor."
+    texts = [byline, ZEPPELIN, byline, HOVERCRAFT]
+    vectors, tokens = embed_distinct_counted(model, texts)
+    assert tokenizer.calls == 1
+    assert tokens == model.count_tokens(texts)  # repeats counted, as an ingest report counts them
+    assert np.allclose(vectors, model.embed(texts), atol=1e-6)
+    # An embedder that gives no count with its vectors is asked for one (CountingEmbedder), and
+    # one that cannot count at all reports words.
+    assert embed_distinct_counted(CountingEmbedder(model), texts)[1] == tokens
+    words = sum(len(text.split()) for text in texts)
+    assert embed_distinct_counted(SimpleNamespace(embed=model.embed), texts)[1] == words
 
 
 def test_repeated_texts_are_embedded_once_and_get_the_same_vector(tmp_path: Path,
