@@ -117,6 +117,10 @@ def _fold(token: str) -> str:
 
 def words(text: str) -> list[str]:
     """Lower-cased word tokens, accents and possessives dropped."""
+    if text.isascii():
+        # The same tokens, without folding each one: nothing to fold and no curly apostrophe
+        # (a third of an ingest's time without the model went here, once per article).
+        return [t[:-2] if t.endswith("'s") else t for t in _WORD.findall(text.lower())]
     out = []
     for token in _WORD.findall(text):
         token = _fold(token.lower()).replace("’", "'")
