@@ -44,27 +44,27 @@ def embed_distinct(embedder: Embedder, texts: list[str]) -> np.ndarray:
     """`embedder`'s vectors for `texts`, each distinct text embedded once. News repeats itself
     (bylines, boilerplate, a wire story in several feeds); the same text gets the same vector,
     whichever model (a remote one is paid by the token) or benchmark wrapper is behind it."""
-    return embed_distinct_counted(embedder, texts)[0]
+    unique = list(dict.fromkeys(texts))
+    if len(unique) == len(texts):
+        return embedder.embed(texts)
+    row = {text: i for i, text in enumerate(unique)}
+    return embedder.embed(unique)[[row[text] for text in texts]]
 
 
 def embed_distinct_counted(embedder: Embedder, texts: list[str]) -> tuple[np.ndarray, int]:
     """embed_distinct's vectors, and the tokens `texts` hold with repeats counted (an ingest's
     report). The count comes with the vectors where the embedder gives it (`embed_counted`: it
     tokenised the texts anyway), else from its `count_tokens`, else it is the words."""
-    unique = list(dict.fromkeys(texts))
     embed_counted = getattr(embedder, "embed_counted", None)
-    if embed_counted is not None:
-        vectors, counts = embed_counted(unique)
-        per_text = dict(zip(unique, counts, strict=True))
-        tokens = sum(per_text[text] for text in texts)
-    else:
-        vectors = embedder.embed(unique)
+    if embed_counted is None:
         counter = getattr(embedder, "count_tokens", None)
         tokens = counter(texts) if counter else sum(len(text.split()) for text in texts)
-    if len(unique) != len(texts):
-        row = {text: i for i, text in enumerate(unique)}
-        vectors = vectors[[row[text] for text in texts]]
-    return vectors, tokens
+        return embed_distinct(embedder, texts), tokens
+    unique = list(dict.fromkeys(texts))
+    vectors, counts = embed_counted(unique)
+    row = {text: i for i, text in enumerate(unique)}
+    rows = [row[text] for text in texts]
+    return (vectors if len(unique) == len(texts) else vectors[rows]), sum(counts[i] for i in rows)
 
 
 class LocalMiniLM:

@@ -118,8 +118,9 @@ def _fold(token: str) -> str:
 def words(text: str) -> list[str]:
     """Lower-cased word tokens, accents and possessives dropped."""
     if text.isascii():
-        # The same tokens, without folding each one: nothing to fold and no curly apostrophe
-        # (a third of an ingest's time without the model went here, once per article).
+        # The same tokens, without folding each one: nothing to fold and no curly apostrophe.
+        # It runs over every article's text at ingest (about 5 % of an ingest without the
+        # model, profiled on 2,000 articles) and over every question.
         return [t[:-2] if t.endswith("'s") else t for t in _WORD.findall(text.lower())]
     out = []
     for token in _WORD.findall(text):
