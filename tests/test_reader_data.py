@@ -8,7 +8,15 @@ import random
 import pytest
 from conftest import require
 
-from training.reader_data import POOL, Mix, derived_examples, load_pool, split_articles, swap_detail
+from training.reader_data import (
+    POOL,
+    Mix,
+    build,
+    derived_examples,
+    load_pool,
+    split_articles,
+    swap_detail,
+)
 
 ARTICLE = {
     "title": "Riverside",
@@ -54,6 +62,19 @@ def test_derived_examples_are_labelled_truthfully() -> None:
             assert gold[e.question].lower() not in e.context.lower(), e
         elif e.kind == "swapped_detail":
             assert e.question not in gold
+
+
+def test_an_ablation_run_trains_without_a_kind_but_validates_on_the_whole_recipe() -> None:
+    require(POOL.exists(), f"the training pool at {POOL}")
+    whole = Mix.v2()
+    without = whole.without("noisy_question")
+    train, val, _ = build(mix=without, articles_cap=2, validation_mix=whole)
+    full_train, full_val, _ = build(mix=whole, articles_cap=2)
+    assert "noisy_question" not in {e.kind for e in train}
+    assert "noisy_question" in {e.kind for e in full_train}
+    assert val == full_val and "noisy_question" in {e.kind for e in val}
+    # Without validation_mix the validation follows the training recipe, as before.
+    assert build(mix=without, articles_cap=2)[1] != full_val
 
 
 def test_pool_is_split_by_article() -> None:

@@ -5,6 +5,7 @@ epoch's examples and batch order are rebuilt from the seed). Needs the `train` e
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import subprocess
 import sys
@@ -86,3 +87,61 @@ def test_a_snapshot_writes_the_last_finished_epochs_model_while_a_run_goes_on(tm
     assert all(float((newest[k] - rolling["model"][k]).abs().max()) == 0 for k in newest)
     interim = json.loads((tmp_path / "latest" / "training.json").read_text())["interim"]
     assert f"step {per_epoch + 2} of" in interim
+
+
+def test_by_kind_scores_each_kind_of_window_against_the_official_answerable_ones() -> None:
+    require(importlib.util.find_spec("torch") is not None, "torch (pip install -e '.[train]')")
+    from training.reader_net import _by_kind
+
+    kinds = ["squad", "squad", "squad", "swapped_detail", "swapped_detail", "long_passage"]
+    labels = [True, True, False, False, False, True]
+    margins = [3.0, 1.0, -1.0, 2.0, -2.0, 0.5]
+    heads = [0.0, 0.0, 0.0, -5.0, 0.0, 0.0]
+    exact = [True, False, False, False, False, True]
+    figures = _by_kind(kinds, margins, heads, labels, exact)
+    # SQuAD's own unanswerable window (-1) is below both answerable ones; of the swapped ones one
+    # margin (2.0) beats an answerable window (1.0): AUC 3/4. The head's -5 puts it below both.
+    assert figures["squad"] == {"windows": 3, "margin_auc": 1.0, "sum_auc": 1.0, "span_exact": 0.5}
+    assert figures["swapped_detail"]["margin_auc"] == 0.75
+    assert figures["swapped_detail"]["sum_auc"] == 1.0
+    assert "span_exact" not in figures["swapped_detail"]
+    assert figures["long_passage"] == {"windows": 1, "span_exact": 1.0}
+
+
+def test_the_ablation_trains_each_variant_once_and_tables_it_against_the_full_recipe(tmp_path: Path) -> None:
+    require(importlib.util.find_spec("torch") is not None, "torch (pip install -e '.[train]')")
+    require(POOL.exists(), f"the training pool at {POOL}")
+    import json
+
+    card = tmp_path / "MODEL_CARD.md"
+    card.write_text("# Model card\n\n## Limits\n- kept\n")
+    results = tmp_path / "ablation.json"
+    flags = [f"--train-flag={flag}" for flag in SMALL]  # its --epochs gives way to --steps
+    # Each variant checkpoints under its own run key in the training cache: here, the test's.
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+
+    def ablation(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "training.ablation", "--steps", "2",
+                               "--variants", "v2,no_head", "--results", str(results), "--card", str(card),
+                               "--out", str(tmp_path / "out"), *flags, *extra],
+                              capture_output=True, text=True, cwd=ROOT, timeout=600, env=env)
+
+    first = ablation()
+    assert first.returncode == 0, first.stderr[-2000:]
+    record = json.loads(results.read_text())["variants"]
+    assert set(record) == {"v2", "no_head"}
+    assert record["no_head"]["answerable_weight"] == 0 and record["v2"]["answerable_weight"] == 0.5
+    assert record["v2"]["validation"]["step"] == record["no_head"]["validation"]["step"] == 2
+    text = card.read_text()
+    assert text.startswith("# Model card") and "- kept" in text, "the rest of the card is kept"
+    assert text.count("## Ablation") == 1 and "| no_head |" in text and "Not yet run: without:" in text
+    assert len(list((tmp_path / "cache" / "article-assistant" / "reader-train").iterdir())) == 2, \
+        "each variant trains from its own checkpoint"
+
+    again = ablation()
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "v2: done (2 steps)" in again.stdout and "training.train_reader" not in again.stdout
+    assert card.read_text().count("## Ablation") == 1
+
+    unknown = ablation("--variants", "without_head")
+    assert unknown.returncode != 0 and "unknown variant 'without_head'" in unknown.stderr

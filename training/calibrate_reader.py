@@ -44,6 +44,7 @@ import numpy as np
 from assistant.reader import MODEL_DIR
 from evals.answer_match import token_f1
 from evals.scorer_check import roc_auc
+from training.ablation import load_results, write_section
 from training.reader_data import load_pool, split_articles, swap_detail
 
 RIGHT_F1 = 0.5
@@ -352,7 +353,11 @@ def write_card(model_dir: Path, calibration: dict, training: dict | None) -> Non
         "- English Wikipedia training text; news phrasing, lists and tables are read less well.",
         "- One span per passage; questions whose answer spans several sentences get the most likely part.",
     ]
-    (model_dir / "MODEL_CARD.md").write_text("\n".join(lines) + "\n")
+    card = model_dir / "MODEL_CARD.md"
+    card.write_text("\n".join(lines) + "\n")
+    ablation = load_results()
+    if ablation["variants"]:
+        write_section(ablation, card)
 
 
 def main() -> None:

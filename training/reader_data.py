@@ -347,11 +347,13 @@ def derived_examples(articles: list[dict], seed: int = 7, mix: Mix | None = None
 
 
 def build(seed: int = 7, validation: int = 5, mix: Mix | None = None,
-          articles_cap: int | None = None) -> tuple[list[Example], list[Example], list[str]]:
+          articles_cap: int | None = None, validation_mix: Mix | None = None
+          ) -> tuple[list[Example], list[Example], list[str]]:
     """(train examples, validation examples, validation article titles). Validation holds the
     official examples of the held-out articles plus their derived ones, so it measures the
     hard negatives too. A different seed draws different derived examples from the same training
-    articles (reader v2 draws them afresh each epoch); the validation set depends on `mix` only.
+    articles (reader v2 draws them afresh each epoch); the validation set depends on its recipe
+    only: `validation_mix`, by default `mix` (an ablation run validates on the whole recipe).
 
     `articles_cap` keeps only the first that many training articles and one validation article
     (a quick run of a few examples, `train_reader --limit`: deriving examples from the whole pool
@@ -361,7 +363,7 @@ def build(seed: int = 7, validation: int = 5, mix: Mix | None = None,
     if articles_cap is not None:
         train_articles, val_articles = train_articles[:articles_cap], val_articles[:1]
     train = official_examples(train_articles) + derived_examples(train_articles, seed, mix)
-    val = official_examples(val_articles) + derived_examples(val_articles, 8, mix)
+    val = official_examples(val_articles) + derived_examples(val_articles, 8, validation_mix or mix)
     random.Random(seed).shuffle(train)
     return train, val, [a["title"] for a in val_articles]
 

@@ -121,29 +121,59 @@ def loss_of(start, end, answerable, batch, answerable_weight: float) -> torch.Te
 
 @torch.no_grad()
 def evaluate(model: ReaderNet, features: list[Feature], bf16: bool, device: str,
-             batch_size: int = 64) -> dict[str, float]:
+             batch_size: int = 64, kinds: list[str] | None = None) -> dict:
     """Validation loss, per-window no-answer ROC-AUC of the span margin, of the answerability head
     and of their sum, and exact start+end accuracy on answerable windows. The question-level
-    figures come from training/calibrate_reader.py."""
+    figures come from training/calibrate_reader.py.
+
+    With `kinds` (each feature's example kind), also "by_kind": for each kind of unanswerable
+    window, the ROC-AUC of margin and of margin + head against the official answerable windows;
+    for each kind of answerable window, its exact start+end accuracy (training/ablation.py)."""
     model.eval()
-    losses, margins, heads, labels, hits, answerable = [], [], [], [], 0, 0
-    ordered = sorted(features, key=lambda f: len(f.input_ids))
-    for i in range(0, len(ordered), batch_size):
-        b = collate(ordered[i:i + batch_size], device)
+    losses, margins, heads, labels, exact = [], [0.0] * len(features), [0.0] * len(features), \
+        [False] * len(features), [False] * len(features)
+    order = sorted(range(len(features)), key=lambda i: len(features[i].input_ids))
+    for k in range(0, len(order), batch_size):
+        rows = order[k:k + batch_size]
+        b = collate([features[i] for i in rows], device)
         start, end, head = forward(model, b, bf16)
         losses.append(float(loss_of(start, end, head, b, 1.0)))
         margin = (start[:, 1:].max(dim=1).values + end[:, 1:].max(dim=1).values) - (start[:, 0] + end[:, 0])
-        margins.extend(margin.tolist())
-        heads.extend(head.tolist())
         has = b["start"] > 0
-        labels.extend(has.tolist())
-        answerable += int(has.sum())
-        hits += int(((start.argmax(1) == b["start"]) & (end.argmax(1) == b["end"]) & has).sum())
+        hit = (start.argmax(1) == b["start"]) & (end.argmax(1) == b["end"]) & has
+        for r, i in enumerate(rows):
+            margins[i], heads[i] = float(margin[r]), float(head[r])
+            labels[i], exact[i] = bool(has[r]), bool(hit[r])
     model.train()
-    return {"loss": sum(losses) / len(losses), "no_answer_auc": roc_auc(margins, labels),
-            "head_auc": roc_auc(heads, labels),
-            "sum_auc": roc_auc([m + h for m, h in zip(margins, heads, strict=True)], labels),
-            "span_exact": hits / max(answerable, 1)}
+    answerable = sum(labels)
+    out: dict = {"loss": sum(losses) / len(losses), "no_answer_auc": roc_auc(margins, labels),
+                 "head_auc": roc_auc(heads, labels),
+                 "sum_auc": roc_auc([m + h for m, h in zip(margins, heads, strict=True)], labels),
+                 "span_exact": sum(exact) / max(answerable, 1)}
+    if kinds is not None:
+        out["by_kind"] = _by_kind(kinds, margins, heads, labels, exact)
+    return out
+
+
+def _by_kind(kinds: list[str], margins: list[float], heads: list[float], labels: list[bool],
+             exact: list[bool]) -> dict[str, dict[str, float]]:
+    positives = [i for i, (k, y) in enumerate(zip(kinds, labels, strict=True)) if k == "squad" and y]
+    out: dict[str, dict[str, float]] = {}
+    for kind in sorted(set(kinds)):
+        rows = [i for i, k in enumerate(kinds) if k == kind]
+        negatives = [i for i in rows if not labels[i]]
+        answerable = [i for i in rows if labels[i]]
+        figures: dict[str, float] = {"windows": len(rows)}
+        if negatives and positives:
+            # The official answerable windows against this kind's unanswerable ones.
+            pair = positives + negatives
+            y = [labels[i] for i in pair]
+            figures["margin_auc"] = roc_auc([margins[i] for i in pair], y)
+            figures["sum_auc"] = roc_auc([margins[i] + heads[i] for i in pair], y)
+        if answerable:
+            figures["span_exact"] = sum(exact[i] for i in answerable) / len(answerable)
+        out[kind] = figures
+    return out
 
 
 def atomic_save(obj, path: Path) -> None:

@@ -72,8 +72,9 @@ _NOT_IN_KEY = {"out", "threads", "device", "checkpoint_dir", "checkpoint_every",
 
 
 def run_key(args: argparse.Namespace, mix: Mix) -> str:
+    # --steps 0 (the default) is left out, so runs from before the option keep their key.
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in sorted(vars(args).items())
-                if k not in _NOT_IN_KEY}
+                if k not in _NOT_IN_KEY and not (k == "steps" and not v)}
     blob = json.dumps({"settings": settings, "mix": asdict(mix), "version": 2}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
@@ -82,6 +83,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("build/reader"))
     parser.add_argument("--epochs", type=float, default=4.0)
+    parser.add_argument("--steps", type=int, default=0,
+                        help="train exactly this many steps (the learning-rate schedule fitted to them) "
+                        "instead of --epochs: runs of different recipes get the same budget "
+                        "(training/ablation.py)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=6e-5)
     parser.add_argument("--warmup", type=float, default=0.06)
@@ -130,6 +135,9 @@ class Trainer:
         self.args = args
         self.bf16 = args.precision == "bf16"
         self.mix = Mix() if args.recipe == "v1" else Mix.v2()
+        # Validated on the whole recipe even with a kind switched off: the ablation's runs are
+        # scored on one validation set, the one the full recipe's run is.
+        self.validation_mix = self.mix
         if args.without:
             self.mix = self.mix.without(args.without)
         self.key = run_key(args, self.mix)
@@ -145,6 +153,7 @@ class Trainer:
         self.tokenizer = Tokenizer.from_file(str(base_model_dir() / "tokenizer.json"))
         self._epoch_data: dict[int, list[Feature]] = {}
         self.validation: list[Feature] | None = None
+        self.validation_kinds: list[str] = []  # each validation window's example kind
         self.validation_titles: list[str] = []
         self.train_examples = 0
 
@@ -152,18 +161,23 @@ class Trainer:
     def examples(self, epoch: int) -> tuple[list[Example], list[Example]]:
         # A --limit run derives its examples from a few articles only (about 50 questions each).
         cap = self.args.limit // 50 + 1 if self.args.limit else None
-        train, val, titles = build(seed=7 + 1000 * epoch, mix=self.mix, articles_cap=cap)
+        train, val, titles = build(seed=7 + 1000 * epoch, mix=self.mix, articles_cap=cap,
+                                   validation_mix=self.validation_mix)
         self.validation_titles = titles
         if self.args.limit:
             train = train[: self.args.limit]
             val = val[: max(self.args.limit // 4, 12)]
         return train, val
 
-    def featurise(self, examples: list[Example]) -> list[Feature]:
+    def featurise(self, examples: list[Example], kinds: list[str] | None = None) -> list[Feature]:
+        """The examples' windows; `kinds`, when given, gets each window's example kind."""
         out = []
         for e in examples:
-            out.extend(features_for(self.tokenizer, e.question, e.context, e.answer_start, e.answer,
-                                    self.args.max_length, self.args.stride))
+            windows = features_for(self.tokenizer, e.question, e.context, e.answer_start, e.answer,
+                                   self.args.max_length, self.args.stride)
+            out.extend(windows)
+            if kinds is not None:
+                kinds.extend([e.kind] * len(windows))
         return out
 
     def epoch_features(self, epoch: int) -> list[Feature]:
@@ -172,12 +186,15 @@ class Trainer:
             self.train_examples = len(train)
             self._epoch_data = {epoch: self.featurise(train)}
             if self.validation is None:
-                self.validation = self.featurise(val)
+                self.validation = self.featurise(val, self.validation_kinds)
             features = self._epoch_data[epoch]
             log.info("epoch %d data: %d examples -> %d windows (%d answerable); validation %d windows",
                      epoch + 1, len(train), len(features), sum(f.start > 0 for f in features),
                      len(self.validation))
         return self._epoch_data[epoch]
+
+    def total_steps(self, steps_per_epoch: int) -> int:
+        return self.args.steps or max(1, int(steps_per_epoch * self.args.epochs))
 
     def run(self) -> Path:
         args = self.args
@@ -191,7 +208,7 @@ class Trainer:
         ]
         optimizer = torch.optim.AdamW(groups, lr=args.lr)
         steps_per_epoch = math.ceil(len(self.epoch_features(0)) / args.batch_size)
-        total = max(1, int(steps_per_epoch * args.epochs))
+        total = self.total_steps(steps_per_epoch)
         warmup = int(total * args.warmup)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer,
@@ -208,7 +225,7 @@ class Trainer:
                      self.checkpoint, state["step"], total, state["epoch"] + 1, state["elapsed"] / 60)
         else:
             log.info("new run %s: %d steps (%.2f epochs of %d steps), checkpoints in %s",
-                     self.key, total, args.epochs, steps_per_epoch, self.folder)
+                     self.key, total, total / steps_per_epoch, steps_per_epoch, self.folder)
 
         def save_checkpoint() -> None:
             atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -259,7 +276,8 @@ class Trainer:
                 if stop["requested"]:
                     break
                 # The epoch is over (or the step budget is spent in its middle).
-                metrics = evaluate(model, self.validation, self.bf16, args.device)
+                metrics = evaluate(model, self.validation, self.bf16, args.device,
+                                   kinds=self.validation_kinds)
                 metrics.update(epoch=epoch + 1, step=state["step"],
                                minutes=(state["elapsed"] + time.time() - session_start) / 60)
                 state["history"].append(metrics)
@@ -318,7 +336,7 @@ class Trainer:
         self.epoch_features(state["epoch"])  # fills in the record's example counts
         steps_per_epoch = saved.get("steps_per_epoch") or math.ceil(len(self.epoch_features(0))
                                                                     / self.args.batch_size)
-        total = saved.get("total") or max(1, int(steps_per_epoch * self.args.epochs))
+        total = saved.get("total") or self.total_steps(steps_per_epoch)
         model = ReaderNet.from_base(base_model_dir())
         model.load_state_dict(saved["model"])
         model.save(self.args.out)
