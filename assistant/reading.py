@@ -12,6 +12,10 @@ assistant/tuning.py, with where they came from).
   prefers to "no answer" by at least the fitted threshold, the answer abstains.
 - The answer quotes the sentence that holds the best span, and carries the span; a second
   sentence joins it when its own span is accepted too (max_answer_sentences).
+- Time: a question that names a year ("Who won the final in 2018?") is answered only from
+  articles that mention that year (in their text, title or date). Reports of other editions are
+  the commonest near-miss in news (last year's final, this year's snippets); when no passage read
+  comes from an article about the year asked, the answer abstains and says so.
 - Conflicts: the best span of each article; two confident spans from different articles that
   state different values (assistant/values.py) about the same event are shown side by side (of
   several such pairs, the one whose sentences say the most the same around their values). When
@@ -43,6 +47,22 @@ log = logging.getLogger(__name__)
 
 # Kinds of value whose difference is a plain contradiction (assistant/values.py).
 _COMPARABLE = frozenset({"number", "date"})
+
+# A year named on its own: "in 2018", "2018's", "the 2019-20 season" (its first year); not a part
+# of a longer number ("12,018", "2018.5") nor a decade ("the 1990s").
+_YEAR = re.compile(r"(?<![\w.,])(1[0-9]\d\d|20\d\d)(?!\w|[.,]\d)")
+
+
+def years_named(text: str) -> frozenset[str]:
+    """The years a question names."""
+    return frozenset(_YEAR.findall(text))
+
+
+def _mentions_a_year(reading: Reading, years: frozenset[str], evidence: Evidence) -> bool:
+    """Whether the reading's article mentions one of the years: in its text, title or date."""
+    article = reading.passage.article
+    found = years_named(" ".join((evidence.text_of(reading.article_id), article.title, article.date)))
+    return bool(found & years)
 
 
 def _past_the_instructions(cand: Candidate, span_start: int) -> Candidate | None:
@@ -119,6 +139,15 @@ class ReaderAnswerer:
         readings = self.readings(question, passages, evidence)
         if not readings:
             return Selection([], 0.0, True, reason="nothing retrieved to read")
+        years = years_named(question)
+        if years:
+            in_time = [r for r in readings if _mentions_a_year(r, years, evidence)]
+            if not in_time:
+                asked = " or ".join(sorted(years))
+                return Selection([], readings[0].probability, True, reason=(
+                    f"none of the {len(passages)} passages read comes from an article that "
+                    f"mentions {asked}: they are about other years"), readings=tuple(readings))
+            readings = in_time
         best = readings[0]
         if not self.answers(best):
             return Selection([], best.probability, True, reason=(
@@ -134,6 +163,8 @@ class ReaderAnswerer:
             if all(c.text != other.sentence.text for c in chosen):
                 chosen.append(other.sentence)
         others = readings + (self.readings(question, extra, evidence) if extra else [])
+        if years:
+            others = [r for r in others if _mentions_a_year(r, years, evidence)]
         others.sort(key=lambda r: -r.strength)
         return self._with_conflict(Selection(chosen, best.probability, False, reading=best,
                                              readings=tuple(readings), tentative=self.tentative(best)),
@@ -170,8 +201,10 @@ class ReaderAnswerer:
         holding = [p for p in probe.passages if mentions_an_amount(p.chunk.text)]
         if not holding:
             return selection
+        years = years_named(question)
         found = [r for r in self.readings(question, holding, probe)
-                 if read_value(r.text).kind == kind]
+                 if read_value(r.text).kind == kind
+                 and (not years or _mentions_a_year(r, years, probe))]
         others = sorted([*selection.readings, *found], key=lambda r: -r.strength)
         return self._with_conflict(selection, others, probe)
 

@@ -282,3 +282,40 @@ def test_an_instruction_glued_to_the_answer_sentence_is_never_quoted(
     for c in answer.citations:
         assert text[c.start:c.end] == c.text
 
+
+
+def test_a_question_naming_a_year_is_answered_only_from_articles_about_that_year(tmp_path: Path) -> None:
+    # Two finals of one cup, in two articles; a third report gives its year only in its date.
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    (articles / "cup-2018.txt").write_text(
+        "Harbour Cup final\n\nThe Harbour Cup final was played at Kestrel Park in 2018. "
+        "Anna Berg scored the winning goal in the second half.\n")
+    (articles / "cup-2019.txt").write_text(
+        "Harbour Cup\n\nThe 2019 Harbour Cup final was played at Marsh Stadium. "
+        "Ola Lind scored the winning goal in the second half.\n")
+    (articles / "shield.jsonl").write_text(json.dumps({
+        "title": "Coast Shield final", "date": "2017-05-06",
+        "text": "The Coast Shield final was played at Dune Road on Saturday. Petra Holm scored the "
+                "winning goal in extra time."}) + "\n")
+    assistant = Assistant(store=tmp_path / "store", answerer="reader")
+    assistant.ingest([articles])
+
+    answer = assistant.ask("Who scored the winning goal in the 2019 Harbour Cup final?")
+    assert not answer.abstained and "Ola Lind" in answer.short_answer, answer.answer
+    assert "Anna Berg" not in answer.answer
+
+    dated = assistant.ask("Who scored the winning goal in the 2017 Coast Shield final?")
+    assert not dated.abstained and "Petra Holm" in dated.short_answer, dated.answer
+
+    other = assistant.ask("Who scored the winning goal in the 2021 Harbour Cup final?")
+    assert other.abstained and other.status == "declined", other.answer
+    assert any("mentions 2021" in note for note in other.notes), other.notes
+
+
+def test_years_named_are_whole_years_only() -> None:
+    from assistant.reading import years_named
+
+    assert years_named("Who won in 2018, and in 1066?") == {"2018", "1066"}
+    assert years_named("the 2019-20 season; 2018's final") == {"2019", "2018"}
+    assert years_named("the 1990s, 12,018 fans, 2018.5 points, at 20:15, in 2100") == set()
