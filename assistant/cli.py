@@ -227,6 +227,8 @@ def _print_answer(answer: Answer) -> None:
         click.echo(f"Answer: {_printable(answer.short_answer)}  (confidence {answer.confidence:.0%})")
         click.echo("")
     click.echo(_printable(answer.answer))
+    if answer.status == "declined" and answer.declined_because:
+        click.echo(_printable(f"({answer.declined_because})"))
     if answer.status == "tentative":
         click.echo(f"(confidence {answer.confidence:.0%}: below the band where answers were right "
                    "at least 80 % of the time)")

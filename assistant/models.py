@@ -129,6 +129,10 @@ class Answer(BaseModel):
         "confidence band fitted on validation, where such answers were right at least 80 % of the time); "
         "tentative: the closest passage is quoted but the assistant is not sure it answers "
         f"(the text starts '{TENTATIVE_LEAD}'); declined: the articles don't say")
+    declined_because: str = Field(
+        default="", description="with a decline, why the articles don't say when more is known than "
+        "that no passage answers well enough: e.g. the question names a year that none of the "
+        "articles read mentions ('' otherwise)")
     short_answer: str = Field(default="", description="with answerer='reader' (the default): the "
                               "reader's answer span, verbatim from the article; the citation holding it has "
                               "answer_start/answer_end ('' when abstaining, and with the heuristic "

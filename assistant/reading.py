@@ -146,7 +146,8 @@ class ReaderAnswerer:
                 asked = " or ".join(sorted(years))
                 return Selection([], readings[0].probability, True, reason=(
                     f"none of the {len(passages)} passages read comes from an article that "
-                    f"mentions {asked}: they are about other years"), readings=tuple(readings))
+                    f"mentions {asked}: they are about other years"), readings=tuple(readings),
+                    explanation=f"The passages found come from articles that do not mention {asked}.")
             readings = in_time
         best = readings[0]
         if not self.answers(best):

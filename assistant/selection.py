@@ -58,6 +58,9 @@ class Selection:
     abstain: bool
     conflict: tuple[str, Candidate, Candidate, str, str] | None = None
     reason: str = ""
+    # Why the articles don't say, in words for whoever reads the answer (shown with a decline);
+    # empty when it is only that no passage answers well enough.
+    explanation: str = ""
     # Set by the reader answerer (assistant/reading.py): the span the answer gives, and the two
     # sides' spans of a conflict.
     reading: Reading | None = None

@@ -308,9 +308,15 @@ def test_a_question_naming_a_year_is_answered_only_from_articles_about_that_year
     dated = assistant.ask("Who scored the winning goal in the 2017 Coast Shield final?")
     assert not dated.abstained and "Petra Holm" in dated.short_answer, dated.answer
 
-    other = assistant.ask("Who scored the winning goal in the 2021 Harbour Cup final?")
+    question = "Who scored the winning goal in the 2021 Harbour Cup final?"
+    other = assistant.ask(question)
     assert other.abstained and other.status == "declined", other.answer
     assert any("mentions 2021" in note for note in other.notes), other.notes
+    why = "The passages found come from articles that do not mention 2021."
+    assert other.declined_because == why and answer.declined_because == ""
+    printed = run_cli("ask", question, "--store", str(tmp_path / "store"))
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout.splitlines()[:2] == ["The articles don't say.", f"({why})"]
 
 
 def test_years_named_are_whole_years_only() -> None:

@@ -305,6 +305,12 @@ def test_a_plain_a_tentative_and_a_declined_answer_each_look_their_part() -> Non
     assert declined.index("aa-abstain") < declined.index("aa-passages")
     assert '<details class="aa-passages"><summary>Closest passages (4)</summary>' in declined
     assert "<details class=\"aa-passages\" open" not in declined
+    assert "supports an answer strongly enough" in declined
+    # A decline whose reason is known says it instead of the general advice (escaped: it may
+    # quote the question's words).
+    why = "The passages found come from articles that do not mention <2021>."
+    explained = render.answer_html(_trust_answer("declined", declined_because=why), 1)
+    assert render.esc(why) in explained and "supports an answer strongly enough" not in explained
     # A stored Answer from before `status` existed is read from `abstained`.
     old = _trust_answer("answered", abstained=True, answer=ABSTAIN_TEXT, citations=[])
     assert render.answer_status(old) == "declined"

@@ -58,6 +58,7 @@ def compose(question: str, selection: Selection, calibrated: bool) -> Answer:
         return Answer(question=question, answer=ABSTAIN_TEXT, abstained=True, status="declined",
                       confidence=round(selection.confidence, 4),
                       confidence_calibrated=calibrated,
+                      declined_because=selection.explanation,
                       notes=[f"abstained: {selection.reason}"])
     citations: list[Citation] = []
     sentences: list[SentenceSupport] = []

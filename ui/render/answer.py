@@ -193,8 +193,9 @@ def _passages_html(answer: Answer) -> str:
 
 
 def _abstention_html(answer: Answer) -> str:
-    detail = ("No passage in the indexed articles supports an answer strongly enough. "
-              "Try naming the people, places or events involved, or add articles that cover it.")
+    detail = answer.declined_because or (
+        "No passage in the indexed articles supports an answer strongly enough. "
+        "Try naming the people, places or events involved, or add articles that cover it.")
     # The callout first and the passages folded under it, so the turn stays short and the
     # chat, which scrolls to a turn's end, keeps the decline itself in view.
     return ('<div class="aa-answer aa-final aa-declined"><div class="aa-callout aa-abstain" '
