@@ -139,6 +139,9 @@ class ReaderAnswerer:
         readings = self.readings(question, passages, evidence)
         if not readings:
             return Selection([], 0.0, True, reason="nothing retrieved to read")
+        # Every passage's reading, for a decline's list of passages. An answer keeps only the
+        # readings it may use: other_side looks for the other side of a conflict among them.
+        read = tuple(readings)
         years = years_named(question)
         if years:
             in_time = [r for r in readings if _mentions_a_year(r, years, evidence)]
@@ -146,7 +149,7 @@ class ReaderAnswerer:
                 asked = " or ".join(sorted(years))
                 return Selection([], readings[0].probability, True, reason=(
                     f"none of the {len(passages)} passages read comes from an article that "
-                    f"mentions {asked}: they are about other years"), readings=tuple(readings),
+                    f"mentions {asked}: they are about other years"), readings=read,
                     explanation=f"The passages found come from articles that do not mention {asked}.")
             readings = in_time
         best = readings[0]
@@ -154,7 +157,7 @@ class ReaderAnswerer:
             return Selection([], best.probability, True, reason=(
                 f"the reader found no answer in the {len(passages)} passages read "
                 f"(best span {best.text!r} at probability {best.probability:.2f})"),
-                readings=tuple(readings))
+                readings=read)
         chosen = [best.sentence]
         # Further sentences whose own spans the model also accepts: more evidence for the answer
         # (the conflict check below replaces them when another article disagrees).

@@ -314,6 +314,8 @@ def test_a_question_naming_a_year_is_answered_only_from_articles_about_that_year
     assert any("mentions 2021" in note for note in other.notes), other.notes
     why = "The passages found come from articles that do not mention 2021."
     assert other.declined_because == why and answer.declined_because == ""
+    assert other.passages and all("do not mention 2021" in p.why for p in other.passages)
+    assert any(p.reader is not None for p in other.passages), "the passages read keep their scores"
     printed = run_cli("ask", question, "--store", str(tmp_path / "store"))
     assert printed.returncode == 0, printed.stderr
     assert printed.stdout.splitlines()[:2] == ["The articles don't say.", f"({why})"]

@@ -113,6 +113,8 @@ def retrieved_passages(passages: list[Passage], answer: Answer,
                   and chunk.start <= c.start < chunk.end]
         if quoted:
             why = "quoted in the answer as " + ", ".join(f"[{n}]" for n in quoted)
+        elif answer.abstained and answer.declined_because:
+            why = f"not used: {answer.declined_because[:1].lower()}{answer.declined_because[1:]}"
         elif answer.abstained:
             why = (f"no sentence in it answered the question confidently enough (the answer's "
                    f"confidence was {answer.confidence:.2f})" if number == 1 else
