@@ -210,21 +210,26 @@ def test_planted_name_conflict_is_reported_with_both_sides_cited(tmp_path: Path)
         assert text[citation.answer_start:citation.answer_end] == side.value
 
 
+def _articles(tmp_path: Path, files: dict[str, str]) -> Path:
+    """A folder of articles, file name to content."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return folder
+
+
 def test_a_confident_span_about_another_race_does_not_hide_two_sources_that_disagree(
         tmp_path: Path) -> None:
     # The reader's most confident span is the 2021 winner (another race); the two reports of the
     # 2023 race, which say the same thing with different names, are the conflict to show.
-    articles = tmp_path / "articles"
-    articles.mkdir()
-    (articles / "herald.txt").write_text(
-        "Marathon results\n\nAisha Khan won the 2023 county marathon in 2 hours 31 minutes, "
-        "ahead of last year's winner.\n")
-    (articles / "courier.txt").write_text(
-        "County marathon\n\nMaria Novak won the 2023 county marathon in 2 hours 31 minutes, "
-        "ahead of last year's winner.\n")
-    (articles / "preview.txt").write_text(
-        "Marathon entries open\n\nPeter Holm won the county marathon in 2021 and will run the "
-        "2024 race.\n")
+    articles = _articles(tmp_path, {
+        "herald.txt": "Marathon results\n\nAisha Khan won the 2023 county marathon in 2 hours 31 "
+                      "minutes, ahead of last year's winner.\n",
+        "courier.txt": "County marathon\n\nMaria Novak won the 2023 county marathon in 2 hours 31 "
+                       "minutes, ahead of last year's winner.\n",
+        "preview.txt": "Marathon entries open\n\nPeter Holm won the county marathon in 2021 and will "
+                       "run the 2024 race.\n"})
     assistant = Assistant(store=tmp_path / "store", answerer="reader")
     assistant.ingest([articles])
     answer = assistant.ask("Who won the 2023 county marathon?")
@@ -286,18 +291,15 @@ def test_an_instruction_glued_to_the_answer_sentence_is_never_quoted(
 
 def test_a_question_naming_a_year_is_answered_only_from_articles_about_that_year(tmp_path: Path) -> None:
     # Two finals of one cup, in two articles; a third report gives its year only in its date.
-    articles = tmp_path / "articles"
-    articles.mkdir()
-    (articles / "cup-2018.txt").write_text(
-        "Harbour Cup final\n\nThe Harbour Cup final was played at Kestrel Park in 2018. "
-        "Anna Berg scored the winning goal in the second half.\n")
-    (articles / "cup-2019.txt").write_text(
-        "Harbour Cup\n\nThe 2019 Harbour Cup final was played at Marsh Stadium. "
-        "Ola Lind scored the winning goal in the second half.\n")
-    (articles / "shield.jsonl").write_text(json.dumps({
-        "title": "Coast Shield final", "date": "2017-05-06",
-        "text": "The Coast Shield final was played at Dune Road on Saturday. Petra Holm scored the "
-                "winning goal in extra time."}) + "\n")
+    articles = _articles(tmp_path, {
+        "cup-2018.txt": "Harbour Cup final\n\nThe Harbour Cup final was played at Kestrel Park in "
+                        "2018. Anna Berg scored the winning goal in the second half.\n",
+        "cup-2019.txt": "Harbour Cup\n\nThe 2019 Harbour Cup final was played at Marsh Stadium. "
+                        "Ola Lind scored the winning goal in the second half.\n",
+        "shield.jsonl": json.dumps({
+            "title": "Coast Shield final", "date": "2017-05-06",
+            "text": "The Coast Shield final was played at Dune Road on Saturday. Petra Holm scored "
+                    "the winning goal in extra time."}) + "\n"})
     assistant = Assistant(store=tmp_path / "store", answerer="reader")
     assistant.ingest([articles])
 
