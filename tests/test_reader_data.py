@@ -131,3 +131,30 @@ def test_calibration_reads_validation_questions_through_the_reader(tmp_path) -> 
     answerable = [r for r in rows if r["answers"]]
     assert answerable and max(r["f1"] for r in answerable) > 0.5, "the reader finds no gold answer"
     assert budget_threshold(rows) <= max(r["margin"] for r in answerable)
+
+
+def test_the_ablation_table_reads_each_row_against_the_full_recipe() -> None:
+    from training.ablation import row_name, section
+
+    def run(variant: str, seed: int, swapped: float, exact: float, head: float = 0.5) -> dict:
+        return {"variant": variant, "seed": seed, "steps": 300, "epoch_share": 0.25,
+                "answerable_weight": head,
+                "validation": {"by_kind": {
+                    "swapped_detail": {"windows": 300, "margin_auc": swapped - 0.1, "sum_auc": swapped},
+                    "squad": {"windows": 900, "span_exact": exact}}}}
+
+    assert row_name("v2", 42) == "v2" and row_name("v2", 43) == "v2 (seed 43)"
+    results = {"variants": {
+        "without:swapped_detail": run("without:swapped_detail", 42, 0.61, 0.30),
+        "v2": run("v2", 42, 0.75, 0.31),
+        "no_head": run("no_head", 42, 0.70, 0.31, head=0.0),
+        "v2 (seed 43)": run("v2", 43, 0.74, 0.33)}}
+    text = section(results)
+    rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    assert list(rows)[1:] == ["v2", "without swapped_detail", "no_head", "v2 (seed 43)"]
+    assert "| 0.750 |" in rows["v2"] and "0.610 (-0.140)" in rows["without swapped_detail"]
+    assert "0.300 (-0.010)" in rows["without swapped_detail"]
+    # Without the head, the margin alone decides (0.70 - 0.1), against the full recipe's 0.75.
+    assert "0.600 (-0.150)" in rows["no_head"]
+    assert "0.740 (-0.010)" in rows["v2 (seed 43)"] and "noise floor" in text
+    assert "about 25% of an epoch" in text and "Not yet run: without:noisy_question" in text

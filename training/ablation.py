@@ -55,6 +55,7 @@ UNANSWERABLE = (("squad", "SQuAD unanswerable"), ("other_paragraph", "other para
 ANSWERABLE = (("squad", "SQuAD"), ("cropped", "cropped"), ("long_passage", "long passage"),
               ("noisy_question", "noisy question"))
 SECTION = "## Ablation"
+SEED = 42  # train_reader's default seed
 
 
 def train_flags(variant: str) -> list[str]:
@@ -67,11 +68,17 @@ def train_flags(variant: str) -> list[str]:
     raise SystemExit(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
 
 
-def run_variant(variant: str, steps: int, out_root: Path, extra: list[str]) -> dict:
+def row_name(variant: str, seed: int) -> str:
+    """A variant's row: its name, and the seed when it is not the recipe's own (a second seed of
+    the full recipe shows how far runs differ by chance alone)."""
+    return variant if seed == SEED else f"{variant} (seed {seed})"
+
+
+def run_variant(variant: str, steps: int, out_root: Path, extra: list[str], seed: int = 42) -> dict:
     """Train (or resume) one variant and return its last validation record."""
-    out = out_root / variant.replace(":", "-")
+    out = out_root / row_name(variant, seed).replace(":", "-").replace(" (seed ", "-seed").rstrip(")")
     command = [sys.executable, "-m", "training.train_reader", "--steps", str(steps), "--out", str(out),
-               *train_flags(variant), *extra]
+               "--seed", str(seed), *train_flags(variant), *extra]
     print(f"[{time.strftime('%H:%M:%S')}] {variant}: {' '.join(command[1:])}", flush=True)
     done = subprocess.run(command, cwd=ROOT, check=False)
     if done.returncode != 0:
@@ -79,7 +86,8 @@ def run_variant(variant: str, steps: int, out_root: Path, extra: list[str]) -> d
                          "again to resume it")
     record = json.loads((out / "training.json").read_text())
     last = record["history"][-1]
-    return {"variant": variant, "steps": steps, "run_key": record["run_key"], "mix": record["mix"],
+    return {"variant": variant, "seed": seed, "steps": steps, "run_key": record["run_key"],
+            "mix": record["mix"],
             "answerable_weight": record["hyper_parameters"]["answerable_weight"],
             "minutes": round(last["minutes"], 1),
             "epoch_share": round(steps * record["hyper_parameters"]["batch_size"]
@@ -132,6 +140,7 @@ def section(results: dict) -> str:
     steps = sorted({r["steps"] for r in rows.values()})
     shares = sorted({r.get("epoch_share", 0.0) for r in rows.values()})
     pending = [v for v in VARIANTS if v not in rows]
+    reseeded = any(r.get("seed", SEED) != SEED for r in rows.values())
     lines = [
         SECTION,
         "`python -m training.ablation` (training/ablation.py): reader v2's recipe with one lever taken "
@@ -144,7 +153,9 @@ def section(results: dict) -> str:
         "untrained). exact: exact start and end on that kind's answerable windows. In "
         "brackets, the difference from the full recipe (v2): negative means the lever helped there. "
         "Per-kind validation sets hold some hundreds of windows, so differences of a couple of "
-        "points are within noise.",
+        "points are within noise."
+        + (" A row with another seed is the full recipe again: its differences from v2 are chance "
+           "alone, the noise floor of the other rows." if reseeded else ""),
         "",
         *table(results),
         *(["", f"Not yet run: {', '.join(pending)} (the same command resumes)."] if pending else []),
@@ -166,6 +177,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="comma-separated, in order: v2, no_head, without:KIND")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "ablation",
                         help="where each variant's trained model goes")
+    parser.add_argument("--seed", type=int, default=SEED,
+                        help="another seed gives rows of their own, e.g. 'v2 (seed 43)': the noise floor")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--card", type=Path, default=MODEL_CARD)
     parser.add_argument("--report", action="store_true", help="train nothing; write the table")
@@ -176,11 +189,13 @@ def main(argv: list[str] | None = None) -> None:
     if not args.report:
         for variant in [v.strip() for v in args.variants.split(",") if v.strip()]:
             train_flags(variant)  # an unknown variant is refused before any training
-            current = results["variants"].get(variant)
+            name = row_name(variant, args.seed)
+            current = results["variants"].get(name)
             if current and current["steps"] == args.steps:
-                print(f"{variant}: done ({args.steps} steps)", flush=True)
+                print(f"{name}: done ({args.steps} steps)", flush=True)
                 continue
-            results["variants"][variant] = run_variant(variant, args.steps, args.out, args.train_flag)
+            results["variants"][name] = run_variant(variant, args.steps, args.out, args.train_flag,
+                                                    args.seed)
             args.results.parent.mkdir(parents=True, exist_ok=True)
             args.results.write_text(json.dumps(results, indent=2) + "\n")
             write_section(results, args.card)
