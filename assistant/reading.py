@@ -58,11 +58,18 @@ def years_named(text: str) -> frozenset[str]:
     return frozenset(_YEAR.findall(text))
 
 
-def _mentions_a_year(reading: Reading, years: frozenset[str], evidence: Evidence) -> bool:
-    """Whether the reading's article mentions one of the years: in its text, title or date."""
-    article = reading.passage.article
-    found = years_named(" ".join((evidence.text_of(reading.article_id), article.title, article.date)))
-    return bool(found & years)
+def _of_the_years(readings: list[Reading], years: frozenset[str], evidence: Evidence) -> list[Reading]:
+    """The readings whose article mentions one of the years (in its text, title or date); all of
+    them when no year is asked. Each article's text is scanned once."""
+    if not years:
+        return readings
+    mentions: dict[str, bool] = {}
+    for r in readings:
+        if r.article_id not in mentions:
+            article = r.passage.article
+            text = " ".join((evidence.text_of(r.article_id), article.title, article.date))
+            mentions[r.article_id] = bool(years_named(text) & years)
+    return [r for r in readings if mentions[r.article_id]]
 
 
 def _past_the_instructions(cand: Candidate, span_start: int) -> Candidate | None:
@@ -144,7 +151,7 @@ class ReaderAnswerer:
         read = tuple(readings)
         years = years_named(question)
         if years:
-            in_time = [r for r in readings if _mentions_a_year(r, years, evidence)]
+            in_time = _of_the_years(readings, years, evidence)
             if not in_time:
                 asked = " or ".join(sorted(years))
                 return Selection([], readings[0].probability, True, reason=(
@@ -166,9 +173,8 @@ class ReaderAnswerer:
                 break
             if all(c.text != other.sentence.text for c in chosen):
                 chosen.append(other.sentence)
-        others = readings + (self.readings(question, extra, evidence) if extra else [])
-        if years:
-            others = [r for r in others if _mentions_a_year(r, years, evidence)]
+        others = _of_the_years(readings + (self.readings(question, extra, evidence) if extra else []),
+                              years, evidence)
         others.sort(key=lambda r: -r.strength)
         return self._with_conflict(Selection(chosen, best.probability, False, reading=best,
                                              readings=tuple(readings), tentative=self.tentative(best)),
@@ -205,10 +211,9 @@ class ReaderAnswerer:
         holding = [p for p in probe.passages if mentions_an_amount(p.chunk.text)]
         if not holding:
             return selection
-        years = years_named(question)
-        found = [r for r in self.readings(question, holding, probe)
-                 if read_value(r.text).kind == kind
-                 and (not years or _mentions_a_year(r, years, probe))]
+        found = [r for r in _of_the_years(self.readings(question, holding, probe),
+                                         years_named(question), probe)
+                 if read_value(r.text).kind == kind]
         others = sorted([*selection.readings, *found], key=lambda r: -r.strength)
         return self._with_conflict(selection, others, probe)
 

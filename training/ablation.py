@@ -46,7 +46,7 @@ VARIANTS = ("v2", "without:noisy_question", "without:context_swapped", "without:
             "without:sentence_removed", "without:long_passage", "no_head", "without:other_paragraph",
             "without:cropped", "without:other_article")
 
-# Columns of the table: (kind, figure, heading).
+# Columns of the table: (example kind, heading).
 UNANSWERABLE = (("squad", "SQuAD unanswerable"), ("other_paragraph", "other paragraph"),
                 ("other_article", "other article"), ("sentence_removed", "answer sentence removed"),
                 ("swapped_detail", "question detail swapped"),
@@ -74,9 +74,9 @@ def row_name(variant: str, seed: int) -> str:
     return variant if seed == SEED else f"{variant} (seed {seed})"
 
 
-def run_variant(variant: str, steps: int, out_root: Path, extra: list[str], seed: int = 42) -> dict:
+def run_variant(variant: str, steps: int, out_root: Path, extra: list[str], seed: int = SEED) -> dict:
     """Train (or resume) one variant and return its last validation record."""
-    out = out_root / row_name(variant, seed).replace(":", "-").replace(" (seed ", "-seed").rstrip(")")
+    out = out_root / (variant.replace(":", "-") + ("" if seed == SEED else f"-seed{seed}"))
     command = [sys.executable, "-m", "training.train_reader", "--steps", str(steps), "--out", str(out),
                "--seed", str(seed), *train_flags(variant), *extra]
     print(f"[{time.strftime('%H:%M:%S')}] {variant}: {' '.join(command[1:])}", flush=True)
