@@ -1,5 +1,6 @@
-"""Hybrid retrieval: dense similarity from Chroma plus BM25 from the catalog, fused by
-reciprocal rank, then spread across articles so one article cannot crowd out another."""
+"""Hybrid retrieval: dense similarity (sections from Chroma, their chunks ranked by the
+catalog's vectors) plus BM25 from the catalog's lexical index, fused by reciprocal rank, then
+spread across articles so one article cannot crowd out another."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from assistant.tuning import (
     RRF_K,
 )
 from index.catalog import ArticleRecord, Catalog, ChunkRecord, SentenceRecord
+from index.sections import chunk_vectors, parse_section_id
 from index.stems import PorterStems
 from index.text import STOPWORDS, words
 from index.vectorstore import ChromaStore
@@ -87,7 +89,7 @@ class Retriever:
         """The best `top_k` passages; only from `article_ids` when given (a question's scope:
         both searches are filtered, so a small scope is not starved by the rest of the corpus)."""
         pool = max(top_k * RETRIEVE_POOL_PER_PASSAGE, RETRIEVE_MIN_POOL)
-        dense_hits = self.vectors.query(query_vector, pool, article_ids)
+        dense_hits = self.dense(query_vector, pool, article_ids)
         lexical_hits = self.catalog.lexical_search(self.question_terms(question), pool, article_ids)
         fused: dict[str, float] = defaultdict(float)
         dense_score = dict(dense_hits)
@@ -124,6 +126,35 @@ class Retriever:
         for rank, passage in enumerate(passages):
             passage.rank = rank
         return passages
+
+    def dense(self, query_vector: np.ndarray, pool: int,
+              article_ids: Collection[str] | None = None) -> list[tuple[str, float]]:
+        """The `pool` chunks nearest the question, as (chunk id, cosine similarity), best first.
+
+        Chroma holds a vector per section (index/sections.py): the nearest `pool` sections are
+        found there, and their chunks ranked by their own vectors, the mean of their sentences'
+        vectors from the catalog. A chunk's vector in a store written before sections is its
+        own, and is taken as it is."""
+        query = np.asarray(query_vector, dtype=np.float32)
+        query = query / max(float(np.linalg.norm(query)), 1e-12)
+        scores: dict[str, float] = {}
+        for vector_id, score in self.vectors.query(query_vector, pool, article_ids):
+            section = parse_section_id(vector_id)
+            if section is None:
+                scores[vector_id] = score
+                continue
+            chunks = self.catalog.chunks_of_section(section)
+            if not chunks:  # an older version of the article: the catalog decides
+                continue
+            first = min(c.sent_first for c in chunks)
+            rows = self.catalog.sentence_vectors(section.article_id, first,
+                                                 max(c.sent_last for c in chunks))
+            if not rows.size:
+                continue
+            vectors = chunk_vectors(((c.sent_first, c.sent_last) for c in chunks), rows, first)
+            for chunk, similarity in zip(chunks, vectors @ query, strict=True):
+                scores[chunk.chunk_id] = float(similarity)
+        return sorted(scores.items(), key=lambda hit: -hit[1])[:pool]
 
     def passages_for_chunks(self, chunk_ids: list[str], rank: int,
                             article_ids: Collection[str] | None = None) -> list[Passage]:

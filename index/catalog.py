@@ -27,6 +27,7 @@ from index.article import Article
 from index.catalog_lexical import CatalogLexicalSearch
 from index.chunking import Chunk
 from index.lexical import LexicalIndex
+from index.sections import SECTION_SENTENCES, SectionId, section_ids
 from index.sentence_vectors import decode_float16, decode_int8, encode_int8
 from index.sqlite import SQLiteFile
 from index.text import Span, words
@@ -242,9 +243,14 @@ class Catalog(CatalogLexicalSearch, SQLiteFile):
         return [r[0] for r in self.read().execute(
             "SELECT chunk_id FROM chunks WHERE article_id=?", (article_id,))]
 
+    def vector_ids_of(self, article_id: str) -> set[str]:
+        """The ids of the article's vectors in Chroma: one per section (index/sections.py)."""
+        return section_ids(self.read().execute(
+            "SELECT chunk_id, sent_first FROM chunks WHERE article_id=?", (article_id,)))
+
     def replace_article(self, article: Article, sentences: list[Span], sentence_vectors: np.ndarray,
-                        chunks: list[Chunk], chunk_ids: list[str]) -> list[str]:
-        """Swap an article's rows for new ones in one transaction. Returns the old chunk ids."""
+                        chunks: list[Chunk], chunk_ids: list[str]) -> set[str]:
+        """Swap an article's rows for new ones in one transaction. Returns the old vector ids."""
         with self.write() as db:
             old = self._begin_article(db, article, len(chunks))
             self._insert_sentences(db, article.article_id, 0, sentences, sentence_vectors)
@@ -255,22 +261,22 @@ class Catalog(CatalogLexicalSearch, SQLiteFile):
     def replacing_article(self, article: Article, n_chunks: int) -> Iterator[ArticleWriter]:
         """The same swap, written piece by piece inside one transaction, so an article of
         hundreds of thousands of sentences never has all its vectors in memory at once. The
-        old chunk ids are on the writer (`old_chunk_ids`)."""
+        old vector ids are on the writer (`old_vector_ids`)."""
         with self.write() as db:
             writer = ArticleWriter(self, db, article.article_id,
                                    self._begin_article(db, article, n_chunks))
             yield writer
 
-    def _begin_article(self, db: sqlite3.Connection, article: Article, n_chunks: int) -> list[str]:
+    def _begin_article(self, db: sqlite3.Connection, article: Article, n_chunks: int) -> set[str]:
         # An article replaces what was at its key too: a feed entry or record whose text
         # changed has a new id (ids come from content) but the same key.
         replaced = [r[0] for r in db.execute(
             "SELECT article_id FROM articles WHERE key=? AND article_id!=?",
             (article.key, article.article_id))]
-        old: list[str] = []
+        old: set[str] = set()
         for article_id in [article.article_id, *replaced]:
-            old.extend(r[0] for r in db.execute("SELECT chunk_id FROM chunks WHERE article_id=?",
-                                                (article_id,)))
+            old |= section_ids(db.execute(
+                "SELECT chunk_id, sent_first FROM chunks WHERE article_id=?", (article_id,)))
             self._delete_rows(db, article_id)
         db.execute(
             "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -320,11 +326,11 @@ class Catalog(CatalogLexicalSearch, SQLiteFile):
         return {r[0]: (r[1], r[2], r[3]) for r in self.read().execute(
             "SELECT article_id, key, source, path FROM articles")}
 
-    def delete_article(self, article_id: str) -> list[str]:
-        """Remove an article. Returns its chunk ids so the caller can drop their vectors."""
+    def delete_article(self, article_id: str) -> set[str]:
+        """Remove an article. Returns its vector ids so the caller can drop them."""
         with self.write() as db:
-            old = [r[0] for r in db.execute("SELECT chunk_id FROM chunks WHERE article_id=?",
-                                            (article_id,))]
+            old = section_ids(db.execute(
+                "SELECT chunk_id, sent_first FROM chunks WHERE article_id=?", (article_id,)))
             self._delete_rows(db, article_id)
         return old
 
@@ -368,6 +374,34 @@ class Catalog(CatalogLexicalSearch, SQLiteFile):
     def chunk_count(self) -> int:
         return self.read().execute("SELECT count(*) FROM chunks").fetchone()[0]
 
+    def all_vector_ids(self) -> set[str]:
+        """The ids of every vector Chroma should hold: a section's (index/sections.py)."""
+        return section_ids(self.read().execute("SELECT chunk_id, sent_first FROM chunks"))
+
+    def vector_count(self) -> int:
+        return self.read().execute(
+            "SELECT count(*) FROM (SELECT DISTINCT article_id, sent_first / ? FROM chunks)",
+            (SECTION_SENTENCES,)).fetchone()[0]
+
+    def chunks_of_section(self, section: SectionId) -> list[ChunkRecord]:
+        """The catalog's chunks of a section id: none when the id is of an older version of
+        the article (the catalog decides what is visible)."""
+        rows = self.read().execute(
+            "SELECT rowid, chunk_id, article_id, idx, start, end, sent_first, sent_last, text "
+            "FROM chunks WHERE article_id=? AND sent_first BETWEEN ? AND ? ORDER BY idx",
+            (section.article_id, section.first_sentence, section.last_start)).fetchall()
+        return [ChunkRecord(*row) for row in rows if section.owns(row[1], row[6])]
+
+    def sentence_vectors(self, article_id: str, first: int, last: int) -> np.ndarray:
+        """The stored vectors of sentences first..last (inclusive), one row each, float32."""
+        rows = self.read().execute(
+            "SELECT vector FROM sentences WHERE article_id=? AND idx BETWEEN ? AND ? ORDER BY idx",
+            (article_id, first, last)).fetchall()
+        decode = decode_int8 if self.vector_format == "int8" else decode_float16
+        if not rows:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([decode(r[0]) for r in rows]).astype(np.float32)
+
     def sentences_of(self, article_id: str, first: int, last: int) -> list[SentenceRecord]:
         rows = self.read().execute(
             "SELECT article_id, idx, start, end, vector FROM sentences "
@@ -384,7 +418,7 @@ class ArticleWriter:
     catalog: Catalog
     db: sqlite3.Connection
     article_id: str
-    old_chunk_ids: list[str]
+    old_vector_ids: set[str]
 
     def sentences(self, first: int, sentences: list[Span], vectors: np.ndarray) -> None:
         self.catalog._insert_sentences(self.db, self.article_id, first, sentences, vectors)

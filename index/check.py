@@ -1,9 +1,10 @@
 """Compare the catalog with the vectors, and repair what differs.
 
-The catalog (SQLite) decides what is indexed; Chroma holds one vector per chunk. They can drift:
-an ingest killed between the two writes, a deleted or damaged chroma/ folder, another process
-writing to the same collection. A chunk's vector is the mean of its sentences' vectors, which
-the catalog keeps, so a missing vector is rebuilt without running the model again.
+The catalog (SQLite) decides what is indexed; Chroma holds one vector per section of an article
+(index/sections.py). They can drift: an ingest killed between the two writes, a deleted or
+damaged chroma/ folder, another process writing to the same collection. A section's vector is
+the mean of its chunks' sentences' vectors, which the catalog keeps, so a missing vector is
+rebuilt without running the model again.
 """
 
 from __future__ import annotations
@@ -15,11 +16,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from index.catalog import Catalog
-from index.embedding import normalise
 from index.record import ServerRecord
+from index.sections import draft_sections, parse_section_id
 from index.sqlite import Problem, failure_message, first_line
 from index.vectorstore import ChromaStore, NodeToStore
 
@@ -167,8 +166,8 @@ def check_store(catalog: Catalog, vectors: ChromaStore, dimension: int, *,
     result = StoreCheck()
     articles = catalog.articles()
     result.articles = len(articles)
-    owned = catalog.all_chunk_ids()
-    result.chunks = len(owned)
+    owned = catalog.all_vector_ids()
+    result.chunks = catalog.chunk_count()
     present = set(vectors.all_ids())
     result.vectors = len(present)
     if record is not None:
@@ -238,24 +237,30 @@ def _unreadable(vectors: ChromaStore, ids: list[str], dimension: int
     return unreadable, wrong
 
 
-def rebuild_vectors(catalog: Catalog, vectors: ChromaStore, chunk_ids: list[str]) -> int:
-    """Write the vectors of these catalog chunks again, each the normalised mean of its
-    sentences' stored vectors (what ingest wrote). Returns how many were written."""
+def rebuild_vectors(catalog: Catalog, vectors: ChromaStore, vector_ids: list[str]) -> int:
+    """Write these vectors again from the catalog: each section's chunks and their sentences'
+    stored vectors (what ingest wrote). Returns how many were written."""
     nodes: list[NodeToStore] = []
     written = 0
-    for begin in range(0, len(chunk_ids), READ_BATCH):
-        chunks = catalog.chunks_by_id(chunk_ids[begin:begin + READ_BATCH])
-        for chunk in chunks.values():
-            article = catalog.article(chunk.article_id)
-            sentences = catalog.sentences_of(chunk.article_id, chunk.sent_first, chunk.sent_last)
-            if article is None or not sentences:
-                continue
-            vector = normalise(np.mean([s.vector for s in sentences], axis=0, keepdims=True))[0]
-            nodes.append(NodeToStore(chunk.chunk_id, chunk.article_id, chunk.text, chunk.start,
-                                     chunk.end, vector, {"title": article.title,
-                                                         "source": article.source,
-                                                         "url": article.url, "date": article.date}))
-        vectors.add(nodes)
-        written += len(nodes)
-        nodes = []
-    return written
+    for vector_id in vector_ids:
+        section = parse_section_id(vector_id)
+        chunks = catalog.chunks_of_section(section) if section else []
+        article = catalog.article(section.article_id) if section else None
+        if not chunks or article is None:
+            continue
+        first = min(c.sent_first for c in chunks)
+        rows = catalog.sentence_vectors(article.article_id, first,
+                                        max(c.sent_last for c in chunks))
+        draft = draft_sections(((c.sent_first, c.sent_last, c.start, c.end) for c in chunks),
+                               rows, first)[section.section]
+        text = catalog.article_text(article.article_id) or ""
+        nodes.append(NodeToStore(vector_id, article.article_id, text[draft.start:draft.end],
+                                 draft.start, draft.end, draft.vector(),
+                                 {"title": article.title, "source": article.source,
+                                  "url": article.url, "date": article.date}))
+        if len(nodes) >= READ_BATCH:
+            vectors.add(nodes)
+            written += len(nodes)
+            nodes = []
+    vectors.add(nodes)
+    return written + len(nodes)

@@ -207,8 +207,8 @@ class Indexer(StoreWriter):
             from index.check import set_aside_catalogs
 
             kept = self.record is None and bool(set_aside_catalogs(self.catalog.path))
-            if not kept and self.vectors.count() != self.catalog.chunk_count():
-                live = self.catalog.all_chunk_ids()
+            if not kept and self.vectors.count() != self.catalog.vector_count():
+                live = self.catalog.all_vector_ids()
                 self.vectors.delete([i for i in self.vectors.all_ids() if i not in live])
         # The lexical index applies the run's articles once, now rather than at the next
         # question: a sync per flush cost a tantivy commit and merge each (minutes at 100,000
@@ -263,11 +263,12 @@ class Indexer(StoreWriter):
             self._locations[article.article_id] = (article.key, article.source, article.path)
             self._changed()
     def _restore_missing_vectors(self) -> int:
-        """The cheap part of `check`: when the store holds fewer vectors than the catalog has
-        chunks (a deleted or damaged chroma/ folder, an interrupted write), rebuild the missing
-        ones from the catalog, so an unchanged file is not reported unchanged over a store that
-        has lost its vectors."""
-        if self.vectors.count() >= self.catalog.chunk_count():
+        """The cheap part of `check`: when the store holds another count of vectors than the
+        catalog has sections (a deleted or damaged chroma/ folder, an interrupted write, a
+        store written before sections, whose vectors are its chunks'), rebuild the missing ones
+        from the catalog, so an unchanged file is not reported unchanged over a store that has
+        lost its vectors, and drop those nothing owns."""
+        if self.vectors.count() == self.catalog.vector_count():
             return 0
         from index.check import check_store
 

@@ -1,8 +1,9 @@
 """How prepared articles reach the stores (index/pipeline.py decides what to ingest and
-prepares it): every sentence embedded once, a slice at a time, each chunk's vector the mean of its
-sentences'; the vectors written to Chroma before the catalog switches to them, and with a Chroma
-server the article's record written before either commits; an article too big to hold is
-streamed slice by slice inside one catalog transaction. `IngestReport` counts what was done.
+prepares it): every sentence embedded once, a slice at a time; Chroma holds a vector a section
+(index/sections.py), the mean of its chunks' sentences'; the vectors written to Chroma before
+the catalog switches to them, and with a Chroma server the article's record written before
+either commits; an article too big to hold is streamed slice by slice inside one catalog
+transaction. `IngestReport` counts what was done.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import numpy as np
 from index.article import Article
 from index.catalog import Catalog
 from index.chunking import Chunk
-from index.embedding import Embedder, embed_distinct_counted, normalise
+from index.embedding import Embedder, embed_distinct_counted
 from index.record import PartDraft, ServerRecord
+from index.sections import SectionDraft, chunk_id, chunk_prefix, draft_sections, section_of
 from index.state import StoreState
 from index.text import Span
 from index.vectorstore import ChromaStore, NodeToStore
@@ -151,19 +153,19 @@ class StoreWriter:
         # size, which made Chroma writes 80% of ingest time at 1,000 articles.
         # Vectors left by an ingest that was killed before its catalog commit are orphans.
         article_ids = list(dict.fromkeys(item.article.article_id for item in pending))
-        live = {cid for aid in article_ids for cid in self.catalog.chunk_ids_of(aid)}
+        live = {vid for aid in article_ids for vid in self.catalog.vector_ids_of(aid)}
         self.vectors.delete([i for i in self.vectors.ids_of_articles(article_ids) if i not in live])
         self.vectors.add(nodes)
         # The catalog still switches article by article (new vectors first, then the catalog,
         # then the old vectors), so an ingest killed here leaves every article whole.
         if self.record is not None:
             self._write_records(staged)
-        stale: list[str] = []
+        stale: set[str] = set()
+        written = {node.node_id for node in nodes}
         for item, sentence_vectors, chunk_ids in staged:
             old = self.catalog.replace_article(item.article, item.sentences, sentence_vectors,
                                                item.chunks, chunk_ids)
-            new = set(chunk_ids)
-            stale.extend(cid for cid in old if cid not in new)
+            stale |= old - written
             report.chunks += len(item.chunks)
             report.articles.append(item.article.article_id)
             if item.is_update:
@@ -205,13 +207,15 @@ class StoreWriter:
         commits, as in _flush: an ingest killed midway leaves orphans, never a hole."""
         article = item.article
         name = article.path or article.source
-        live = set(self.catalog.chunk_ids_of(article.article_id))
+        live = self.catalog.vector_ids_of(article.article_id)
         self.vectors.delete([i for i in self.vectors.ids_of_article(article.article_id)
                              if i not in live])
-        chunk_ids = [f"{article.article_id}-{article.content_hash[:10]}-{c.index}"
+        chunk_ids = [chunk_id(article.article_id, article.content_hash, c.index)
                      for c in item.chunks]
-        metadata = {"title": article.title, "source": article.source, "url": article.url,
-                    "date": article.date}
+        written: set[str] = set()
+        # Sections whose chunks are not all written yet: a section is done once a chunk of a
+        # later one is ready, or at the end.
+        open_sections: dict[int, SectionDraft] = {}
         total = len(item.sentences)
         with self.catalog.replacing_article(article, len(item.chunks)) as writer:
             held = np.zeros((0, 0), dtype=np.float16)  # vectors of sentences held_from...
@@ -231,14 +235,21 @@ class StoreWriter:
                     ready.append(item.chunks[next_chunk])
                     next_chunk += 1
                 if ready:
-                    chunk_vectors = normalise(np.stack([
-                        held[c.first_sentence - held_from:c.last_sentence - held_from + 1]
-                        .astype(np.float32).mean(axis=0) for c in ready]))
-                    ids = [chunk_ids[c.index] for c in ready]
-                    self.vectors.add([NodeToStore(cid, article.article_id, c.text, c.start, c.end,
-                                                  vec, metadata)
-                                      for cid, c, vec in zip(ids, ready, chunk_vectors, strict=True)])
-                    writer.chunks(ready, ids)
+                    for number, draft in draft_sections(
+                            ((c.first_sentence, c.last_sentence, c.start, c.end) for c in ready),
+                            held, held_from).items():
+                        if number in open_sections:
+                            open_sections[number].add(draft.start, draft.end,
+                                                      draft.total[None, :])
+                        else:
+                            open_sections[number] = draft
+                    last = section_of(ready[-1].first_sentence)
+                    finished = done >= total or next_chunk >= len(item.chunks)
+                    nodes = [self._node(article, open_sections.pop(number))
+                             for number in sorted(open_sections) if finished or number < last]
+                    self.vectors.add(nodes)
+                    written.update(node.node_id for node in nodes)
+                    writer.chunks(ready, [chunk_ids[c.index] for c in ready])
                 if self.record is not None:
                     self.record.write_part(article, begin // self.embed_slice, begin, batch,
                                            vectors, ready)
@@ -253,8 +264,11 @@ class StoreWriter:
                                    -(-total // self.embed_slice))
                 for replaced in item.replaces:
                     self.record.delete(replaced)
-        stale = [cid for cid in writer.old_chunk_ids if cid not in set(chunk_ids)]
-        self.vectors.delete(stale)
+        if open_sections:  # chunks can end before the sentences do
+            nodes = [self._node(article, draft) for draft in open_sections.values()]
+            self.vectors.add(nodes)
+            written.update(node.node_id for node in nodes)
+        self.vectors.delete(writer.old_vector_ids - written)
         self._changed()
         report.chunks += len(item.chunks)
         report.articles.append(article.article_id)
@@ -265,19 +279,24 @@ class StoreWriter:
 
     def _nodes(self, item: Prepared, sentence_vectors: np.ndarray
                ) -> tuple[list[str], list[NodeToStore]]:
+        """The article's chunk ids, and its sections as the nodes Chroma holds: every sentence
+        is embedded once, and a section's vector is the mean of its chunks' sentences' vectors
+        (index/sections.py)."""
         article = item.article
-        # A chunk is represented by the mean of its sentences' vectors: every sentence is
-        # embedded once, and overlapping chunks cost nothing extra to embed.
-        chunk_vectors = normalise(np.stack([
-            sentence_vectors[c.first_sentence:c.last_sentence + 1].astype(np.float32).mean(axis=0)
-            for c in item.chunks
-        ])) if item.chunks else np.zeros((0, sentence_vectors.shape[1]), dtype=np.float32)
-        chunk_ids = [f"{article.article_id}-{article.content_hash[:10]}-{c.index}"
+        chunk_ids = [chunk_id(article.article_id, article.content_hash, c.index)
                      for c in item.chunks]
-        metadata = {"title": article.title, "source": article.source, "url": article.url,
-                    "date": article.date}
-        return chunk_ids, [
-            NodeToStore(cid, article.article_id, c.text, c.start, c.end, vec, metadata)
-            for cid, c, vec in zip(chunk_ids, item.chunks, chunk_vectors, strict=True)
-        ]
+        drafts = draft_sections(((c.first_sentence, c.last_sentence, c.start, c.end)
+                                 for c in item.chunks), sentence_vectors)
+        return chunk_ids, [self._node(article, draft) for draft in drafts.values()]
 
+    @staticmethod
+    def _node(article: Article, draft: SectionDraft) -> NodeToStore:
+        prefix = chunk_prefix(article.article_id, article.content_hash)
+        return NodeToStore(f"{prefix}-s{draft.section}", article.article_id,
+                           article.text[draft.start:draft.end], draft.start, draft.end,
+                           draft.vector(), node_metadata(article))
+
+
+def node_metadata(article: Article) -> dict[str, str]:
+    return {"title": article.title, "source": article.source, "url": article.url,
+            "date": article.date}

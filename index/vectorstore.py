@@ -29,7 +29,9 @@ class VectorStoreError(Exception):
 
 @dataclass
 class NodeToStore:
-    chunk_id: str
+    """One vector to write: a section of an article (index/sections.py), as a LlamaIndex node."""
+
+    node_id: str
     article_id: str
     text: str
     start: int
@@ -202,7 +204,7 @@ class ChromaStore:
         text_nodes = []
         for node in nodes:
             text_node = TextNode(
-                id_=node.chunk_id, text=node.text, embedding=node.vector.tolist(),
+                id_=node.node_id, text=node.text, embedding=node.vector.tolist(),
                 start_char_idx=node.start, end_char_idx=node.end,
                 metadata={"article_id": node.article_id, **node.metadata},
             )
@@ -215,9 +217,10 @@ class ChromaStore:
         except Exception as exc:
             raise self._unavailable(exc) from None
 
-    def delete(self, chunk_ids: list[str]) -> None:
-        for begin in range(0, len(chunk_ids), 1000):
-            self.call(self._collection.delete, ids=chunk_ids[begin:begin + 1000])
+    def delete(self, ids: Collection[str]) -> None:
+        ids = sorted(ids)
+        for begin in range(0, len(ids), 1000):
+            self.call(self._collection.delete, ids=ids[begin:begin + 1000])
 
     def delete_article(self, article_id: str) -> None:
         """Drop every vector of an article, including orphans of an interrupted ingest."""
@@ -238,8 +241,8 @@ class ChromaStore:
 
     def query(self, vector: np.ndarray, k: int, article_ids: Collection[str] | None = None
               ) -> list[tuple[str, float]]:
-        """Nearest chunks as (chunk_id, cosine similarity), best first; only chunks of
-        `article_ids` when given."""
+        """Nearest vectors (sections, index/sections.py) as (id, cosine similarity), best
+        first; only those of `article_ids` when given."""
         # No count() first: Chroma 1.x returns fewer results when asked for more than it holds,
         # and the extra round trip cost 3-7 ms a query at 10,000 articles.
         where: dict[str, Any] | None = None
@@ -258,9 +261,9 @@ class ChromaStore:
     def count(self) -> int:
         return int(self.call(self._collection.count))
 
-    def embeddings(self, chunk_ids: list[str]) -> dict[str, list[float]]:
+    def embeddings(self, ids: list[str]) -> dict[str, list[float]]:
         """The stored vectors of these ids (those Chroma can read back)."""
-        got = self.call(self._collection.get, ids=chunk_ids, include=["embeddings"])
+        got = self.call(self._collection.get, ids=ids, include=["embeddings"])
         return {cid: list(vector) for cid, vector in zip(got["ids"], got["embeddings"], strict=True)}
 
     def all_ids(self, page: int = 5000) -> list[str]:

@@ -92,8 +92,8 @@ def test_two_assistants_on_different_stores_do_not_interfere(tmp_path: Path) -> 
     tram_ids = {s.article_id for s in tram.sources()}
     heat_ids = {s.article_id for s in heat.sources()}
     assert len(tram_ids) == len(heat_ids) == 1 and not tram_ids & heat_ids
-    assert tram.vectors.count() == tram.catalog.chunk_count()
-    assert heat.vectors.count() == heat.catalog.chunk_count()
+    assert tram.vectors.count() == tram.catalog.vector_count()
+    assert heat.vectors.count() == heat.catalog.vector_count()
 
     for assistant, question, ids in ((tram, TRAM, tram_ids), (heat, HEAT, heat_ids)):
         answer = assistant.ask(question)

@@ -193,10 +193,18 @@ def test_a_big_article_written_slice_by_slice_equals_one_written_whole(tmp_path:
         stores[name] = assistant
     whole, sliced = stores["whole"], stores["sliced"]
     [article] = whole.sources()
-    ids = sorted(whole.catalog.all_chunk_ids())
-    assert ids == sorted(sliced.catalog.all_chunk_ids())
+    assert sorted(whole.catalog.all_chunk_ids()) == sorted(sliced.catalog.all_chunk_ids())
+    # Chroma holds a vector a section (index/sections.py): 600 sentences make 13 of them.
+    ids = sorted(whole.catalog.all_vector_ids())
+    assert ids == sorted(sliced.vectors.all_ids()) and len(ids) == 13
     a, b = whole.vectors.embeddings(ids), sliced.vectors.embeddings(ids)
     assert all(np.allclose(a[i], b[i], atol=1e-3) for i in ids)
+    # ... and `check --repair` rebuilds the same from the catalog's int8 sentence vectors.
+    sliced.vectors.delete(ids)
+    assert not sliced.check().consistent
+    assert sliced.check(repair=True).repaired
+    rebuilt = sliced.vectors.embeddings(ids)
+    assert all(np.allclose(a[i], rebuilt[i], atol=1e-2) for i in ids)
     n = len(whole.catalog.sentences_of(article.article_id, 0, 10**6))
     assert n == len(sliced.catalog.sentences_of(article.article_id, 0, 10**6)) and n >= 600
     assert sliced.check().consistent
