@@ -25,7 +25,7 @@ import numpy as np
 
 from index.article import Article
 from index.catalog_lexical import CatalogLexicalSearch
-from index.chunking import Chunk
+from index.chunking import CHUNK_TEXT_SQL, CHUNKS_WITH_ARTICLES_SQL, Chunk
 from index.lexical import LexicalIndex
 from index.sections import SECTION_SENTENCES, SectionId, section_ids
 from index.sentence_vectors import decode_float16, decode_int8, encode_int8
@@ -85,6 +85,11 @@ class ArticleRecord:
     path: str
     content_hash: str
     n_chunks: int
+
+
+# ChunkRecord's fields, from CHUNKS_WITH_ARTICLES_SQL.
+CHUNK_COLUMNS = ("chunks.rowid, chunks.chunk_id, chunks.article_id, chunks.idx, chunks.start, "
+                 f"chunks.end, chunks.sent_first, chunks.sent_last, {CHUNK_TEXT_SQL}")
 
 
 @dataclass(frozen=True)
@@ -302,13 +307,14 @@ class Catalog(CatalogLexicalSearch, SQLiteFile):
 
     @staticmethod
     def _insert_chunks(db: sqlite3.Connection, article_id: str, chunks: list[Chunk],
-                       chunk_ids: list[str]) -> None:
+                       chunk_ids: list[str], *, keep_text: bool = False) -> None:
+        """The chunks' rows; their text only with `keep_text` (see CHUNK_TEXT_SQL)."""
         for chunk, chunk_id in zip(chunks, chunk_ids, strict=True):
             db.execute(
                 "INSERT INTO chunks(chunk_id, article_id, idx, start, end, sent_first, "
                 "sent_last, text) VALUES (?,?,?,?,?,?,?,?)",
                 (chunk_id, article_id, chunk.index, chunk.start, chunk.end,
-                 chunk.first_sentence, chunk.last_sentence, chunk.text),
+                 chunk.first_sentence, chunk.last_sentence, chunk.text if keep_text else ""),
             )
 
     def relocate(self, article_id: str, key: str, source: str, path: str) -> bool:
@@ -356,8 +362,8 @@ class Catalog(CatalogLexicalSearch, SQLiteFile):
             return {}
         marks = ",".join("?" * len(ids))
         rows = self.read().execute(
-            f"SELECT rowid, chunk_id, article_id, idx, start, end, sent_first, sent_last, text "
-            f"FROM chunks WHERE chunk_id IN ({marks})", ids
+            f"SELECT {CHUNK_COLUMNS} FROM {CHUNKS_WITH_ARTICLES_SQL} "
+            f"WHERE chunks.chunk_id IN ({marks})", ids
         ).fetchall()
         return {row[1]: ChunkRecord(*row) for row in rows}
 
@@ -387,8 +393,8 @@ class Catalog(CatalogLexicalSearch, SQLiteFile):
         """The catalog's chunks of a section id: none when the id is of an older version of
         the article (the catalog decides what is visible)."""
         rows = self.read().execute(
-            "SELECT rowid, chunk_id, article_id, idx, start, end, sent_first, sent_last, text "
-            "FROM chunks WHERE article_id=? AND sent_first BETWEEN ? AND ? ORDER BY idx",
+            f"SELECT {CHUNK_COLUMNS} FROM {CHUNKS_WITH_ARTICLES_SQL} WHERE chunks.article_id=? "
+            "AND chunks.sent_first BETWEEN ? AND ? ORDER BY chunks.idx",
             (section.article_id, section.first_sentence, section.last_start)).fetchall()
         return [ChunkRecord(*row) for row in rows if section.owns(row[1], row[6])]
 
@@ -424,7 +430,8 @@ class ArticleWriter:
         self.catalog._insert_sentences(self.db, self.article_id, first, sentences, vectors)
 
     def chunks(self, chunks: list[Chunk], chunk_ids: list[str]) -> None:
-        self.catalog._insert_chunks(self.db, self.article_id, chunks, chunk_ids)
+        # A big article's chunks keep their text: see CHUNK_TEXT_SQL.
+        self.catalog._insert_chunks(self.db, self.article_id, chunks, chunk_ids, keep_text=True)
 
 
 def _count_words(db: sqlite3.Connection, text: str, delta: int) -> None:

@@ -253,9 +253,8 @@ def rebuild_vectors(catalog: Catalog, vectors: ChromaStore, vector_ids: list[str
                                         max(c.sent_last for c in chunks))
         draft = draft_sections(((c.sent_first, c.sent_last, c.start, c.end) for c in chunks),
                                rows, first)[section.section]
-        text = catalog.article_text(article.article_id) or ""
-        nodes.append(NodeToStore(vector_id, article.article_id, text[draft.start:draft.end],
-                                 draft.start, draft.end, draft.vector(),
+        nodes.append(NodeToStore(vector_id, article.article_id, draft.start, draft.end,
+                                 draft.vector(),
                                  {"title": article.title, "source": article.source,
                                   "url": article.url, "date": article.date}))
         if len(nodes) >= READ_BATCH:

@@ -46,3 +46,12 @@ def chunk_article(text: str, max_words: int = 120, overlap_sentences: int = 1
                   ) -> tuple[list[Span], list[Chunk]]:
     sentences = split_sentences(text)
     return sentences, chunk_sentences(text, sentences, max_words, overlap_sentences)
+
+
+# A chunk's text in the catalog's SQL: its slice of the article's text. The chunks table keeps
+# the text only of an article streamed slice by slice (index/store_writer.py), where slicing a
+# text of tens of megabytes for each chunk would cost more than the copy (issue #22: the copy
+# was a twentieth of the index). SQLite's substr counts characters, as Python's offsets do.
+CHUNK_TEXT_SQL = ("CASE WHEN chunks.text != '' THEN chunks.text "
+                  "ELSE substr(articles.text, chunks.start + 1, chunks.end - chunks.start) END")
+CHUNKS_WITH_ARTICLES_SQL = "chunks JOIN articles ON articles.article_id = chunks.article_id"

@@ -40,6 +40,7 @@ from typing import Any
 import tantivy
 from tantivy import Occur, Query
 
+from index.chunking import CHUNK_TEXT_SQL, CHUNKS_WITH_ARTICLES_SQL
 from index.text import STOPWORDS
 
 log = logging.getLogger(__name__)
@@ -289,7 +290,8 @@ class CatalogRows:
         for i in range(0, len(article_ids), 500):
             part = article_ids[i:i + 500]
             rows += self.db().execute(
-                f"SELECT rowid, article_id, text FROM chunks WHERE article_id IN "
+                f"SELECT chunks.rowid, chunks.article_id, {CHUNK_TEXT_SQL} "
+                f"FROM {CHUNKS_WITH_ARTICLES_SQL} WHERE chunks.article_id IN "
                 f"({','.join('?' * len(part))})", part).fetchall()
         return rows
 
@@ -297,7 +299,8 @@ class CatalogRows:
         last = -1
         while True:
             batch = self.db().execute(
-                "SELECT rowid, article_id, text FROM chunks WHERE rowid > ? ORDER BY rowid "
+                f"SELECT chunks.rowid, chunks.article_id, {CHUNK_TEXT_SQL} "
+                f"FROM {CHUNKS_WITH_ARTICLES_SQL} WHERE chunks.rowid > ? ORDER BY chunks.rowid "
                 "LIMIT ?", (last, REBUILD_BATCH)).fetchall()
             if not batch:
                 return

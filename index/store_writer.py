@@ -292,9 +292,8 @@ class StoreWriter:
     @staticmethod
     def _node(article: Article, draft: SectionDraft) -> NodeToStore:
         prefix = chunk_prefix(article.article_id, article.content_hash)
-        return NodeToStore(f"{prefix}-s{draft.section}", article.article_id,
-                           article.text[draft.start:draft.end], draft.start, draft.end,
-                           draft.vector(), node_metadata(article))
+        return NodeToStore(f"{prefix}-s{draft.section}", article.article_id, draft.start,
+                           draft.end, draft.vector(), node_metadata(article))
 
 
 def node_metadata(article: Article) -> dict[str, str]:

@@ -1,8 +1,13 @@
 """The vector store: Chroma, embedded (PersistentClient) or a Chroma server (HttpClient).
 
 Writes go through LlamaIndex's ChromaVectorStore, so the collection holds standard LlamaIndex
-nodes that other LlamaIndex code can read. Reads call Chroma directly: importing LlamaIndex costs
-about a second, and a cold `assistant ask` must answer in under three.
+nodes that other LlamaIndex code can read: a node a section of an article (index/sections.py),
+its metadata the article's id, title, source, url and date, and the section's character offsets
+in the article's text. The nodes hold no text: Chroma would keep it twice (as the document and
+in its full-text index), four copies of every article with the catalog's, for nothing the answer
+path reads (issue #22); the text is the catalog's (`Assistant.article`). Reads call Chroma
+directly: importing LlamaIndex costs about a second, and a cold `assistant ask` must answer in
+under three.
 """
 
 from __future__ import annotations
@@ -33,7 +38,6 @@ class NodeToStore:
 
     node_id: str
     article_id: str
-    text: str
     start: int
     end: int
     vector: np.ndarray
@@ -204,7 +208,7 @@ class ChromaStore:
         text_nodes = []
         for node in nodes:
             text_node = TextNode(
-                id_=node.node_id, text=node.text, embedding=node.vector.tolist(),
+                id_=node.node_id, text="", embedding=node.vector.tolist(),
                 start_char_idx=node.start, end_char_idx=node.end,
                 metadata={"article_id": node.article_id, **node.metadata},
             )

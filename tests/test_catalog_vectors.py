@@ -11,6 +11,7 @@ import numpy as np
 from index.article import Article
 from index.catalog import Catalog
 from index.chunking import Chunk
+from index.lexical import CatalogRows
 from index.text import Span
 
 
@@ -62,3 +63,28 @@ def test_a_catalog_of_float16_vectors_keeps_them(tmp_path: Path) -> None:
         back = np.stack([s.vector for s in reopened.sentences_of(article_id, 0, 2)])
         assert np.allclose(back, vectors, atol=1e-3)
     assert {r[0] for r in reopened.read().execute("SELECT length(vector) FROM sentences")} == {768}
+
+
+def test_a_chunk_s_text_is_its_slice_of_the_article_also_in_an_older_catalog(tmp_path: Path
+                                                                             ) -> None:
+    """The catalog keeps an article's text once: a chunk's text is read as its slice of it
+    (non-ASCII text included: SQLite's substr counts characters, as Python does). A row of an
+    older catalog, which stored the chunk's text, is read as stored."""
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    text = "Zürich’s mayor — Ana Núñez — spoke. Crowds cheered. 42 °C at noon."
+    article = Article(article_id="z", key="z", source="z", title="z", text=text, path="z",
+                      date="")
+    bounds = [(0, 35), (36, 51), (52, len(text))]
+    spans = [Span(text[a:b], a, b) for a, b in bounds]
+    chunks = [Chunk(0, 0, 51, 0, 1, text[0:51]), Chunk(1, 36, len(text), 1, 2, text[36:])]
+    catalog.replace_article(article, spans, _unit(3, 5), chunks, ["z-0", "z-1"])
+    stored = [r[0] for r in catalog.read().execute("SELECT text FROM chunks ORDER BY idx")]
+    assert stored == ["", ""]
+    read = catalog.chunks_by_id(["z-0", "z-1"])
+    assert (read["z-0"].text, read["z-1"].text) == (text[0:51], text[36:])
+    with catalog.write() as db:
+        db.execute("UPDATE chunks SET text='as stored' WHERE chunk_id='z-1'")
+    assert catalog.chunks_by_id(["z-1"])["z-1"].text == "as stored"
+    # The lexical index reads chunks the same way.
+    rows = CatalogRows(catalog.read, catalog.write)
+    assert sorted(t for _, _, t in rows.chunks_of(["z"])) == sorted(["as stored", text[0:51]])

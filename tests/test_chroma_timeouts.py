@@ -108,7 +108,7 @@ def test_every_kind_of_call_to_a_stalled_server_ends_within_the_timeout(
     store = ChromaStore(url=url, collection="stalls", timeout=TIMEOUT_S)
     record = ServerRecord(store.side_collection("articles"), store.call)
     state = ServerState(store.side_collection("state"), store.call)
-    node = NodeToStore("c1", "a1", "text", 0, 4, np.ones(384, dtype=np.float32), {})
+    node = NodeToStore("c1", "a1", 0, 4, np.ones(384, dtype=np.float32), {})
     calls: dict[str, Callable[[], Any]] = {
         "open a client": lambda: ChromaStore(url=url, collection="stalls", timeout=TIMEOUT_S),
         "query": lambda: store.query(np.ones(384, dtype=np.float32), 3),

@@ -88,7 +88,9 @@ def consistent(assistant: Assistant) -> None:
     for source in assistant.sources():
         chunks = set(catalog.chunk_ids_of(source.article_id))
         assert len(chunks) == source.chunks > 0
-        sections = {f"{cid.rsplit('-', 1)[0]}-s0" for cid in chunks}  # short articles: one each
+        sections = catalog.vector_ids_of(source.article_id)
+        assert sections and all(s.rsplit("-", 1)[0] == next(iter(chunks)).rsplit("-", 1)[0]
+                                for s in sections)
         assert set(vectors.ids_of_article(source.article_id)) == sections
 
 
@@ -147,7 +149,7 @@ def test_idempotent_update_prune_and_remove(tmp_path: Path, embedder: CountingEm
     (corpus / "library.md").unlink()
     kept = assistant.ingest([corpus])
     assert (kept.unchanged, kept.removed, len(assistant.sources())) == (2, 0, 3)
-    stray = NodeToStore("feedfacefeedface-0123456789-0", "feedfacefeedface", "Stray chunk.", 0, 12,
+    stray = NodeToStore("feedfacefeedface-0123456789-0", "feedfacefeedface", 0, 12,
                         embedder.embed(["Stray chunk."])[0], {"title": "Stray"})
     assistant.vectors.add([stray])
     assert assistant.vectors.count() == assistant.catalog.vector_count() + 1
@@ -362,4 +364,40 @@ def test_repeated_texts_are_embedded_once_and_get_the_same_vector(tmp_path: Path
                       for r in assistant.catalog.sentences_of(source.article_id, 0, 99)]
     assert len(sentences) > len(set(sentences)) and byline in sentences
     assert embedder.texts == len(set(sentences))
+    consistent(assistant)
+
+
+def test_a_store_of_chunk_vectors_is_searched_and_converted_to_sections(tmp_path: Path) -> None:
+    """A store written before Chroma held sections has a vector per chunk (its id the chunk's):
+    the dense search still finds its chunks, and the next ingest replaces those vectors with
+    the sections', rebuilt from the catalog without the model."""
+    from index.sections import chunk_vectors
+
+    assistant = Assistant(store=tmp_path / "store")
+    assert assistant.ingest([SAMPLES]).added > 0
+    catalog, vectors = assistant.catalog, assistant.vectors
+    vectors.delete(vectors.all_ids())
+    old: list[NodeToStore] = []
+    for source in assistant.sources():
+        chunks = sorted(catalog.chunks_by_id(catalog.chunk_ids_of(source.article_id)).values(),
+                        key=lambda c: c.idx)
+        rows = catalog.sentence_vectors(source.article_id, 0, max(c.sent_last for c in chunks))
+        for chunk, vector in zip(chunks, chunk_vectors(
+                [(c.sent_first, c.sent_last) for c in chunks], rows), strict=True):
+            old.append(NodeToStore(chunk.chunk_id, source.article_id, chunk.start,
+                                   chunk.end, vector, {"title": source.title}))
+    vectors.add(old)
+    assert vectors.count() == catalog.chunk_count() > catalog.vector_count()
+
+    question = "How many visitors rode the new tram line on its first day?"
+    query = assistant.embedder.embed([question])[0]
+    hits = assistant.retriever.dense(query, 10)
+    assert hits and all(cid in catalog.all_chunk_ids() for cid, _ in hits)
+
+    report = assistant.ingest([SAMPLES])
+    assert report.unchanged == len(assistant.sources()) and report.repaired > 0
+    assert set(vectors.all_ids()) == catalog.all_vector_ids()
+    converted = assistant.retriever.dense(query, 10)
+    # The same chunks, ranked by the same vectors (the section's chunks scored from the catalog).
+    assert [cid for cid, _ in converted[:3]] == [cid for cid, _ in hits[:3]]
     consistent(assistant)
