@@ -89,8 +89,8 @@ class Retriever:
         """The best `top_k` passages; only from `article_ids` when given (a question's scope:
         both searches are filtered, so a small scope is not starved by the rest of the corpus)."""
         pool = max(top_k * RETRIEVE_POOL_PER_PASSAGE, RETRIEVE_MIN_POOL)
-        dense_hits = self.dense(query_vector, pool, article_ids)
         lexical_hits = self.catalog.lexical_search(self.question_terms(question), pool, article_ids)
+        dense_hits = self.dense(query_vector, pool, article_ids, [cid for cid, _ in lexical_hits])
         fused: dict[str, float] = defaultdict(float)
         dense_score = dict(dense_hits)
         lexical_score = dict(lexical_hits)
@@ -128,32 +128,39 @@ class Retriever:
         return passages
 
     def dense(self, query_vector: np.ndarray, pool: int,
-              article_ids: Collection[str] | None = None) -> list[tuple[str, float]]:
+              article_ids: Collection[str] | None = None,
+              also: Collection[str] = ()) -> list[tuple[str, float]]:
         """The `pool` chunks nearest the question, as (chunk id, cosine similarity), best first.
 
         Chroma holds a vector per section (index/sections.py): the nearest `pool` sections are
         found there, and their chunks ranked by their own vectors, the mean of their sentences'
-        vectors from the catalog. A chunk's vector in a store written before sections is its
-        own, and is taken as it is."""
+        vectors from the catalog. The chunks in `also` (the lexical search's) are scored the
+        same way: a section's vector is diluted by its other sentences, so a chunk that matches
+        well in a long section that does not is still ranked by its own vector. A chunk's
+        vector in a store written before sections is its own, and is taken as it is."""
         query = np.asarray(query_vector, dtype=np.float32)
         query = query / max(float(np.linalg.norm(query)), 1e-12)
         scores: dict[str, float] = {}
-        for vector_id, score in self.vectors.query(query_vector, pool, article_ids):
+
+        def score(article_id: str, chunks: list[ChunkRecord]) -> None:
+            first = min(c.sent_first for c in chunks)
+            rows = self.catalog.sentence_vectors(article_id, first,
+                                                 max(c.sent_last for c in chunks))
+            if rows.size:
+                vectors = chunk_vectors(((c.sent_first, c.sent_last) for c in chunks), rows, first)
+                for chunk, similarity in zip(chunks, vectors @ query, strict=True):
+                    scores[chunk.chunk_id] = float(similarity)
+
+        for vector_id, similarity in self.vectors.query(query_vector, pool, article_ids):
             section = parse_section_id(vector_id)
             if section is None:
-                scores[vector_id] = score
+                scores[vector_id] = similarity
                 continue
             chunks = self.catalog.chunks_of_section(section)
-            if not chunks:  # an older version of the article: the catalog decides
-                continue
-            first = min(c.sent_first for c in chunks)
-            rows = self.catalog.sentence_vectors(section.article_id, first,
-                                                 max(c.sent_last for c in chunks))
-            if not rows.size:
-                continue
-            vectors = chunk_vectors(((c.sent_first, c.sent_last) for c in chunks), rows, first)
-            for chunk, similarity in zip(chunks, vectors @ query, strict=True):
-                scores[chunk.chunk_id] = float(similarity)
+            if chunks:  # none: an older version of the article (the catalog decides)
+                score(section.article_id, chunks)
+        for chunk in self.catalog.chunks_by_id(c for c in also if c not in scores).values():
+            score(chunk.article_id, [chunk])
         return sorted(scores.items(), key=lambda hit: -hit[1])[:pool]
 
     def passages_for_chunks(self, chunk_ids: list[str], rank: int,
