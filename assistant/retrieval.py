@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +19,7 @@ from assistant.tuning import (
     RRF_K,
 )
 from index.catalog import ArticleRecord, Catalog, ChunkRecord, SentenceRecord
-from index.sections import chunk_vectors, parse_section_id
+from index.sections import SectionId, chunk_vectors, parse_section_id
 from index.stems import PorterStems
 from index.text import STOPWORDS, words
 from index.vectorstore import ChromaStore
@@ -141,26 +141,30 @@ class Retriever:
         query = np.asarray(query_vector, dtype=np.float32)
         query = query / max(float(np.linalg.norm(query)), 1e-12)
         scores: dict[str, float] = {}
-
-        def score(article_id: str, chunks: list[ChunkRecord]) -> None:
-            first = min(c.sent_first for c in chunks)
-            rows = self.catalog.sentence_vectors(article_id, first,
-                                                 max(c.sent_last for c in chunks))
-            if rows.size:
-                vectors = chunk_vectors(((c.sent_first, c.sent_last) for c in chunks), rows, first)
-                for chunk, similarity in zip(chunks, vectors @ query, strict=True):
-                    scores[chunk.chunk_id] = float(similarity)
-
+        sections: list[SectionId] = []
         for vector_id, similarity in self.vectors.query(query_vector, pool, article_ids):
             section = parse_section_id(vector_id)
             if section is None:
                 scores[vector_id] = similarity
-                continue
-            chunks = self.catalog.chunks_of_section(section)
-            if chunks:  # none: an older version of the article (the catalog decides)
-                score(section.article_id, chunks)
-        for chunk in self.catalog.chunks_by_id(c for c in also if c not in scores).values():
-            score(chunk.article_id, [chunk])
+            else:
+                sections.append(section)
+        # Two catalog queries whatever the pool: the sections' chunks (none for an older
+        # version of an article: the catalog decides), then all their sentences' vectors.
+        chunks = [c for found in self.catalog.chunks_of_sections(sections).values()
+                  for c in found]
+        held = {c.chunk_id for c in chunks}
+        chunks += self.catalog.chunks_by_id(c for c in also if c not in held and c not in scores
+                                            ).values()
+        row_of, matrix = self.catalog.sentence_vectors_of(
+            [(c.article_id, c.sent_first, c.sent_last) for c in chunks])
+        members = [[row_of[(c.article_id, i)] for i in range(c.sent_first, c.sent_last + 1)
+                    if (c.article_id, i) in row_of] for c in chunks]
+        scored = [(c, rows) for c, rows in zip(chunks, members, strict=True) if rows]
+        if scored:
+            own = chunk_vectors(_spans(len(rows) for _, rows in scored),
+                                matrix[[r for _, rows in scored for r in rows]])
+            for (chunk, _), similarity in zip(scored, own @ query, strict=True):
+                scores[chunk.chunk_id] = float(similarity)
         return sorted(scores.items(), key=lambda hit: -hit[1])[:pool]
 
     def passages_for_chunks(self, chunk_ids: list[str], rank: int,
@@ -177,3 +181,12 @@ class Retriever:
             if chunk and article:
                 out.append(Passage(chunk, article, 0.0, 0.0, 0.0, rank))
         return out
+
+
+def _spans(lengths: Iterable[int]) -> list[tuple[int, int]]:
+    """(first, last) rows of consecutive runs of these lengths."""
+    out, start = [], 0
+    for n in lengths:
+        out.append((start, start + n - 1))
+        start += n
+    return out

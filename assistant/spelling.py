@@ -18,10 +18,12 @@ dictionary file serves as the list of known English words.
 from __future__ import annotations
 
 import importlib.resources
+import itertools
 import logging
 import re
 import sqlite3
 import threading
+from collections.abc import Iterator
 from functools import cache
 
 from assistant.tuning import (
@@ -37,13 +39,15 @@ log = logging.getLogger(__name__)
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?|\S")
 
 
-@cache
-def _english() -> list[tuple[str, int]]:
-    """symspellpy's English frequency dictionary, commonest first."""
-    text = importlib.resources.files("symspellpy").joinpath(
-        "frequency_dictionary_en_82_765.txt").read_text(encoding="utf-8")
-    pairs = (line.split(" ", 1) for line in text.splitlines() if line)
-    return [(word, int(count)) for word, count in pairs]
+def _english() -> Iterator[tuple[str, int]]:
+    """symspellpy's English frequency dictionary, commonest first, read as it is used: read
+    twice at most (the words, the lookup), where a list of it held 16 MB in every process."""
+    with importlib.resources.files("symspellpy").joinpath(
+            "frequency_dictionary_en_82_765.txt").open(encoding="utf-8") as lines:
+        for line in lines:
+            word, _, count = line.rstrip("\n").partition(" ")
+            if word:
+                yield word, int(count)
 
 
 @cache
@@ -58,7 +62,7 @@ def _english_lookup():
 
     symspell = SymSpell(max_dictionary_edit_distance=SPELLING_MAX_EDIT_DISTANCE,
                         prefix_length=SPELLING_PREFIX_LENGTH)
-    for word, count in _english()[:SPELLING_ENGLISH_WORDS]:
+    for word, count in itertools.islice(_english(), SPELLING_ENGLISH_WORDS):
         if len(word) >= SPELLING_MIN_WORD_LENGTH - 1:
             symspell.create_dictionary_entry(word, count)
     return symspell

@@ -257,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep and args.work is None:
             shutil.rmtree(work, ignore_errors=True)
     paths = write_reports(results, args.out)
-    print((args.out / "latest.md").read_text())
+    # The report of this run: full.md with --full, latest.md without (benchmarks/report.py).
+    print(next(p for p in paths if p.suffix == ".md").read_text())
     log(f"done in {results['meta']['wall_s']:.0f} s; wrote {', '.join(str(p) for p in paths)}")
     return 0
 

@@ -28,7 +28,7 @@ from index.catalog_lexical import CatalogLexicalSearch
 from index.chunking import CHUNK_TEXT_SQL, CHUNKS_WITH_ARTICLES_SQL, Chunk
 from index.lexical import LexicalIndex
 from index.sections import SECTION_SENTENCES, SectionId, section_ids
-from index.sentence_vectors import decode_float16, decode_int8, encode_int8
+from index.sentence_vectors import decode_float16, decode_int8, decode_many, encode_int8
 from index.sqlite import SQLiteFile
 from index.text import Span, words
 
@@ -389,24 +389,58 @@ class Catalog(CatalogLexicalSearch, SQLiteFile):
             "SELECT count(*) FROM (SELECT DISTINCT article_id, sent_first / ? FROM chunks)",
             (SECTION_SENTENCES,)).fetchone()[0]
 
-    def chunks_of_section(self, section: SectionId) -> list[ChunkRecord]:
-        """The catalog's chunks of a section id: none when the id is of an older version of
-        the article (the catalog decides what is visible)."""
+    def chunks_of_sections(self, sections: list[SectionId]) -> dict[SectionId, list[ChunkRecord]]:
+        """The catalog's chunks of each section id, in one query: none for an id of an older
+        version of the article (the catalog decides what is visible)."""
+        out: dict[SectionId, list[ChunkRecord]] = {section: [] for section in sections}
+        if not sections:
+            return out
+        # A table of the ranges joined to the chunks: SQLite looks each range up in the index
+        # (an OR of ranges made it scan).
+        values = ",".join(["(?,?,?)"] * len(sections))
+        params = [v for s in sections for v in (s.article_id, s.first_sentence, s.last_start)]
         rows = self.read().execute(
-            f"SELECT {CHUNK_COLUMNS} FROM {CHUNKS_WITH_ARTICLES_SQL} WHERE chunks.article_id=? "
-            "AND chunks.sent_first BETWEEN ? AND ? ORDER BY chunks.idx",
-            (section.article_id, section.first_sentence, section.last_start)).fetchall()
-        return [ChunkRecord(*row) for row in rows if section.owns(row[1], row[6])]
+            f"WITH wanted(article_id, first, last) AS (VALUES {values}) "
+            f"SELECT {CHUNK_COLUMNS} FROM wanted CROSS JOIN {CHUNKS_WITH_ARTICLES_SQL} "
+            "WHERE chunks.article_id = wanted.article_id "
+            "AND chunks.sent_first BETWEEN wanted.first AND wanted.last "
+            "ORDER BY chunks.article_id, chunks.idx", params).fetchall()
+        for row in rows:
+            for section in sections:
+                if section.article_id == row[2] and section.owns(row[1], row[6]):
+                    out[section].append(ChunkRecord(*row))
+        return out
+
+    def chunks_of_section(self, section: SectionId) -> list[ChunkRecord]:
+        return self.chunks_of_sections([section])[section]
 
     def sentence_vectors(self, article_id: str, first: int, last: int) -> np.ndarray:
         """The stored vectors of sentences first..last (inclusive), one row each, float32."""
         rows = self.read().execute(
             "SELECT vector FROM sentences WHERE article_id=? AND idx BETWEEN ? AND ? ORDER BY idx",
             (article_id, first, last)).fetchall()
-        decode = decode_int8 if self.vector_format == "int8" else decode_float16
-        if not rows:
-            return np.zeros((0, 0), dtype=np.float32)
-        return np.stack([decode(r[0]) for r in rows]).astype(np.float32)
+        return decode_many([r[0] for r in rows], self.vector_format)
+
+    def sentence_vectors_of(self, ranges: list[tuple[str, int, int]]
+                            ) -> tuple[dict[tuple[str, int], int], np.ndarray]:
+        """The stored vectors of the sentences in each (article id, first, last) range, in one
+        query: the row of each (article id, sentence index), and the rows (float32)."""
+        merged: list[list] = []  # overlapping chunks share sentences: read each once
+        for article_id, first, last in sorted(ranges):
+            if merged and merged[-1][0] == article_id and first <= merged[-1][2] + 1:
+                merged[-1][2] = max(merged[-1][2], last)
+            else:
+                merged.append([article_id, first, last])
+        if not merged:
+            return {}, np.zeros((0, 0), dtype=np.float32)
+        values = ",".join(["(?,?,?)"] * len(merged))
+        rows = self.read().execute(
+            f"WITH wanted(article_id, first, last) AS (VALUES {values}) "
+            "SELECT s.article_id, s.idx, s.vector FROM wanted CROSS JOIN sentences s "
+            "WHERE s.article_id = wanted.article_id AND s.idx BETWEEN wanted.first AND wanted.last",
+            [v for r in merged for v in r]).fetchall()
+        return ({(r[0], r[1]): i for i, r in enumerate(rows)},
+                decode_many([r[2] for r in rows], self.vector_format))
 
     def sentences_of(self, article_id: str, first: int, last: int) -> list[SentenceRecord]:
         rows = self.read().execute(

@@ -24,3 +24,14 @@ def decode_int8(blob: bytes) -> np.ndarray:
 
 def decode_float16(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+
+
+def decode_many(blobs: list[bytes], vector_format: str) -> np.ndarray:
+    """Many stored vectors at once, one row each (float32): one numpy pass, not one a row."""
+    if not blobs:
+        return np.zeros((0, 0), dtype=np.float32)
+    raw = np.frombuffer(b"".join(blobs), dtype=np.uint8).reshape(len(blobs), -1)
+    if vector_format == "float16":
+        return raw.view(np.float16).astype(np.float32)
+    scales = raw[:, :4].copy().view("<f4")
+    return raw[:, 4:].view(np.int8).astype(np.float32) * scales
