@@ -47,6 +47,7 @@ from typing import Any
 from benchmarks.lexical_common import ROOT, catalog_path, log
 from benchmarks.lexical_corpus import make_queries, prepare_corpus, read_articles
 from benchmarks.lexical_worker import run_worker, worker
+from index.chunking import CHUNK_TEXT_SQL, CHUNKS_WITH_ARTICLES_SQL
 
 RESULTS = ROOT / "benchmarks" / "results"
 ENGINES = ("fts5", "tantivy", "bm25s")
@@ -70,7 +71,8 @@ def analyse(results: dict[str, dict[str, Any]], queries: list[dict[str, Any]], w
     paragraphs, so equal-scoring copies tie), answer found in a top-10 chunk, scope respected."""
     db = sqlite3.connect(catalog_path(work))
     chunk = {cid: (aid, text) for cid, aid, text in db.execute(
-        "SELECT chunk_id, article_id, text FROM chunks")}
+        f"SELECT chunks.chunk_id, chunks.article_id, {CHUNK_TEXT_SQL} "
+        f"FROM {CHUNKS_WITH_ARTICLES_SQL}")}
     db.close()
     reference = results["fts5"]["query"]["top10"]
     for res in results.values():

@@ -13,7 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.lexical_common import catalog_path
+from index.chunking import CHUNK_TEXT_SQL, CHUNKS_WITH_ARTICLES_SQL, chunk_text_sql
 
+# The attached catalog's chunks with their text (index/chunking.py).
+_TEXT = chunk_text_sql("c", "a")
+_ATTACHED = "FROM cat.chunks c JOIN cat.articles a ON a.article_id = c.article_id"
 # FTS5's unicode61 tokens: runs of letters and digits (an apostrophe splits "o'brien").
 TOKEN = r"(?u)[^\W_]+"
 
@@ -35,12 +39,15 @@ def _chunk_rows(catalog: Any, article_ids: list[str] | None = None
     is streamed from the catalog, not held."""
     db = catalog.read()
     if article_ids is None:
-        return db.execute("SELECT rowid, article_id, text FROM chunks ORDER BY rowid")
+        return db.execute(f"SELECT chunks.rowid, chunks.article_id, {CHUNK_TEXT_SQL} "
+                          f"FROM {CHUNKS_WITH_ARTICLES_SQL} ORDER BY chunks.rowid")
     rows: list[tuple[int, str, str]] = []
     for i in range(0, len(article_ids), 500):
         part = article_ids[i:i + 500]
-        rows += db.execute(f"SELECT rowid, article_id, text FROM chunks WHERE article_id IN "
-                           f"({','.join('?' * len(part))}) ORDER BY rowid", part).fetchall()
+        rows += db.execute(f"SELECT chunks.rowid, chunks.article_id, {CHUNK_TEXT_SQL} "
+                           f"FROM {CHUNKS_WITH_ARTICLES_SQL} WHERE chunks.article_id IN "
+                           f"({','.join('?' * len(part))}) ORDER BY chunks.rowid",
+                           part).fetchall()
     return rows
 
 
@@ -141,7 +148,7 @@ class Fts5:
         db = self._connect()
         t0 = time.perf_counter()
         db.execute(_FTS5_DDL)
-        db.execute("INSERT INTO chunk_fts(rowid, text) SELECT rowid, text FROM cat.chunks")
+        db.execute(f"INSERT INTO chunk_fts(rowid, text) SELECT c.rowid, {_TEXT} {_ATTACHED}")
         only_s = time.perf_counter() - t0
         db.close()
         return {"build_s": catalog_s + only_s, "fts5_only_build_s": only_s,
@@ -158,8 +165,8 @@ class Fts5:
         ids = [a["id"] for a in add]
         marks = ",".join("?" * len(ids))
         db.execute("BEGIN")
-        db.execute(f"INSERT INTO chunk_fts(rowid, text) SELECT rowid, text FROM cat.chunks "
-                   f"WHERE article_id IN ({marks})", ids)
+        db.execute(f"INSERT INTO chunk_fts(rowid, text) SELECT c.rowid, {_TEXT} {_ATTACHED} "
+                   f"WHERE c.article_id IN ({marks})", ids)
         for article_id in delete:
             db.execute("DELETE FROM chunk_fts WHERE rowid IN "
                        "(SELECT rowid FROM cat.chunks WHERE article_id=?)", (article_id,))

@@ -52,6 +52,11 @@ def chunk_article(text: str, max_words: int = 120, overlap_sentences: int = 1
 # the text only of an article streamed slice by slice (index/store_writer.py), where slicing a
 # text of tens of megabytes for each chunk would cost more than the copy (issue #22: the copy
 # was a twentieth of the index). SQLite's substr counts characters, as Python's offsets do.
-CHUNK_TEXT_SQL = ("CASE WHEN chunks.text != '' THEN chunks.text "
-                  "ELSE substr(articles.text, chunks.start + 1, chunks.end - chunks.start) END")
+def chunk_text_sql(chunks: str = "chunks", articles: str = "articles") -> str:
+    """The SQL of a chunk's text, the tables named as given (an attached catalog's, say)."""
+    return (f"CASE WHEN {chunks}.text != '' THEN {chunks}.text "
+            f"ELSE substr({articles}.text, {chunks}.start + 1, {chunks}.end - {chunks}.start) END")
+
+
+CHUNK_TEXT_SQL = chunk_text_sql()
 CHUNKS_WITH_ARTICLES_SQL = "chunks JOIN articles ON articles.article_id = chunks.article_id"
