@@ -26,6 +26,8 @@ import threading
 from collections.abc import Iterator
 from functools import cache
 
+import numpy as np
+
 from assistant.tuning import (
     SPELLING_ARTICLE_WORDS,
     SPELLING_ENGLISH_WORDS,
@@ -50,10 +52,28 @@ def _english() -> Iterator[tuple[str, int]]:
                 yield word, int(count)
 
 
+class EnglishWords:
+    """Every word of symspellpy's English dictionary: the words never corrected. Held as the
+    sorted hashes of the words (0.7 MB) rather than a set of them (9 MB in every process, issue
+    #22); Python's string hash is the same throughout a process, and two of 83,000 words
+    sharing a 64-bit hash with a typo is not a case to plan for."""
+
+    def __init__(self) -> None:
+        self._hashes = np.unique(np.fromiter((hash(word) for word, _ in _english()),
+                                             dtype=np.int64))
+
+    def __contains__(self, word: object) -> bool:
+        key = hash(word)
+        at = int(np.searchsorted(self._hashes, key))
+        return at < len(self._hashes) and int(self._hashes[at]) == key
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+
 @cache
-def english_words() -> frozenset[str]:
-    """Every word of symspellpy's English dictionary: the words never corrected."""
-    return frozenset(word for word, _ in _english())
+def english_words() -> EnglishWords:
+    return EnglishWords()
 
 
 @cache
