@@ -99,3 +99,25 @@ def test_the_dense_search_finds_a_chunk_deep_in_a_long_article(tmp_path: Path) -
     assert top.dense > 0.4 > own
     assert top.dense == pytest.approx(dict(assistant.retriever.dense(
         query, 24, also=[top.chunk.chunk_id]))[top.chunk.chunk_id], abs=1e-5)
+
+
+def test_a_section_node_holds_no_text_but_says_where_its_text_is(tmp_path: Path) -> None:
+    """Chroma's node of a section: a LlamaIndex node without text (the catalog keeps it once),
+    whose metadata name the article and whose offsets slice its text."""
+    import json
+
+    from conftest import SAMPLES
+
+    assistant = Assistant(store=tmp_path / "store")
+    assistant.ingest([SAMPLES / "port-alder-tram-opening.txt"])
+    [source] = assistant.sources()
+    [section] = assistant.vectors.ids_of_article(source.article_id)
+    got = assistant.vectors._collection.get(ids=[section], include=["documents", "metadatas"])
+    [document], [metadata] = got["documents"], got["metadatas"]
+    assert not document
+    assert (metadata["article_id"], metadata["title"]) == (source.article_id, source.title)
+    node = json.loads(metadata["_node_content"])
+    text = assistant.article(source.article_id)["text"]
+    first = min(c.start for c in assistant.catalog.chunks_by_id(
+        assistant.catalog.chunk_ids_of(source.article_id)).values())
+    assert node["start_char_idx"] == first and node["end_char_idx"] == len(text.rstrip())
