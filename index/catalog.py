@@ -27,8 +27,8 @@ from index.article import Article
 from index.catalog_lexical import CatalogLexicalSearch
 from index.chunking import CHUNK_TEXT_SQL, CHUNKS_WITH_ARTICLES_SQL, Chunk
 from index.lexical import LexicalIndex
-from index.sections import SECTION_SENTENCES, SectionId, section_ids
-from index.sentence_vectors import decode_float16, decode_int8, decode_many, encode_int8
+from index.sections import SECTION_SENTENCES, SectionId, section_id_of_chunk, section_ids
+from index.sentence_vectors import decode_many, encode_int8
 from index.sqlite import SQLiteFile
 from index.text import Span, words
 
@@ -405,10 +405,11 @@ class Catalog(CatalogLexicalSearch, SQLiteFile):
             "WHERE chunks.article_id = wanted.article_id "
             "AND chunks.sent_first BETWEEN wanted.first AND wanted.last "
             "ORDER BY chunks.article_id, chunks.idx", params).fetchall()
+        by_id = {section.vector_id: section for section in sections}
         for row in rows:
-            for section in sections:
-                if section.article_id == row[2] and section.owns(row[1], row[6]):
-                    out[section].append(ChunkRecord(*row))
+            section = by_id.get(section_id_of_chunk(row[1], row[6]))
+            if section is not None:  # None: a row of another version of the article
+                out[section].append(ChunkRecord(*row))
         return out
 
     def chunks_of_section(self, section: SectionId) -> list[ChunkRecord]:
@@ -447,8 +448,8 @@ class Catalog(CatalogLexicalSearch, SQLiteFile):
             "SELECT article_id, idx, start, end, vector FROM sentences "
             "WHERE article_id=? AND idx BETWEEN ? AND ? ORDER BY idx", (article_id, first, last)
         ).fetchall()
-        decode = decode_int8 if self.vector_format == "int8" else decode_float16
-        return [SentenceRecord(r[0], r[1], r[2], r[3], decode(r[4])) for r in rows]
+        vectors = decode_many([r[4] for r in rows], self.vector_format)
+        return [SentenceRecord(r[0], r[1], r[2], r[3], vectors[i]) for i, r in enumerate(rows)]
 
 
 @dataclass

@@ -20,6 +20,7 @@ from index.catalog import Catalog
 from index.record import ServerRecord
 from index.sections import draft_sections, parse_section_id
 from index.sqlite import Problem, failure_message, first_line
+from index.store_writer import section_node
 from index.vectorstore import ChromaStore, NodeToStore
 
 log = logging.getLogger(__name__)
@@ -253,10 +254,7 @@ def rebuild_vectors(catalog: Catalog, vectors: ChromaStore, vector_ids: list[str
                                         max(c.sent_last for c in chunks))
         draft = draft_sections(((c.sent_first, c.sent_last, c.start, c.end) for c in chunks),
                                rows, first)[section.section]
-        nodes.append(NodeToStore(vector_id, article.article_id, draft.start, draft.end,
-                                 draft.vector(),
-                                 {"title": article.title, "source": article.source,
-                                  "url": article.url, "date": article.date}))
+        nodes.append(section_node(article, draft))
         if len(nodes) >= READ_BATCH:
             vectors.add(nodes)
             written += len(nodes)

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from index.embedding import normalise
+
 # Sentences a section's chunks may start within. See the module docstring.
 SECTION_SENTENCES = 48
 
@@ -42,9 +44,13 @@ def section_of(first_sentence: int) -> int:
     return first_sentence // SECTION_SENTENCES
 
 
+def section_id(prefix: str, section: int) -> str:
+    return f"{prefix}-s{section}"
+
+
 def section_id_of_chunk(chunk_id: str, first_sentence: int) -> str:
     """The id of the section (the Chroma vector) a chunk belongs to."""
-    return f"{chunk_id.rsplit('-', 1)[0]}-s{section_of(first_sentence)}"
+    return section_id(chunk_id.rsplit("-", 1)[0], section_of(first_sentence))
 
 
 @dataclass(frozen=True)
@@ -53,9 +59,9 @@ class SectionId:
     article_id: str
     section: int
 
-    def owns(self, chunk_id: str, first_sentence: int) -> bool:
-        return (chunk_id.rsplit("-", 1)[0] == self.prefix
-                and section_of(first_sentence) == self.section)
+    @property
+    def vector_id(self) -> str:
+        return section_id(self.prefix, self.section)
 
     @property
     def first_sentence(self) -> int:
@@ -82,11 +88,6 @@ def section_ids(chunks: Iterable[tuple[str, int]]) -> set[str]:
     return {section_id_of_chunk(cid, first) for cid, first in chunks}
 
 
-def normalised(vector: np.ndarray) -> np.ndarray:
-    norm = float(np.linalg.norm(vector))
-    return (vector / max(norm, 1e-12)).astype(np.float32)
-
-
 @dataclass
 class SectionDraft:
     """A section being summed up from its chunks, in order."""
@@ -102,7 +103,7 @@ class SectionDraft:
         self.total += sentence_vectors.astype(np.float32).sum(axis=0)
 
     def vector(self) -> np.ndarray:
-        return normalised(self.total)
+        return normalise(self.total[None, :])[0]
 
 
 def draft_sections(chunks: Iterable[tuple[int, int, int, int]], sentence_vectors: np.ndarray,
@@ -136,6 +137,4 @@ def chunk_vectors(chunks: Iterable[tuple[int, int]], sentence_vectors: np.ndarra
     starts = np.cumsum(lengths) - lengths
     rows = np.repeat(bounds[:, 0] - starts, lengths) + np.arange(int(lengths.sum()))
     sums = np.add.reduceat(np.asarray(sentence_vectors, dtype=np.float32)[rows], starts, axis=0)
-    stacked = sums / lengths[:, None]
-    norms = np.linalg.norm(stacked, axis=1, keepdims=True)
-    return (stacked / np.clip(norms, 1e-12, None)).astype(np.float32)
+    return normalise(sums / lengths[:, None])

@@ -17,15 +17,6 @@ def encode_int8(vectors: np.ndarray) -> list[bytes]:
     return [scales[i].tobytes() + q[i].tobytes() for i in range(len(q))]
 
 
-def decode_int8(blob: bytes) -> np.ndarray:
-    scale = np.frombuffer(blob, dtype="<f4", count=1)[0]
-    return np.frombuffer(blob, dtype=np.int8, offset=4).astype(np.float32) * scale
-
-
-def decode_float16(blob: bytes) -> np.ndarray:
-    return np.frombuffer(blob, dtype=np.float16).astype(np.float32)
-
-
 def decode_many(blobs: list[bytes], vector_format: str) -> np.ndarray:
     """Many stored vectors at once, one row each (float32): one numpy pass, not one a row."""
     if not blobs:

@@ -14,11 +14,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from index.article import Article
-from index.catalog import Catalog
+from index.catalog import ArticleRecord, Catalog
 from index.chunking import Chunk
 from index.embedding import Embedder, embed_distinct_counted
 from index.record import PartDraft, ServerRecord
-from index.sections import SectionDraft, chunk_id, chunk_prefix, draft_sections, section_of
+from index.sections import (
+    SectionDraft,
+    chunk_id,
+    chunk_prefix,
+    draft_sections,
+    section_id,
+    section_of,
+)
 from index.state import StoreState
 from index.text import Span
 from index.vectorstore import ChromaStore, NodeToStore
@@ -244,7 +251,8 @@ class StoreWriter:
                         else:
                             open_sections[number] = draft
                     last = section_of(ready[-1].first_sentence)
-                    finished = done >= total or next_chunk >= len(item.chunks)
+                    # The slice that readies the last chunk writes every section left.
+                    finished = next_chunk >= len(item.chunks)
                     nodes = [self._node(article, open_sections.pop(number))
                              for number in sorted(open_sections) if finished or number < last]
                     self.vectors.add(nodes)
@@ -264,10 +272,6 @@ class StoreWriter:
                                    -(-total // self.embed_slice))
                 for replaced in item.replaces:
                     self.record.delete(replaced)
-        if open_sections:  # chunks can end before the sentences do
-            nodes = [self._node(article, draft) for draft in open_sections.values()]
-            self.vectors.add(nodes)
-            written.update(node.node_id for node in nodes)
         self.vectors.delete(writer.old_vector_ids - written)
         self._changed()
         report.chunks += len(item.chunks)
@@ -291,11 +295,14 @@ class StoreWriter:
 
     @staticmethod
     def _node(article: Article, draft: SectionDraft) -> NodeToStore:
-        prefix = chunk_prefix(article.article_id, article.content_hash)
-        return NodeToStore(f"{prefix}-s{draft.section}", article.article_id, draft.start,
-                           draft.end, draft.vector(), node_metadata(article))
+        return section_node(article, draft)
 
 
-def node_metadata(article: Article) -> dict[str, str]:
-    return {"title": article.title, "source": article.source, "url": article.url,
-            "date": article.date}
+def section_node(article: Article | ArticleRecord, draft: SectionDraft) -> NodeToStore:
+    """The node Chroma holds for a section of this version of the article (index/sections.py):
+    what ingest writes, and what `check --repair` writes again from the catalog."""
+    return NodeToStore(section_id(chunk_prefix(article.article_id, article.content_hash),
+                                  draft.section),
+                       article.article_id, draft.start, draft.end, draft.vector(),
+                       {"title": article.title, "source": article.source, "url": article.url,
+                        "date": article.date})

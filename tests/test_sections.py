@@ -24,9 +24,10 @@ def test_section_ids_name_the_article_version_and_section() -> None:
     parsed = parse_section_id(sid)
     assert parsed is not None
     assert (parsed.article_id, parsed.prefix, parsed.section) == ("a-b-c", "a-b-c-0123456789", 2)
-    assert parsed.owns("a-b-c-0123456789-9", SECTION_SENTENCES * 2)
-    assert not parsed.owns("a-b-c-0123456789-9", SECTION_SENTENCES * 3)  # another section
-    assert not parsed.owns("a-b-c-9999999999-9", SECTION_SENTENCES * 2)  # another version
+    assert parsed.vector_id == sid
+    assert section_id_of_chunk("a-b-c-0123456789-9", SECTION_SENTENCES * 2) == sid
+    assert section_id_of_chunk("a-b-c-0123456789-9", SECTION_SENTENCES * 3) != sid  # section
+    assert section_id_of_chunk("a-b-c-9999999999-9", SECTION_SENTENCES * 2) != sid  # version
     # A chunk's own id (a store written before sections) and foreign ids are not sections.
     for other in ("a-b-c-0123456789-7", "c1", "s3", "-s3", "x-s3"):
         assert parse_section_id(other) is None, other
