@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from assistant.reader import Span
 from assistant.retrieval import Candidate, Passage
 
@@ -19,6 +21,8 @@ class Probe:
 
     sentence: str = ""
     best_article: str = ""
+    # The sentence's stored vector (the catalog's): searched with, rather than embedding it again.
+    vector: np.ndarray | None = None
     unit_words: tuple[str, ...] = ()
     terms: tuple[str, ...] = ()
     rank: int = 0

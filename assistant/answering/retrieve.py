@@ -175,7 +175,8 @@ class Retrieve:
         """The passages a Selection's probe finds that were not read yet, as Evidence sharing
         the question's term statistics."""
         if probe.sentence:
-            vector = self.embedder.embed([probe.sentence])[0]
+            vector = probe.vector if probe.vector is not None \
+                else self.embedder.embed([probe.sentence])[0]
             wanted = SENTENCE_PROBE_SEARCH_FACTOR * CONFLICT_PROBE_PASSAGES
             found = self.search(probe.sentence, vector, wanted, evidence.scope)
             seen = {p.chunk.chunk_id for p in evidence.passages + evidence.extra}
