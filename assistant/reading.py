@@ -39,7 +39,7 @@ from assistant.instructions import addresses_an_assistant, after_instructions
 from assistant.reader import Reader
 from assistant.retrieval import Candidate, Passage
 from assistant.selection import Probe, Reading, Selection
-from assistant.tuning import CONFLICT_READ_SENTENCES, QUOTE_AFTER_INSTRUCTIONS_MIN_WORDS
+from assistant.tuning import QUOTE_AFTER_INSTRUCTIONS_MIN_WORDS
 from assistant.values import mentions_an_amount, read_value, same_value, topic_of
 from index.text import words
 
@@ -70,30 +70,6 @@ def _of_the_years(readings: list[Reading], years: frozenset[str], evidence: Evid
             text = " ".join((evidence.text_of(r.article_id), article.title, article.date))
             mentions[r.article_id] = bool(years_named(text) & years)
     return [r for r in readings if mentions[r.article_id]]
-
-
-def near_the_answer(passages: list[Passage], answer: Reading, evidence: Evidence,
-                    sentences: int = CONFLICT_READ_SENTENCES) -> list[Passage]:
-    """Each passage cut to its `sentences` consecutive sentences most like the answer's sentence
-    (the sum of their cosines). A conflict read looks for another article's value about the same
-    event, and a reading only counts when its sentence is like the answer's (same_topic): the
-    rest of a passage costs the reader's time and finds nothing that counts."""
-    target = answer.sentence.sentence.vector
-    out: list[Passage] = []
-    for passage in passages:
-        chunk = passage.chunk
-        records = sorted((s for s in evidence.sentences.get(chunk.chunk_id, [])
-                          if chunk.start <= s.start and s.end <= chunk.end), key=lambda s: s.start)
-        if len(records) <= sentences:
-            out.append(passage)
-            continue
-        likeness = [float(s.vector @ target) for s in records]
-        first = max(range(len(records) - sentences + 1),
-                    key=lambda i: sum(likeness[i:i + sentences]))
-        start, end = records[first].start, records[first + sentences - 1].end
-        text = chunk.text[start - chunk.start:end - chunk.start]
-        out.append(replace(passage, chunk=replace(chunk, start=start, end=end, text=text)))
-    return out
 
 
 def _past_the_instructions(cand: Candidate, span_start: int) -> Candidate | None:
@@ -150,20 +126,6 @@ class ReaderAnswerer:
         out.sort(key=lambda r: -r.strength)
         return out
 
-    def _conflict_readings(self, question: str, passages: list[Passage], answer: Reading,
-                           evidence: Evidence) -> list[Reading]:
-        """The readings of passages read for the other side of `answer`: each passage read near
-        the answer's sentence (near_the_answer), its reading then placed in the whole passage."""
-        if not passages:
-            return []
-        whole = {p.chunk.chunk_id: p for p in passages}
-        out = []
-        for r in self.readings(question, near_the_answer(passages, answer, evidence), evidence):
-            passage = whole[r.passage.chunk.chunk_id]
-            # A citation of it shows the whole passage, as any other citation does.
-            out.append(replace(r, passage=passage, sentence=replace(r.sentence, passage=passage)))
-        return out
-
     def answers(self, reading: Reading) -> bool:
         if self.abstain_below is not None:
             return reading.probability >= self.abstain_below
@@ -211,7 +173,7 @@ class ReaderAnswerer:
                 break
             if all(c.text != other.sentence.text for c in chosen):
                 chosen.append(other.sentence)
-        others = _of_the_years(readings + self._conflict_readings(question, extra, best, evidence),
+        others = _of_the_years(readings + (self.readings(question, extra, evidence) if extra else []),
                               years, evidence)
         others.sort(key=lambda r: -r.strength)
         return self._with_conflict(Selection(chosen, best.probability, False, reading=best,
@@ -250,8 +212,7 @@ class ReaderAnswerer:
         holding = [p for p in probe.passages if mentions_an_amount(p.chunk.text)]
         if not holding:
             return selection
-        found = [r for r in _of_the_years(self._conflict_readings(question, holding,
-                                                                  selection.reading, probe),
+        found = [r for r in _of_the_years(self.readings(question, holding, probe),
                                          years_named(question), probe)
                  if read_value(r.text).kind == kind]
         others = sorted([*selection.readings, *found], key=lambda r: -r.strength)

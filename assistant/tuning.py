@@ -92,14 +92,6 @@ CONFLICT_PROBE_PASSAGES = 4
 # The search with the answer's own sentence fetches this many times CONFLICT_PROBE_PASSAGES.
 # hand-set, origin not recorded (83d20f4)
 SENTENCE_PROBE_SEARCH_FACTOR = 3
-# The reader reads a conflict read's passage (the extra passages, the probe's) as this many
-# consecutive sentences, those most like the answer's sentence, not whole: a reading counts as the
-# other side only when its sentence is about the same event (same_topic, a cosine to the answer's
-# sentence), and the reader's time grows with the tokens it reads. Two: the likeliest sentence and
-# the neighbour that goes with it (a pronoun's antecedent, a figure's unit). hand-set for speed, not
-# fitted: the conflict reads took 50 -> 22 ms at 10,000 articles; with two or three, make eval's
-# figures stayed within their intervals (a spurious conflict fewer / more on user-articles).
-CONFLICT_READ_SENTENCES = 2
 # BM25 hits fetched for each unit word the heuristic answerer's conflict probe searches for.
 # hand-set, origin not recorded (13d4be2)
 UNIT_PROBE_HITS = 10

@@ -331,38 +331,6 @@ def test_years_named_are_whole_years_only() -> None:
     assert years_named("the 1990s, 12,018 fans, 2018.5 points, at 20:15, in 2100") == set()
 
 
-def test_a_source_that_disagrees_deep_in_a_long_passage_is_read_near_the_answer(
-        tmp_path: Path) -> None:
-    # Read with top_k 1, the courier's report is one of the passages past top_k that the reader
-    # reads only for the other side of the answer, and only near the answer's sentence
-    # (assistant/reading.near_the_answer): its figure sits among sentences about other things.
-    filler = ("The mayor opened a new playground beside the river on Monday. Schools in the "
-              "district will close early on Friday for a training day. A local bakery won a "
-              "national prize for its rye bread. ")
-    articles = _articles(tmp_path, {
-        "herald.txt": "Marlow tram depot opens\n\nThe new tram depot in Marlow cost $40 million, "
-                      "the council said. Trams will be serviced there from May.\n",
-        "courier.txt": "Around Marlow this week\n\n" + filler
-                       + "The Marlow tram depot cost $55 million to build, according to the "
-                         "courier's own figures. " + filler + "\n"})
-    assistant = Assistant(store=tmp_path / "store", answerer="reader")
-    assistant.ingest([articles])
-    answer = assistant.ask("How much did the Marlow tram depot cost?", top_k=1)
-    assert answer.conflicts, answer.answer
-    sides = answer.conflicts[0].sides
-    assert {side.value for side in sides} == {"$40 million", "$55 million"}, answer.answer
-    by_n = {c.n: c for c in answer.citations}
-    for side in sides:
-        # The offsets of a reading made near the answer are the article's own.
-        citation = by_n[side.citation]
-        text = assistant.article(citation.article_id)["text"]
-        assert text[citation.answer_start:citation.answer_end] == side.value
-        # ... and its citation shows the whole passage, not the part the reader read.
-        assert citation.passage == text[citation.passage_start:citation.passage_end]
-        if "$55 million" in side.value:
-            assert "bakery" in citation.passage
-
-
 def test_the_conflict_probe_searches_with_the_answer_sentences_stored_vector(
         tmp_path: Path) -> None:
     articles = _articles(tmp_path, {
