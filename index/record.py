@@ -5,7 +5,9 @@ collection, `<collection>-articles`, holds per article:
 - a header record (id = article id): the clean text as its document and the metadata (title,
   source, key, dates, pages, content hash, how many parts);
 - part records (id = `article:version:n`): a JSON document with a slice of its sentences' offsets
-  and float16 vectors (base64), and the chunks that slice completes (offsets and sentence range).
+  and vectors (base64; int8 with a scale a vector, as the catalog keeps them, `"format": "int8"`;
+  parts written before 2026-12-04 hold float16 and are still read), and the chunks that slice
+  completes (offsets and sentence range).
 
 The header is the commit point: parts (and chunk vectors) are written first, the header after,
 and only then are the previous version's parts deleted. A reader that fetches an article while
@@ -35,6 +37,7 @@ import numpy as np
 from index.article import Article
 from index.catalog import Catalog
 from index.chunking import Chunk
+from index.sentence_vectors import decode_packed, encode_int8
 from index.text import Span
 
 log = logging.getLogger(__name__)
@@ -79,8 +82,11 @@ class PartDraft:
             "first": self.first,
             "spans": [[s.start, s.end] for s in self.sentences],
             "dim": int(self.vectors.shape[1]) if len(self.vectors) else 0,
-            "vectors": base64.b64encode(
-                np.asarray(self.vectors, dtype=np.float16).tobytes()).decode(),
+            # The catalog's own form (index/sentence_vectors.py): half of float16's bytes, and
+            # Chroma indexes every document's text for full-text search, which a local server
+            # cannot be told not to do, so the payload's size counts several times over.
+            "format": "int8",
+            "vectors": base64.b64encode(b"".join(encode_int8(self.vectors))).decode(),
             "chunks": [[c.index, c.start, c.end, c.first_sentence, c.last_sentence]
                        for c in self.chunks],
         }
@@ -88,6 +94,13 @@ class PartDraft:
         part_id = f"{self.article.article_id}:{version}:{self.number}"
         return part_id, json.dumps(payload), {"kind": "part", "article_id": self.article.article_id,
                                               "version": version, "n": self.number}
+
+
+def part_vectors(payload: dict[str, Any], rows: int) -> np.ndarray:
+    """The sentence vectors of a part record's payload (float32 rows), int8 or the float16 of
+    parts written before."""
+    data = base64.b64decode(payload["vectors"])
+    return decode_packed(data, rows, str(payload.get("format", "float16")))
 
 
 def _header(article: Article, n_chunks: int, n_parts: int) -> dict[str, Any]:
@@ -212,9 +225,7 @@ class ServerRecord:
                 payload = json.loads(parts["documents"][i])
                 spans = [Span(text[a:b], a, b) for a, b in payload["spans"]]
                 if spans:
-                    vectors = np.frombuffer(base64.b64decode(payload["vectors"]),
-                                            dtype=np.float16).reshape(len(spans), payload["dim"])
-                    writer.sentences(payload["first"], spans, vectors)
+                    writer.sentences(payload["first"], spans, part_vectors(payload, len(spans)))
                 chunks = [Chunk(c[0], c[1], c[2], c[3], c[4], text[c[1]:c[2]])
                           for c in payload["chunks"]]
                 writer.chunks(chunks, [f"{prefix}{c.index}" for c in chunks])

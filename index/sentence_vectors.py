@@ -21,7 +21,12 @@ def decode_many(blobs: list[bytes], vector_format: str) -> np.ndarray:
     """Many stored vectors at once, one row each (float32): one numpy pass, not one a row."""
     if not blobs:
         return np.zeros((0, 0), dtype=np.float32)
-    raw = np.frombuffer(b"".join(blobs), dtype=np.uint8).reshape(len(blobs), -1)
+    return decode_packed(b"".join(blobs), len(blobs), vector_format)
+
+
+def decode_packed(data: bytes, rows: int, vector_format: str) -> np.ndarray:
+    """`rows` stored vectors laid end to end in one byte string (float32 rows)."""
+    raw = np.frombuffer(data, dtype=np.uint8).reshape(rows, -1)
     if vector_format == "float16":
         return raw.view(np.float16).astype(np.float32)
     scales = raw[:, :4].copy().view("<f4")

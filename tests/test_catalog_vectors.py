@@ -1,17 +1,22 @@
 """Sentence vectors in the catalog: int8 with a per-vector scale in a new catalog, float16 kept
-in one written before (issue #22's index size)."""
+in one written before (issue #22's index size); the same on a Chroma server's part records."""
 
 from __future__ import annotations
 
+import base64
+import json
 import sqlite3
 from pathlib import Path
 
+import chromadb
 import numpy as np
 
 from index.article import Article
 from index.catalog import Catalog
 from index.chunking import Chunk
 from index.lexical import CatalogRows
+from index.record import ServerRecord, _header, _placeholder, sync_catalog
+from index.sentence_vectors import encode_int8
 from index.text import Span
 
 
@@ -88,3 +93,54 @@ def test_a_chunk_s_text_is_its_slice_of_the_article_also_in_an_older_catalog(tmp
     # The lexical index reads chunks the same way.
     rows = CatalogRows(catalog.read, catalog.write)
     assert sorted(t for _, _, t in rows.chunks_of(["z"])) == sorted(["as stored", text[0:51]])
+
+
+def _server_record(tmp_path: Path) -> tuple[chromadb.Collection, ServerRecord]:
+    """A ServerRecord over a real (embedded) Chroma collection: the same calls a server gets."""
+    client = chromadb.PersistentClient(path=str(tmp_path / "chroma"))
+    collection = client.create_collection("articles-articles", embedding_function=None)
+    return collection, ServerRecord(collection, lambda fn, *a, **k: fn(*a, **k))
+
+
+def test_the_servers_part_records_hold_int8_vectors_that_sync_to_the_catalogs_own(
+        tmp_path: Path) -> None:
+    collection, record = _server_record(tmp_path)
+    text = "One. Two. Three."
+    article = Article(article_id="a", key="a", source="a", title="a", text=text, path="a")
+    spans = [Span(text[a:b], a, b) for a, b in ((0, 4), (5, 9), (10, 16))]
+    vectors = _unit(3, 4)
+    record.write_part(article, 0, 0, spans, vectors, [Chunk(0, 0, 16, 0, 2, text)])
+    record.commit(article, 1, 1)
+    payload = json.loads(collection.get(ids=["a:" + article.content_hash[:16] + ":0"])
+                         ["documents"][0])
+    assert payload["format"] == "int8"
+    # 388 bytes a vector in base64: not float16's 768.
+    assert len(payload["vectors"]) == 4 * 3 * 388 // 3
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    assert sync_catalog(record, catalog)[0] == 1
+    stored = [r[0] for r in catalog.read().execute("SELECT vector FROM sentences ORDER BY idx")]
+    # The catalog synced from the server holds the very bytes a local ingest would have.
+    assert stored == encode_int8(vectors)
+
+
+def test_a_part_record_of_float16_vectors_written_before_is_still_read(tmp_path: Path) -> None:
+    collection, record = _server_record(tmp_path)
+    text = "One. Two. Three."
+    article = Article(article_id="old", key="old", source="old", title="old", text=text,
+                      path="old")
+    vectors = _unit(3, 5)
+    version = article.content_hash[:16]
+    # The part as written before the int8 format: float16 vectors, no "format".
+    payload = {"first": 0, "spans": [[0, 4], [5, 9], [10, 16]], "dim": 384,
+               "vectors": base64.b64encode(vectors.astype(np.float16).tobytes()).decode(),
+               "chunks": [[0, 0, 16, 0, 2]]}
+    part_id = f"old:{version}:0"
+    collection.upsert(ids=[part_id], embeddings=[_placeholder(part_id)],
+                      documents=[json.dumps(payload)],
+                      metadatas=[{"kind": "part", "article_id": "old", "version": version, "n": 0}])
+    collection.upsert(ids=["old"], embeddings=[_placeholder("old")], documents=[text],
+                      metadatas=[_header(article, 1, 1)])
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    assert sync_catalog(record, catalog)[0] == 1
+    back = np.stack([s.vector for s in catalog.sentences_of("old", 0, 2)])
+    assert np.abs(np.sum(back * vectors, axis=1) - 1).max() < 2e-3
