@@ -464,9 +464,11 @@ class ArticleWriter:
     def sentences(self, first: int, sentences: list[Span], vectors: np.ndarray) -> None:
         self.catalog._insert_sentences(self.db, self.article_id, first, sentences, vectors)
 
-    def chunks(self, chunks: list[Chunk], chunk_ids: list[str]) -> None:
+    def chunks(self, chunks: list[Chunk], chunk_ids: list[str], *, keep_text: bool = True
+               ) -> None:
         # A big article's chunks keep their text: see CHUNK_TEXT_SQL.
-        self.catalog._insert_chunks(self.db, self.article_id, chunks, chunk_ids, keep_text=True)
+        self.catalog._insert_chunks(self.db, self.article_id, chunks, chunk_ids,
+                                    keep_text=keep_text)
 
 
 def _count_words(db: sqlite3.Connection, text: str, delta: int) -> None:

@@ -48,10 +48,15 @@ def chunk_article(text: str, max_words: int = 120, overlap_sentences: int = 1
     return sentences, chunk_sentences(text, sentences, max_words, overlap_sentences)
 
 
+# An article of more sentences than this is big: ingest streams it slice by slice
+# (index/store_writer.py), and its chunks keep their own text in the catalog (below).
+BIG_ARTICLE_SENTENCES = 8192
+
 # A chunk's text in the catalog's SQL: its slice of the article's text. The chunks table keeps
-# the text only of an article streamed slice by slice (index/store_writer.py), where slicing a
-# text of tens of megabytes for each chunk would cost more than the copy (issue #22: the copy
-# was a twentieth of the index). SQLite's substr counts characters, as Python's offsets do.
+# the text only of a big article (streamed at ingest, or fetched from a server's record), where
+# slicing a text of tens of megabytes for each chunk would cost more than the copy (issue #22:
+# the copy was a twentieth of the index). SQLite's substr counts characters, as Python's offsets
+# do.
 def chunk_text_sql(chunks: str = "chunks", articles: str = "articles") -> str:
     """The SQL of a chunk's text, the tables named as given (an attached catalog's, say)."""
     return (f"CASE WHEN {chunks}.text != '' THEN {chunks}.text "

@@ -36,7 +36,7 @@ import numpy as np
 
 from index.article import Article
 from index.catalog import Catalog
-from index.chunking import Chunk
+from index.chunking import BIG_ARTICLE_SENTENCES, Chunk
 from index.sentence_vectors import decode_packed, encode_int8
 from index.text import Span
 
@@ -219,16 +219,18 @@ class ServerRecord:
             content_hash=str(meta["content_hash"]),
             pages=[tuple(p) for p in json.loads(str(meta["pages"]))])  # type: ignore[misc]
         order = sorted(range(len(parts["ids"])), key=lambda i: int(parts["metadatas"][i]["n"]))
+        payloads = [json.loads(parts["documents"][i]) for i in order]
+        # As at ingest: only a big article's chunks keep their own text (CHUNK_TEXT_SQL).
+        big = sum(len(payload["spans"]) for payload in payloads) > BIG_ARTICLE_SENTENCES
         prefix = f"{article_id}-{article.content_hash[:10]}-"
         with catalog.replacing_article(article, int(meta["n_chunks"])) as writer:
-            for i in order:
-                payload = json.loads(parts["documents"][i])
+            for payload in payloads:
                 spans = [Span(text[a:b], a, b) for a, b in payload["spans"]]
                 if spans:
                     writer.sentences(payload["first"], spans, part_vectors(payload, len(spans)))
                 chunks = [Chunk(c[0], c[1], c[2], c[3], c[4], text[c[1]:c[2]])
                           for c in payload["chunks"]]
-                writer.chunks(chunks, [f"{prefix}{c.index}" for c in chunks])
+                writer.chunks(chunks, [f"{prefix}{c.index}" for c in chunks], keep_text=big)
         return True
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from index.article import Article
 from index.catalog import ArticleRecord, Catalog
-from index.chunking import Chunk
+from index.chunking import BIG_ARTICLE_SENTENCES, Chunk
 from index.embedding import Embedder, embed_distinct_counted
 from index.record import PartDraft, ServerRecord
 from index.sections import (
@@ -108,7 +108,7 @@ class StoreWriter:
     # whatever the size of one article (a 50 MB text file holds ~400,000 sentences).
     embed_slice = 2048
     # An article with more sentences than this is written slice by slice (_flush_streaming).
-    stream_sentences = 8192
+    stream_sentences = BIG_ARTICLE_SENTENCES
 
     catalog: Catalog
     vectors: ChromaStore

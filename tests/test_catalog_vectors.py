@@ -121,6 +121,9 @@ def test_the_servers_part_records_hold_int8_vectors_that_sync_to_the_catalogs_ow
     stored = [r[0] for r in catalog.read().execute("SELECT vector FROM sentences ORDER BY idx")]
     # The catalog synced from the server holds the very bytes a local ingest would have.
     assert stored == encode_int8(vectors)
+    # ... and, as a local ingest, the article's text once: a chunk's text is its slice.
+    assert [r[0] for r in catalog.read().execute("SELECT text FROM chunks")] == [""]
+    assert catalog.chunks_by_id(["a-" + article.content_hash[:10] + "-0"]).popitem()[1].text == text
 
 
 def test_a_part_record_of_float16_vectors_written_before_is_still_read(tmp_path: Path) -> None:
