@@ -137,11 +137,16 @@ class Session:
         index = page.locator('#chat [data-testid="bot"]').count()
         page.fill("#question textarea", question)
         page.press("#question textarea", "Enter")
-        page.wait_for_function(
-            f"document.querySelectorAll('{FINISHED}').length > {before}")
-        # The finished answer arrives a step before the turn ends (Ask comes back in place of
-        # Stop); a question sent in between is refused as "an answer is still coming in".
-        page.locator("#ask").wait_for(state="visible")
+        # At the first frame the finished answer shows, is Ask back (in place of Stop)? The
+        # turn ends in the same update as its answer, so a question sent the moment it shows is
+        # taken, not refused as "an answer is still coming in".
+        page.wait_for_function(f"""() => {{
+            if (document.querySelectorAll('{FINISHED}').length <= {before}) return false;
+            const ask = document.querySelector('#ask');
+            window.aaAskWithAnswer = !!ask && ask.offsetParent !== null;
+            return true;
+        }}""")
+        assert page.evaluate("window.aaAskWithAnswer"), "the answer showed while Ask was hidden"
         # By position, not `.last`: a locator is re-resolved on use, and later answers come.
         return page.locator('#chat [data-testid="bot"]').nth(index)
 

@@ -50,8 +50,10 @@ def _ask(chat: ChatHandlers, owner: str, question: str, conv: str = "") -> tuple
     conversation id and the answer."""
     _box, text, messages, busy, conv, *_rest = chat.start_turn(owner, question, [], False, conv)
     assert busy and text == question and conv
-    *_streamed, (messages, answers, plain) = list(
+    *_streamed, (messages, answers, plain, busy, ask, stop) = list(
         chat.stream_turn(owner, text, messages, [], [], None, conv, None))
+    # The last update ends the turn: Ask is back with the answer, in the same update.
+    assert busy is False and ask.visible is True and stop.visible is False
     answer = answers[-1]
     assert isinstance(answer, Answer), messages[-1]
     # Only a plain answer is context for the next question (see follows_on); whether this one
@@ -357,7 +359,7 @@ def test_a_declined_turn_is_no_context_for_the_next_question(services: Services)
     chat = ChatHandlers(services)
     _box, text, messages, _busy, conv, *_ = chat.start_turn(
         "erin", "What is the boiling point of tungsten?", [], False, "")
-    *_streamed, (messages, answers, plain) = list(
+    *_streamed, (messages, answers, plain, *_ended) = list(
         chat.stream_turn("erin", text, messages, [], [], None, conv, None))
     assert answers[-1] is not None and answers[-1].status == "declined", messages[-1]
     assert plain == [], "a declined turn is left out of the follow-up history"

@@ -90,8 +90,13 @@ class ChatHandlers:
                     answers: list[Answer | None], plain: list[dict[str, str]],
                     chosen: SessionSettings | None, conv: str, chosen_ids: list[str] | None
                     ) -> Iterator[tuple[Any, ...]]:
-        """(chat, answers, plain) as the answer streams in; the last one holds the finished
-        answer (or the error line), which is also stored in the conversation."""
+        """(chat, answers, plain, busy, Ask, Stop) as the answer streams in; the last one holds
+        the finished answer (or the error line), which is also stored in the conversation, and
+        ends the turn in the same update: Ask is back and a question may be sent the moment
+        the answer shows. (Ending it in the next event left a moment in which Enter was refused
+        as "an answer is still coming in".)"""
+        streaming = (gr.skip(), gr.skip(), gr.skip())
+        ended = (False, gr.Button(visible=True), gr.Button(visible=False))
         turn = len(answers)
         final: Answer | None = None
         partial, last, paced = "", 0.0, 0.0
@@ -109,25 +114,26 @@ class ChatHandlers:
                 if time.monotonic() - last >= STREAM_UPDATE_SECONDS:
                     last = time.monotonic()
                     chat[-1] = {"role": "assistant", "content": render.streaming_html(partial)}
-                    yield chat, answers, plain
+                    yield chat, answers, plain, *streaming
             if final is None:
                 raise AssistantError("the answer stream ended without an answer")
         except Exception as exc:  # every failure becomes a readable line in the chat
             message = error_message(exc)
             chat[-1] = {"role": "assistant", "content": render.error_html(message)}
             self.conversations.add_turn(owner, conv, text, None, message)
-            yield chat, [*answers, None], plain
+            yield chat, [*answers, None], plain, *ended
             return
         chat[-1] = {"role": "assistant", "content": render.answer_html(final, turn)}
         if follows_on(final):
             plain = [*plain, {"role": "user", "content": text},
                      {"role": "assistant", "content": final.answer}]
         self.conversations.add_turn(owner, conv, text, final)
-        yield chat, [*answers, final], plain
+        yield chat, [*answers, final], plain, *ended
 
     def end_turn(self, owner: str, conv: str, search: str) -> tuple[Any, ...]:
-        return (False, gr.Button(visible=True), gr.Button(visible=False),
-                *self.sidebar(owner, conv, search))
+        """After a turn: the sidebar (the conversation listed, its title and export). The turn
+        itself ended with the stream's last update, so a question sent since is not touched."""
+        return self.sidebar(owner, conv, search)
 
     def stop_turn(self, owner: str, chat: list[dict[str, Any]], answers: list[Answer | None],
                   text: str, conv: str, search: str) -> tuple[Any, ...]:

@@ -209,11 +209,10 @@ def wire_chat(chat_tab: ChatTab, state: SessionState, handlers: ChatHandlers,
         streamed = started.success(
             stream_turn, inputs=[s.pending, c.chatbot, s.turns, s.history, s.session,
                                  s.conversation, c.scope],
-            outputs=[c.chatbot, s.turns, s.history], api_visibility="private", concurrency_limit=4,
-            show_progress="hidden")
+            outputs=[c.chatbot, s.turns, s.history, s.busy, c.send, c.stop],
+            api_visibility="private", concurrency_limit=4, show_progress="hidden")
         streamed.then(end_turn, inputs=[s.conversation, c.conv_search],
-                      outputs=[s.busy, c.send, c.stop, *sidebar_outputs], api_visibility="private",
-                      show_progress="hidden")
+                      outputs=sidebar_outputs, api_visibility="private", show_progress="hidden")
         streams.append(streamed)
     # Cancel first, then mark the turn: an update the stream had already sent arrives
     # before the mark, not over it.
