@@ -86,7 +86,8 @@ class PartDraft:
             # Chroma indexes every document's text for full-text search, which a local server
             # cannot be told not to do, so the payload's size counts several times over.
             "format": "int8",
-            "vectors": base64.b64encode(b"".join(encode_int8(self.vectors))).decode(),
+            "vectors": base64.b64encode(
+                b"".join(encode_int8(self.vectors)) if len(self.vectors) else b"").decode(),
             "chunks": [[c.index, c.start, c.end, c.first_sentence, c.last_sentence]
                        for c in self.chunks],
         }
