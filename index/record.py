@@ -220,12 +220,15 @@ class ServerRecord:
             content_hash=str(meta["content_hash"]),
             pages=[tuple(p) for p in json.loads(str(meta["pages"]))])  # type: ignore[misc]
         order = sorted(range(len(parts["ids"])), key=lambda i: int(parts["metadatas"][i]["n"]))
-        payloads = [json.loads(parts["documents"][i]) for i in order]
-        # As at ingest: only a big article's chunks keep their own text (CHUNK_TEXT_SQL).
-        big = sum(len(payload["spans"]) for payload in payloads) > BIG_ARTICLE_SENTENCES
+        # As at ingest: only a big article's chunks keep their own text (CHUNK_TEXT_SQL). The
+        # parts are consecutive slices of its sentences, so the last one says how many there
+        # are; each part is parsed as it is written, never all of a big article's at once.
+        last = json.loads(parts["documents"][order[-1]]) if order else {"first": 0, "spans": []}
+        big = last["first"] + len(last["spans"]) > BIG_ARTICLE_SENTENCES
         prefix = f"{article_id}-{article.content_hash[:10]}-"
         with catalog.replacing_article(article, int(meta["n_chunks"])) as writer:
-            for payload in payloads:
+            for i in order:
+                payload = json.loads(parts["documents"][i])
                 spans = [Span(text[a:b], a, b) for a, b in payload["spans"]]
                 if spans:
                     writer.sentences(payload["first"], spans, part_vectors(payload, len(spans)))

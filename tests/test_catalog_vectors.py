@@ -13,7 +13,7 @@ import numpy as np
 
 from index.article import Article
 from index.catalog import Catalog
-from index.chunking import Chunk
+from index.chunking import BIG_ARTICLE_SENTENCES, Chunk
 from index.lexical import CatalogRows
 from index.record import ServerRecord, _header, _placeholder, sync_catalog
 from index.sentence_vectors import encode_int8
@@ -147,3 +147,30 @@ def test_a_part_record_of_float16_vectors_written_before_is_still_read(tmp_path:
     assert sync_catalog(record, catalog)[0] == 1
     back = np.stack([s.vector for s in catalog.sentences_of("old", 0, 2)])
     assert np.abs(np.sum(back * vectors, axis=1) - 1).max() < 2e-3
+
+
+def test_a_big_article_synced_from_the_server_keeps_its_chunks_text(tmp_path: Path) -> None:
+    # More sentences than BIG_ARTICLE_SENTENCES, in parts of 2,048 as ingest writes them: the
+    # last part alone holds one sentence, so only the count from the slices' offsets tells.
+    _collection, record = _server_record(tmp_path)
+    n = BIG_ARTICLE_SENTENCES + 1
+    text = " ".join(f"S{i}." for i in range(n))
+    spans, at = [], 0
+    for i in range(n):
+        piece = f"S{i}."
+        spans.append(Span(piece, at, at + len(piece)))
+        at += len(piece) + 1
+    article = Article(article_id="big", key="big", source="big", title="big", text=text,
+                      path="big")
+    vectors = _unit(n, 6)
+    chunks = [Chunk(i, spans[i].start, spans[i].end, i, i, spans[i].text) for i in range(n)]
+    parts = range(0, n, 2048)
+    for number, begin in enumerate(parts):
+        record.write_part(article, number, begin, spans[begin:begin + 2048],
+                          vectors[begin:begin + 2048],
+                          [c for c in chunks if begin <= c.last_sentence < begin + 2048])
+    record.commit(article, n, len(parts))
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    assert sync_catalog(record, catalog)[0] == 1
+    kept = catalog.read().execute("SELECT count(*) FROM chunks WHERE text != ''").fetchone()[0]
+    assert kept == n
