@@ -253,7 +253,7 @@ class StoreWriter:
                     last = section_of(ready[-1].first_sentence)
                     # The slice that readies the last chunk writes every section left.
                     finished = next_chunk >= len(item.chunks)
-                    nodes = [self._node(article, open_sections.pop(number))
+                    nodes = [section_node(article, open_sections.pop(number))
                              for number in sorted(open_sections) if finished or number < last]
                     self.vectors.add(nodes)
                     written.update(node.node_id for node in nodes)
@@ -291,11 +291,7 @@ class StoreWriter:
                      for c in item.chunks]
         drafts = draft_sections(((c.first_sentence, c.last_sentence, c.start, c.end)
                                  for c in item.chunks), sentence_vectors)
-        return chunk_ids, [self._node(article, draft) for draft in drafts.values()]
-
-    @staticmethod
-    def _node(article: Article, draft: SectionDraft) -> NodeToStore:
-        return section_node(article, draft)
+        return chunk_ids, [section_node(article, draft) for draft in drafts.values()]
 
 
 def section_node(article: Article | ArticleRecord, draft: SectionDraft) -> NodeToStore:
