@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import sys
+import threading
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -388,6 +389,8 @@ def chat(ctx: click.Context, store: str | None, chroma_url: str | None, llm: str
     """A terminal chat: type questions, get cited answers. Ctrl-D to leave."""
     assistant = open_assistant(ctx, store, chroma_url, **llm_overrides(llm, llm_url, llm_model))
     history: list[dict[str, str]] = []
+    # The models load while the first question is typed (the Assistant is thread-safe).
+    threading.Thread(target=assistant.warm_up, name="warm-up", daemon=True).start()
     click.echo("Ask about the indexed articles (Ctrl-D to quit).")
     if isinstance(sys.stdin, io.TextIOWrapper):
         # Bytes that are not UTF-8 reach the question check as lone surrogates, which refuses

@@ -8,6 +8,7 @@ stores can live in one process, and one of them can answer from several threads 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,11 +30,14 @@ from index.check import StoreCheck
 from index.embedding import Embedder
 from index.record import ServerRecord
 from index.state import StoreState
+from index.text import split_sentences
 from index.vectorstore import ChromaStore
 
 if TYPE_CHECKING:
     from assistant.chat import ChatMessages
     from assistant.generative import GenerativeAnswerer
+
+log = logging.getLogger(__name__)
 
 
 class Assistant:
@@ -176,6 +180,25 @@ class Assistant:
             raise AssistantError(str(exc)) from None
 
     # --- answering ----------------------------------------------------------------------------
+
+    def warm_up(self) -> None:
+        """Load now what the first answer would otherwise wait for: the vector store's client,
+        the lexical index, the embedding and reader models, the typo corrector's dictionaries
+        and the sentence splitter of the support check (about a second together on 2 cores).
+        A server calls it before it takes requests, so its first user waits no longer than the
+        next. It answers nothing and writes nothing; a store that cannot answer yet (empty, or
+        its Chroma server down) is logged and left for the first question to report."""
+        started = time.perf_counter()
+        split_sentences("Warm. Up.")
+        if self.settings.answerer == "reader":
+            self.reader.read("Warm?", ["Up."])
+        try:
+            self.retrieve("warm up", 1)
+            if self.settings.spelling:
+                self.speller.load()
+        except AssistantError as exc:
+            log.warning("warm-up: %s", exc)
+        log.info("warm-up: %.0f ms", (time.perf_counter() - started) * 1000)
 
     @catalog_guard
     def retrieve(self, question: str, top_k: int | None = None, *, scope: Scope | None = None

@@ -138,6 +138,12 @@ class SpellingCorrector:
         log.debug("spelling: read %r as %r", question, corrected)
         return corrected
 
+    def load(self) -> None:
+        """Build the dictionaries a first typo would otherwise wait for (a server's warm-up)."""
+        english_words()
+        _english_lookup()
+        self._dictionary()
+
     def _closest(self, word: str) -> str | None:
         from symspellpy import Verbosity
 

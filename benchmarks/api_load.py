@@ -6,9 +6,10 @@
 It indexes samples/articles plus the user's articles into a temporary store, starts the server
 (rate limit off, one API key), then:
 
-1. one answer's cost: 20 sequential requests, timing each and reading the server's CPU time from
+1. the first request after the server starts (it warms its models up before it listens);
+2. one answer's cost: 20 sequential requests, timing each and reading the server's CPU time from
    /proc (all its threads, so onnxruntime's are counted);
-2. the load: N requests sent at once from one asyncio client (httpx), each timed from the common
+3. the load: N requests sent at once from one asyncio client (httpx), each timed from the common
    start; errors, p50, p95 and the slowest are printed.
 
 The CPU-bound floor is N x (the server's CPU seconds a request) / cores: no server on this
@@ -117,8 +118,12 @@ def main() -> None:
                     if server.poll() is not None or time.monotonic() > deadline:
                         sys.exit("the server did not start")
                     time.sleep(0.3)
-            # Warm up (lazy models, caches), then one answer's cost, one request at a time.
-            asyncio.run(load(url, pool[:5]))
+            # The first answer after start (the server warms its models up before it listens),
+            # then a few more to warm caches, then one answer's cost, one request at a time.
+            first, errors, _ = asyncio.run(load(url, pool[:1]))
+            if errors:
+                sys.exit(f"the first request failed: {errors[0]}")
+            asyncio.run(load(url, pool[1:5]))
             sequential: list[float] = []
             cpu_before = cpu_seconds(server.pid)
             for question in pool[:20]:
@@ -136,6 +141,7 @@ def main() -> None:
     p95 = percentile(latencies, 0.95)
     figures = {
         "requests": args.requests, "cores": cores, "workers": args.workers or cores,
+        "first_request_ms": round(first[0] * 1000, 1),
         "sequential_p50_ms": round(statistics.median(sequential) * 1000, 1),
         "server_cpu_ms_per_request": round(cpu_per_request * 1000, 1),
         "cpu_bound_floor_s": round(floor, 2), "errors": len(errors),
@@ -148,6 +154,7 @@ def main() -> None:
     }
     print(f"{args.requests} simultaneous chat completions, {cores} cores, "
           f"{figures['workers']} answer workers")
+    print(f"  the first request after start: {figures['first_request_ms']} ms")
     print(f"  one request alone: p50 {figures['sequential_p50_ms']} ms, "
           f"server CPU {figures['server_cpu_ms_per_request']} ms")
     print(f"  CPU-bound floor ({args.requests} x CPU / cores): {figures['cpu_bound_floor_s']} s")

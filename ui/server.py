@@ -109,6 +109,8 @@ def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860,
 
     sock = bind(host, port)
     app = build_server(assistant, auth, api=api, host=host)
+    # Loaded before the address is printed: the first request would otherwise wait a second.
+    assistant.warm_up()
     # Gradio keeps its event stream open; without a short grace period shutdown waits ~15 s.
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2,
                                            # 100 clients may connect at once (the load test)
