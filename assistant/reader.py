@@ -26,7 +26,6 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from assistant.tuning import (
-    READER_CALL_COST_TOKENS,
     READER_MAX_ANSWER_TOKENS,
     READER_MAX_LENGTH,
     READER_MAX_QUESTION_TOKENS,
@@ -157,26 +156,6 @@ def best_span(start_logits: np.ndarray, end_logits: np.ndarray, window: Window,
     return best
 
 
-def length_groups(lengths: list[int], call_cost: int = READER_CALL_COST_TOKENS) -> list[list[int]]:
-    """The indices of `lengths` split into batches of similar length, each batch padded to its
-    longest: the split of the sorted lengths with the fewest padded tokens, a model call
-    counting as `call_cost` tokens more (so 12 windows of 140-170 tokens stay one call, and a
-    few of 60 beside them get their own)."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    ordered = [lengths[i] for i in order]
-    # cost[j]: the cheapest split of the j shortest; cut[j]: where its last batch starts.
-    cost = [0] + [0] * len(ordered)
-    cut = [0] * (len(ordered) + 1)
-    for j in range(1, len(ordered) + 1):
-        cost[j], cut[j] = min((cost[i] + call_cost + (j - i) * ordered[j - 1], i) for i in range(j))
-    groups: list[list[int]] = []
-    j = len(ordered)
-    while j > 0:
-        groups.append(order[cut[j]:j])
-        j = cut[j]
-    return groups[::-1]
-
-
 Status = Literal["answered", "tentative", "declined"]
 
 
@@ -279,24 +258,6 @@ class Reader:
         return results
 
     def _run(self, windows: list[Window]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """The model's outputs for every window, in order. Windows of similar length share a call
-        (`length_groups`): padding a 110-token window to the batch's 170 costs as much as the
-        tokens it pads, and on the user's articles a sixth of the padded tokens were padding."""
-        length = max(len(w.input_ids) for w in windows)
-        starts = np.full((len(windows), length), _NEG, dtype=np.float32)
-        ends = np.full_like(starts, _NEG)
-        answerable: np.ndarray | None = None
-        for group in length_groups([len(w.input_ids) for w in windows]):
-            s, e, a = self._run_batch([windows[i] for i in group])
-            starts[group, : s.shape[1]] = s
-            ends[group, : e.shape[1]] = e
-            if a is not None:
-                if answerable is None:
-                    answerable = np.zeros((len(windows), *a.shape[1:]), dtype=a.dtype)
-                answerable[group] = a
-        return starts, ends, answerable
-
-    def _run_batch(self, windows: list[Window]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         length = max(len(w.input_ids) for w in windows)
         ids = np.zeros((len(windows), length), dtype=np.int64)
         types = np.zeros_like(ids)

@@ -106,15 +106,6 @@ READER_STRIDE = 96
 # A question is cut to this many word pieces, so the passage keeps its room.
 # hand-set, origin not recorded (422181d)
 READER_MAX_QUESTION_TOKENS = 64
-# What one model call costs beside its windows, in padded tokens: windows of lengths this far
-# apart are read in separate calls (assistant/reader.length_groups). Measured 2026-12-04 on 2
-# cores: a 152-token window costs 5.1 ms in a batch of 6-14 and 6.7 ms alone, so a call's own
-# cost is about 1.6 ms, some 48 tokens. With 40, asks over the user's articles plus the samples
-# took 6 % less time than with one call padded to the longest window, and over the 10,000-article
-# bench corpus 4 % less (20, 64 and 80: no faster). Answers moved within the int8 model's own
-# noise (dynamic quantisation scales a batch as a whole): on the validation split ROC-AUC 0.785
-# against 0.782 (training/calibrate_reader.py, which fitted the shipped calibration this way).
-READER_CALL_COST_TOKENS = 40
 # The longest answer span, in tokens. hand-set, origin not recorded (422181d)
 READER_MAX_ANSWER_TOKENS = 30
 # Best start and end logits paired when looking for the best span.

@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT, run_cli
 
 from assistant import Assistant, AssistantError
-from assistant.reader import MODEL_DIR, Reader, ReaderError, length_groups, make_windows, sha256
+from assistant.reader import MODEL_DIR, Reader, ReaderError, make_windows, sha256
 from assistant.values import same_value, start_with_qualifier
 
 PASSAGE = ("The Riverside tram line opened on 14 March 2011 after four years of construction. "
@@ -172,16 +172,6 @@ def test_a_qualifier_before_an_amount_stays_with_the_span(text: str, span: str, 
     start = text.index(span)
     end = start + len(span)
     assert text[start_with_qualifier(text, start, end):end] == shown
-
-
-def test_windows_of_similar_length_share_a_model_call() -> None:
-    lengths = [150, 160, 152, 60, 62, 170, 140, 58]
-    groups = length_groups(lengths)
-    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))  # each window once
-    short = {3, 4, 7}
-    assert any(set(g) == short for g in groups), groups  # the short ones are not padded to 170
-    assert length_groups([150] * 10) == [list(range(10))]  # equal lengths: one call
-    assert length_groups([]) == []
 
 
 def test_planted_name_conflict_is_reported_with_both_sides_cited(tmp_path: Path) -> None:
