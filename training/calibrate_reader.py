@@ -317,7 +317,9 @@ def write_card(model_dir: Path, calibration: dict, training: dict | None) -> Non
         f"- Examples per epoch: {(training or {}).get('train_examples')} "
         f"({record.get('train_windows') or record.get('train_windows_epoch_1')} windows).",
         "- Dropout is off: on 2 CPU cores its random masks cost more than the forward pass "
-        "(5.0 vs 11.6 windows/s measured); each epoch's fresh derived examples regularise instead.",
+        "(5.0 vs 11.6 windows/s measured); "
+        + ("each epoch's fresh derived examples regularise instead." if v2
+           else f"{hp.get('epochs')} epochs leave little room to overfit."),
         *([f"- Loss: span cross-entropy + {hp.get('answerable_weight')} x the answerability head's "
            "binary cross-entropy."] if v2 else []),
         *[f"- After epoch {h['epoch']} (step {h['step']}, {h['minutes']:.0f} min): "
