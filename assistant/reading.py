@@ -5,7 +5,8 @@ that disagree.
 The judgement is the model's: the reader (assistant/reader.py) is trained by training/, and its
 threshold and calibration are fitted on a validation split by training/calibrate_reader.py.
 Hand-set numbers remain in the conflict check: the heuristic answerer's same-topic cosine
-(assistant/extractive.same_topic, shared) and the word overlap in assistant/values.py (both in
+(assistant/extractive.same_topic, shared) and the word overlap in assistant/values.py; the
+cosine a phrase's conflict needs is fitted by training/fit_conflict_similarity.py (all in
 assistant/tuning.py, with where they came from).
 
 - Answerability: each retrieved passage is read; when no passage holds a span the reader
@@ -18,7 +19,9 @@ assistant/tuning.py, with where they came from).
   comes from an article about the year asked, the answer abstains and says so.
 - Conflicts: the best span of each article; two confident spans from different articles that
   state different values (assistant/values.py) about the same event are shown side by side (of
-  several such pairs, the one whose sentences say the most the same around their values). When
+  several such pairs, the one whose sentences say the most the same around their values). A
+  phrase (not a name, an amount or a date) is one side only against a sentence alike enough to
+  report the same thing: two phrases from two facts of one event are not a dispute. When
   the retrieved passages hold no such pair, `other_side` reads the other articles' passages found
   by searching with the answer's sentence (`probe_for` asks the retrieve stage for them), so a
   report that words the event differently from the question is still read.
@@ -39,7 +42,7 @@ from assistant.instructions import addresses_an_assistant, after_instructions
 from assistant.reader import Reader
 from assistant.retrieval import Candidate, Passage
 from assistant.selection import Probe, Reading, Selection
-from assistant.tuning import QUOTE_AFTER_INSTRUCTIONS_MIN_WORDS
+from assistant.tuning import PHRASE_CONFLICT_COSINE, QUOTE_AFTER_INSTRUCTIONS_MIN_WORDS
 from assistant.values import mentions_an_amount, read_value, same_value, topic_of
 from index.text import words
 
@@ -247,8 +250,17 @@ class ReaderAnswerer:
                 or self._states(second, first.text, evidence) \
                 or self._states(first, second.text, evidence):
             return False
-        return first.sentence.text != second.sentence.text and \
-            same_topic(first.sentence, second.sentence)
+        if first.sentence.text == second.sentence.text or \
+                not same_topic(first.sentence, second.sentence):
+            return False
+        # Two amounts, dates or names of one event contradict each other in any wording; a
+        # phrase only in a sentence that reports the same thing (PHRASE_CONFLICT_COSINE): "the
+        # talks were constructive" and "Trump spoke of great progress" are two facts, not a
+        # dispute.
+        if _a_phrase(first.text, second.text):
+            return float(first.sentence.sentence.vector @ second.sentence.sentence.vector) \
+                >= PHRASE_CONFLICT_COSINE
+        return True
 
     def _conflict(self, best: Reading, readings: list[Reading], evidence: Evidence
                   ) -> tuple[Reading, Reading] | None:
@@ -284,6 +296,16 @@ class ReaderAnswerer:
             first, second = second, first
         log.debug("conflict: %r vs %r", first.text, second.text)
         return first, second
+
+
+def _a_phrase(first: str, second: str) -> bool:
+    """Whether two answer spans are compared as phrases: one of them is neither an amount nor a
+    date, and one is not a name (its first letter is not a capital): "smooth and quiet" against
+    "a great success", "foreign ministers and two officials" against "US and Russian
+    presidents" (training/fit_conflict_similarity.py)."""
+    spans = (first.strip(), second.strip())
+    return any(read_value(s).kind == "text" for s in spans) and \
+        any(s[:1].islower() for s in spans)
 
 
 def _context_words(reading: Reading) -> set[str]:

@@ -146,6 +146,14 @@ PROBE_UNIT_WORDS = 2
 # hand-set: design choice (MiniLM puts unrelated news sentences below about 0.3, two reports
 # of one event well above it) (a26916c)
 SAME_TOPIC_COSINE = 0.3
+# A phrase ("smooth and quiet", not a name, an amount or a date) is shown against another answer
+# as sources that disagree only when their sentences are this alike: the same report with
+# another detail, not two facts of one event ("passengers found the crossing smooth" against
+# "the operator called the week a great success"). Fitted by training/fit_conflict_similarity.py
+# on squad2-pool's training articles (2026-12-04): 0.58 keeps 92.8 % of 2,908 sentences that
+# disagree on one phrase and 5.2 % of 1,226 pairs of one article's facts (reader answerer,
+# assistant/reading.py).
+PHRASE_CONFLICT_COSINE = 0.58
 # Two spans' words agree when they overlap (Jaccard) at least this much (values.same_value).
 # hand-set, not fitted: no labelled set of agreeing and disagreeing spans exists yet (4a74892)
 SAME_VALUE_MIN_OVERLAP = 0.5

@@ -240,6 +240,27 @@ def test_a_confident_span_about_another_race_does_not_hide_two_sources_that_disa
     assert "Peter Holm" not in answer.answer
 
 
+def test_two_phrases_from_sentences_about_different_things_are_not_a_conflict(
+        tmp_path: Path) -> None:
+    # Both reports are about the ferry; one says how passengers found the crossing, the other
+    # what the operator called the first week. Two different phrases are two facts, not sources
+    # that disagree (TEXT_CONFLICT_COSINE); before that rule this answer said "The sources
+    # disagree: one says smooth and quiet, another says more crossings will be added".
+    articles = _articles(tmp_path, {
+        "harbour.txt": "Ferry service resumes\n\nThe ferry service between Alder and Brook resumed "
+                       "on Monday after a month of repairs. Passengers described the crossing as "
+                       "smooth and quiet. Tickets cost the same as before.\n",
+        "coast.txt": "Alder ferry back in service\n\nThe ferry between Alder and Brook is running "
+                     "again after repairs to its engines. The operator called the first week of "
+                     "sailings a great success, and more crossings will be added in the summer.\n"})
+    assistant = Assistant(store=tmp_path / "store", answerer="reader")
+    assistant.ingest([articles])
+    answer = assistant.ask("How was the crossing described?")
+    assert not answer.abstained
+    assert not answer.conflicts, answer.answer
+    assert "smooth and quiet" in answer.answer
+
+
 @pytest.fixture(scope="module")
 def reader_assistant(sample_store: Path) -> Assistant:
     return Assistant(store=sample_store, answerer="reader")
