@@ -158,3 +158,37 @@ def test_the_ablation_table_reads_each_row_against_the_full_recipe() -> None:
     assert "0.600 (-0.150)" in rows["no_head"]
     assert "0.740 (-0.010)" in rows["v2 (seed 43)"] and "noise floor" in text
     assert "about 25% of an epoch" in text and "Not yet run: without:noisy_question" in text
+
+
+def test_the_phrase_conflict_fit_builds_its_pairs_from_one_articles_answers() -> None:
+    """training/fit_conflict_similarity.py: a disagreeing report is the answer's sentence with
+    another phrase in the answer's place; a spurious pair is two answers' sentences of one
+    article, one of them a phrase; the threshold separates the two."""
+    import numpy as np
+
+    from training.fit_conflict_similarity import answered_sentences, pairs, youden
+
+    article = {"title": "Ferry", "paragraphs": [
+        {"context": "The ferry resumed on Monday. Passengers described the crossing as smooth "
+                    "and quiet. The operator called the week a great success.",
+         "qas": [{"question": "How was the crossing?", "is_impossible": False,
+                  "answers": [{"text": "smooth and quiet", "answer_start": 66}]},
+                 {"question": "What did the operator call the week?", "is_impossible": False,
+                  "answers": [{"text": "a great success", "answer_start": 113}]},
+                 {"question": "When did it resume?", "is_impossible": False,
+                  "answers": [{"text": "Monday", "answer_start": 21}]},
+                 {"question": "When did it open?", "is_impossible": False,
+                  "answers": [{"text": "1990", "answer_start": 0}]}]}]}
+    found = answered_sentences([article])
+    # Amounts and dates are left out: they conflict in any wording.
+    assert {a.answer for a in found} == {"smooth and quiet", "a great success", "Monday"}
+    smooth = next(a for a in found if a.answer == "smooth and quiet")
+    assert smooth.sentence == "Passengers described the crossing as smooth and quiet."
+    reports, facts = pairs(found, 50, seed=1)
+    assert reports and all(a != b for a, b in reports)
+    for first, second in reports:  # the same sentence, the phrase swapped for the other one
+        assert first.replace("smooth and quiet", "a great success") == second \
+            or first.replace("a great success", "smooth and quiet") == second
+    assert facts and all(a != b for a, b in facts)
+    threshold, tpr, fpr = youden(np.array([0.9, 0.8, 0.7]), np.array([0.3, 0.5, 0.65]))
+    assert threshold == 0.7 and tpr == 1.0 and fpr == 0.0
