@@ -3,7 +3,9 @@ and the OpenAI-compatible API at "/v1" (ui/openai_api.py), both over one Assista
 
     from assistant import Assistant
     from ui.server import build_server
-    app = build_server(Assistant(store=".assistant"))   # any ASGI server can run it
+    assistant = Assistant(store=".assistant")
+    assistant.warm_up()                 # as `serve` does: the first request does not load models
+    app = build_server(assistant)       # any ASGI server can run it
 """
 
 from __future__ import annotations
