@@ -186,8 +186,9 @@ class Assistant:
         the lexical index, the embedding and reader models, the typo corrector's dictionaries
         and the sentence splitter of the support check (about a second together on 2 cores).
         A server calls it before it takes requests, so its first user waits no longer than the
-        next. It answers nothing and writes nothing; a store that cannot answer yet (empty, or
-        its Chroma server down) is logged and left for the first question to report."""
+        next. It answers nothing and changes no article (with a Chroma server it brings the local
+        cache up to date, as the first question would); a store that cannot answer yet (empty,
+        or its Chroma server down) is logged and left for the first question to report."""
         started = time.perf_counter()
         split_sentences("Warm. Up.")
         if self.settings.answerer == "reader":
