@@ -221,7 +221,7 @@ class Assistant:
         started = time.perf_counter()
         prepared = self.parts.prepare.question(question)
         self.store.ready()
-        return self.pipeline.answer(prepared, top_k, scope, started)
+        return self.pipeline.answer(self.parts.prepare.spelled(prepared), top_k, scope, started)
 
     @catalog_guard
     def chat(self, messages: ChatMessages, *, top_k: int | None = None,
@@ -233,7 +233,7 @@ class Assistant:
         started = time.perf_counter()
         prepared = self.parts.prepare.messages(messages)
         self.store.ready()
-        return self.pipeline.answer(prepared, top_k, scope, started)
+        return self.pipeline.answer(self.parts.prepare.spelled(prepared), top_k, scope, started)
 
     def stream(self, question_or_messages: str | ChatMessages, *, top_k: int | None = None,
                scope: Scope | None = None) -> Iterator[str | Answer]:
@@ -247,6 +247,7 @@ class Assistant:
             else self.parts.prepare.messages(question_or_messages)
         with catalog_errors(self.store.catalog_path):
             self.store.ready()
+            prepared = self.parts.prepare.spelled(prepared)
             outcome = self.pipeline.run(prepared, top_k, scope)
         yield from self.pipeline.stream(outcome, prepared, scope, started)
 

@@ -92,3 +92,24 @@ def test_spelling_can_be_switched_off(small_store, tmp_path: Path) -> None:
     assistant = Assistant(store=tmp_path / "store", spelling=False)
     answer = assistant.ask("How long did the tlaks last?")
     assert answer.query == ""
+
+
+@pytest.mark.parametrize("door", ["ask", "chat", "stream"])
+def test_a_question_to_a_store_that_does_not_exist_creates_nothing(tmp_path: Path,
+                                                                    door: str) -> None:
+    # The typo makes the corrector read the store's words; it must not open (and so create)
+    # a catalog before the store is known to exist. Before, `ask` left catalog.sqlite and
+    # state.sqlite behind and said "the store ... is empty".
+    from assistant import EmptyStoreError
+
+    store = tmp_path / "never-ingested"
+    assistant = Assistant(store=store)
+    question = "How long did the tlaks last?"
+    with pytest.raises(EmptyStoreError, match="no index at"):
+        if door == "ask":
+            assistant.ask(question)
+        elif door == "chat":
+            assistant.chat([{"role": "user", "content": question}])
+        else:
+            list(assistant.stream(question))
+    assert not store.exists()

@@ -32,7 +32,7 @@ class Prepare:
 
     def question(self, question: str) -> Prepared:
         question = check_question(question)
-        return self._spelled(Prepared(question, question, question))
+        return Prepared(question, question, question)
 
     def messages(self, messages: ChatMessages) -> Prepared:
         """(question as asked, standalone query for retrieval, question the answerer picks
@@ -43,7 +43,7 @@ class Prepare:
         question = check_question(turns[-1].content)
         history = turns[:-1]
         if not any(m.role == "user" for m in history) or not is_follow_up(question):
-            return self._spelled(Prepared(question, question, question))
+            return Prepared(question, question, question)
         if self._condenser is not None:
             query, note = self._condenser().condense(history, question)
         else:
@@ -53,10 +53,13 @@ class Prepare:
         # back to whichever sentence repeats the names most.
         focus = query if note.startswith("chat: follow-up rewritten by the model") \
             else strip_lead(question)
-        return self._spelled(Prepared(question, query, focus, f"{note}: {query}"))
+        return Prepared(question, query, focus, f"{note}: {query}")
 
-    def _spelled(self, prepared: Prepared) -> Prepared:
-        """Typos corrected in the query and focus; the question as asked stays the Answer's."""
+    def spelled(self, prepared: Prepared) -> Prepared:
+        """Typos corrected in the query and focus; the question as asked stays the Answer's.
+        Separate from `question` and `messages`, which refuse a bad question before any work:
+        correcting reads the store's words, so it runs once the store is known to answer (a
+        question to a store that does not exist must not create it)."""
         if not self.spelling:
             return prepared
         speller = self._speller()
