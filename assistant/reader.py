@@ -26,6 +26,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from assistant.tuning import (
+    READER_MAX_BATCH_WINDOWS,
     READER_MAX_ANSWER_TOKENS,
     READER_MAX_LENGTH,
     READER_MAX_QUESTION_TOKENS,
@@ -226,7 +227,8 @@ class Reader:
         self.calibration = load_calibration(self.model_dir)
 
     def read(self, question: str, passages: list[str]) -> list[Span | None]:
-        """The best span of each passage (None for an empty one), batched in one model call."""
+        """The best span of each passage (None for an empty one), batched in one model call
+        (READER_MAX_BATCH_WINDOWS windows at most a call, so memory stays bounded)."""
         windows: list[Window] = []
         owner: list[int] = []
         for k, passage in enumerate(passages):
@@ -236,8 +238,14 @@ class Reader:
                 windows.append(w)
                 owner.append(k)
         results: list[Span | None] = [None] * len(passages)
-        if not windows:
-            return results
+        for first in range(0, len(windows), READER_MAX_BATCH_WINDOWS):
+            batch = slice(first, first + READER_MAX_BATCH_WINDOWS)
+            self._read_batch(passages, windows[batch], owner[batch], results)
+        return results
+
+    def _read_batch(self, passages: list[str], windows: list[Window], owner: list[int],
+                    results: list[Span | None]) -> None:
+        """One model call over `windows`; each passage's best span so far kept in `results`."""
         start_logits, end_logits, answerable = self._run(windows)
         for row, (w, k) in enumerate(zip(windows, owner, strict=True)):
             found = best_span(start_logits[row], end_logits[row], w)
@@ -255,7 +263,6 @@ class Reader:
             # passage answers when any window does.
             if current is None or span.strength > current.strength:
                 results[k] = span
-        return results
 
     def _run(self, windows: list[Window]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         length = max(len(w.input_ids) for w in windows)

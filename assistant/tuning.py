@@ -106,6 +106,11 @@ READER_STRIDE = 96
 # A question is cut to this many word pieces, so the passage keeps its room.
 # hand-set, origin not recorded (422181d)
 READER_MAX_QUESTION_TOKENS = 64
+# The most windows one model call reads: a question reads about 11 (6 passages, then 4 more and
+# a probe's 4, each usually one window), so this only bounds memory when a passage is huge (a
+# store ingested before index/text.MAX_SENTENCE_CHARS held a 2 MB one-sentence chunk: 2,500
+# windows in one call took 23 GB). 64 windows of 256 tokens take about 0.3 GB.
+READER_MAX_BATCH_WINDOWS = 64
 # The longest answer span, in tokens. hand-set, origin not recorded (422181d)
 READER_MAX_ANSWER_TOKENS = 30
 # Best start and end logits paired when looking for the best span.

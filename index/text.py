@@ -59,6 +59,11 @@ _EXTRA_ABBREVIATIONS = {
     "supt", "insp", "det", "cpl", "pvt", "maj", "messrs", "mme", "mlle", "univ", "assn", "bros",
 }
 _LINE = re.compile(r"[^\n]+")
+# The longest sentence kept whole, in characters: a longer run (a file with no full stops, a
+# table flattened to one line) is cut at the last space before this many characters. Without a
+# cap one 2 MB line became one sentence, one chunk and one passage, and reading it took 23 GB.
+# News sentences run to a few hundred characters; this is the question's own limit.
+MAX_SENTENCE_CHARS = 2000
 
 
 def split_sentences(text: str, offset: int = 0) -> list[Span]:
@@ -78,8 +83,22 @@ def split_sentences(text: str, offset: int = 0) -> list[Span]:
             else:
                 pieces.append([start, end])
         for start, end in pieces:
-            _append_trimmed(spans, text, base + start, base + end, offset)
+            for piece_start, piece_end in _capped(text, base + start, base + end):
+                _append_trimmed(spans, text, piece_start, piece_end, offset)
     return spans
+
+
+def _capped(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """text[start:end] in pieces of at most MAX_SENTENCE_CHARS, each cut after a space where
+    there is one (a run without spaces is cut where it reaches the cap)."""
+    pieces = []
+    while end - start > MAX_SENTENCE_CHARS:
+        cut = text.rfind(" ", start + 1, start + MAX_SENTENCE_CHARS)
+        cut = start + MAX_SENTENCE_CHARS if cut <= start else cut + 1
+        pieces.append((start, cut))
+        start = cut
+    pieces.append((start, end))
+    return pieces
 
 
 def _append_trimmed(spans: list[Span], text: str, start: int, end: int, offset: int) -> None:

@@ -174,6 +174,29 @@ def test_a_qualifier_before_an_amount_stays_with_the_span(text: str, span: str, 
     assert text[start_with_qualifier(text, start, end):end] == shown
 
 
+def test_a_huge_passage_is_read_in_bounded_model_calls() -> None:
+    # A store ingested before sentences were capped may hold a passage of thousands of windows;
+    # read in one call it took 23 GB. Calls hold READER_MAX_BATCH_WINDOWS windows at most, and
+    # the passage's best span is still found, in its last window.
+    from assistant.tuning import READER_MAX_BATCH_WINDOWS
+
+    reader = Reader()
+    calls: list[int] = []
+    run = reader._run
+
+    def counted(windows):  # type: ignore[no-untyped-def]
+        calls.append(len(windows))
+        return run(windows)
+
+    reader._run = counted  # type: ignore[method-assign]
+    filler = "The council met on a grey morning and talked about roads and parks. " * 1200
+    passage = filler + "The new bridge will open in March 2027, the council said."
+    spans = reader.read("When will the new bridge open?", [passage, "A short one."])
+    assert len(calls) > 1 and max(calls) <= READER_MAX_BATCH_WINDOWS
+    assert spans[0] is not None and "March 2027" in spans[0].text
+    assert spans[1] is not None
+
+
 def test_planted_name_conflict_is_reported_with_both_sides_cited(tmp_path: Path) -> None:
     articles = tmp_path / "articles"
     articles.mkdir()

@@ -102,3 +102,22 @@ def test_an_ascii_text_gives_the_words_the_general_path_gives() -> None:
     assert words(text) == ["o'neil", "s", "car", "don't", "1990", "x", "tis", "bob", "smith",
                            "42", "000", "us", "led"]
     assert words(text + " é")[:-1] == words(text)
+
+
+def test_a_run_without_full_stops_is_cut_into_sentences_of_bounded_length() -> None:
+    # One 2 MB line with no full stop used to be one sentence, one chunk and one passage, and
+    # reading it took 23 GB. It is cut after a space, each piece at most MAX_SENTENCE_CHARS.
+    from index.text import MAX_SENTENCE_CHARS
+
+    words = ("the council said on monday that the new bridge would open in march " * 800).split()
+    text = "Bridge news\n\n" + " ".join(words) + ". It opens in March."
+    spans = split_sentences(text)
+    assert spans[0].text == "Bridge news" and spans[-1].text == "It opens in March."
+    assert all(text[s.start:s.end] == s.text for s in spans)
+    assert max(len(s.text) for s in spans) <= MAX_SENTENCE_CHARS
+    assert len(spans) > 2 + len(" ".join(words)) // MAX_SENTENCE_CHARS - 1
+    # Cut between words, and nothing lost: the pieces cover the long run word for word.
+    assert " ".join(s.text for s in spans[1:-1]).split() == words[:-1] + [words[-1] + "."]
+    # A run with no space at all is cut where it reaches the cap.
+    assert [len(s.text) for s in split_sentences("x" * 4500)] == [MAX_SENTENCE_CHARS,
+                                                                 MAX_SENTENCE_CHARS, 500]
