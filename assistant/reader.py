@@ -26,8 +26,8 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from assistant.tuning import (
-    READER_MAX_BATCH_WINDOWS,
     READER_MAX_ANSWER_TOKENS,
+    READER_MAX_BATCH_WINDOWS,
     READER_MAX_LENGTH,
     READER_MAX_QUESTION_TOKENS,
     READER_STRIDE,
