@@ -117,7 +117,7 @@ def test_a_run_without_full_stops_is_cut_into_sentences_of_bounded_length() -> N
     assert max(len(s.text) for s in spans) <= MAX_SENTENCE_CHARS
     assert len(spans) > 2 + len(" ".join(words)) // MAX_SENTENCE_CHARS - 1
     # Cut between words, and nothing lost: the pieces cover the long run word for word.
-    assert " ".join(s.text for s in spans[1:-1]).split() == words[:-1] + [words[-1] + "."]
+    assert " ".join(s.text for s in spans[1:-1]).split() == [*words[:-1], words[-1] + "."]
     # A run with no space at all is cut where it reaches the cap.
     assert [len(s.text) for s in split_sentences("x" * 4500)] == [MAX_SENTENCE_CHARS,
                                                                  MAX_SENTENCE_CHARS, 500]
