@@ -5,6 +5,7 @@ from assistant.errors import (
     AssistantError,
     EmptyQuestionError,
     EmptyStoreError,
+    InvalidArgumentError,
     InvalidQuestionError,
     ScopeError,
 )
@@ -25,7 +26,8 @@ from assistant.settings import Settings
 
 __all__ = [
     "ABSTAIN_TEXT", "MAX_QUESTION_CHARS", "TENTATIVE_LEAD", "Answer", "Assistant", "AssistantError",
-    "Citation", "Conflict", "EmptyQuestionError", "EmptyStoreError", "IngestSummary", "InvalidQuestionError",
+    "Citation", "Conflict", "EmptyQuestionError", "EmptyStoreError", "IngestSummary", "InvalidArgumentError",
+    "InvalidQuestionError",
     "RetrievedPassage", "Scope", "ScopeError", "SentenceSupport", "Settings", "Source",
     "check_question", "check_text",
 ]

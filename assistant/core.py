@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.answering.pipeline import Pipeline, Prepared
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, InvalidArgumentError
 from assistant.factory import Parts, PassageHeuristic, PassageReader
 from assistant.grounding import SupportScorer
 from assistant.models import Answer, IngestSummary, Scope, Source
@@ -207,6 +207,7 @@ class Assistant:
         """The passages a question retrieves, best first (hybrid, spread across articles);
         only from the articles in `scope` when given."""
         question = check_question(question)
+        top_k = _checked_top_k(top_k)
         self.store.ready()
         retrieve = self.parts.retrieve
         article_ids = retrieve.scope_ids(scope)
@@ -220,6 +221,7 @@ class Assistant:
         checked sentences."""
         started = time.perf_counter()
         prepared = self.parts.prepare.question(question)
+        top_k = _checked_top_k(top_k)
         self.store.ready()
         return self.pipeline.answer(self.parts.prepare.spelled(prepared), top_k, scope, started)
 
@@ -232,6 +234,7 @@ class Assistant:
         Answer's `query` holds the rewrite."""
         started = time.perf_counter()
         prepared = self.parts.prepare.messages(messages)
+        top_k = _checked_top_k(top_k)
         self.store.ready()
         return self.pipeline.answer(self.parts.prepare.spelled(prepared), top_k, scope, started)
 
@@ -245,11 +248,27 @@ class Assistant:
         prepared: Prepared = self.parts.prepare.question(question_or_messages) \
             if isinstance(question_or_messages, str) \
             else self.parts.prepare.messages(question_or_messages)
+        top_k = _checked_top_k(top_k)
         with catalog_errors(self.store.catalog_path):
             self.store.ready()
             prepared = self.parts.prepare.spelled(prepared)
             outcome = self.pipeline.run(prepared, top_k, scope)
         yield from self.pipeline.stream(outcome, prepared, scope, started)
+
+
+def _checked_top_k(top_k: object) -> int | None:
+    """A question's top_k as given (None: the setting's), or a one-line error: the same range as
+    the top_k setting. Unchecked, -1 read as a slice and 1000 as everything."""
+    field = Settings.model_fields["top_k"]
+    low, high = (next(getattr(m, a) for m in field.metadata if hasattr(m, a)) for a in ("ge", "le"))
+    if top_k is None:
+        return None
+    if isinstance(top_k, float) and top_k.is_integer():  # JSON clients may send 6.0
+        top_k = int(top_k)
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not low <= top_k <= high:
+        raise InvalidArgumentError(f"top_k must be a whole number from {low} to {high}, "
+                                   f"not {top_k!r}")
+    return top_k
 
 
 def _validated(base: Settings, updates: dict[str, Any]) -> Settings:

@@ -14,6 +14,10 @@ class EmptyQuestionError(InvalidQuestionError):
     pass
 
 
+class InvalidArgumentError(AssistantError, ValueError):
+    """An argument out of its range, e.g. a top_k that is not a whole number from 1 to 50."""
+
+
 class EmptyStoreError(AssistantError):
     pass
 

@@ -141,3 +141,18 @@ def test_passages_carry_the_readers_score_when_it_read_them(sample_store: Path) 
     assert scores and all(0.0 <= s <= 1.0 for s in scores)
     used = next(p for p in read.passages if p.used)
     assert used.reader == max(scores)
+
+
+@pytest.mark.parametrize("top_k", [-1, 0, 51, 1000, "x", 1.5, True])
+def test_a_top_k_out_of_its_range_is_refused_in_one_line(user_assistant: Assistant,
+                                                         top_k: object) -> None:
+    # Unchecked, -1 read the passages as a slice (two of them) and -3 none ("The articles
+    # don't say"); 1000 read everything.
+    from assistant.errors import InvalidArgumentError
+
+    for call in (lambda: user_assistant.ask("How long did the talks last?", top_k=top_k),
+                 lambda: user_assistant.retrieve("How long did the talks last?", top_k),
+                 lambda: list(user_assistant.stream("How long did the talks last?", top_k=top_k))):
+        with pytest.raises(InvalidArgumentError, match="top_k must be a whole number from 1 to 50"):
+            call()
+    assert len(user_assistant.ask("How long did the talks last?", top_k=6.0).passages) >= 1

@@ -164,7 +164,10 @@ def refresh_outputs_of(header: gr.HTML, articles_tab: ArticlesTab, chat_tab: Cha
 def api_ask(assistant: Assistant, question: str, top_k: int | None = None) -> dict[str, Any]:
     """Answer one question from the indexed articles; returns the Answer as JSON."""
     try:
-        return assistant.ask(question, top_k=int(top_k) if top_k else None).model_dump()
+        # Passed on as given: the Assistant refuses a top_k that is not 1-50 in one line (a
+        # bare int() here turned "x" into a ValueError and a traceback in the log).
+        return assistant.ask(question, top_k=top_k if top_k not in (None, "") else None
+                             ).model_dump()
     except Exception as exc:
         raise gr.Error(error_message(exc), print_exception=False) from None
 
