@@ -81,7 +81,11 @@ def _walk(root: Path, follow_links: bool) -> tuple[list[Path], list[str]]:
                     or path.stem.lower() in FOLDER_DOC_NAMES:
                 continue
             if path.is_symlink() and not follow_links:
-                target = path.resolve()
+                try:
+                    target = path.resolve()
+                except (RuntimeError, OSError):  # Python raises RuntimeError for a link loop
+                    skipped.append(f"{path}: symbolic link that loops back to itself, skipped")
+                    continue
                 if not target.is_relative_to(real_root):
                     skipped.append(f"{path}: symbolic link to {target}, outside {root}; skipped "
                                    "(use --follow-links to follow it)")

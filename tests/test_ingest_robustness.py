@@ -44,6 +44,10 @@ def test_bad_files_are_one_line_each_and_the_rest_of_the_folder_is_indexed(tmp_p
     (outside / "secret.txt").write_text(SECRET, encoding="utf-8")
     (folder / "notes.txt").symlink_to(outside / "secret.txt")
     (folder / "zero.txt").symlink_to("/dev/zero")
+    # Two links that point at each other: resolving one raised RuntimeError and the whole
+    # ingest stopped with a traceback.
+    (folder / "loop-a.txt").symlink_to(folder / "loop-b.txt")
+    (folder / "loop-b.txt").symlink_to(folder / "loop-a.txt")
     (folder / "big.txt").write_text(GOOD + "More text.\n" * 30_000, encoding="utf-8")
     store = tmp_path / "store"
 
@@ -52,13 +56,15 @@ def test_bad_files_are_one_line_each_and_the_rest_of_the_folder_is_indexed(tmp_p
     assert result.returncode == 0, result.stderr
     errors = _lines(result.stderr)
     named = {name: [e for e in errors if f"/{name}:" in e or f"/{name} " in e]
-             for name in ("deep.json", "broken.pdf", "pipe.txt", "notes.txt", "zero.txt", "big.txt")}
+             for name in ("deep.json", "broken.pdf", "pipe.txt", "notes.txt", "zero.txt", "big.txt",
+                          "loop-a.txt", "loop-b.txt")}
     for name, found in named.items():
         assert len(found) == 1, (name, errors)
     assert "nested too deeply" in named["deep.json"][0]
     assert "not a regular file" in named["pipe.txt"][0]
     assert "outside" in named["notes.txt"][0] and "--follow-links" in named["notes.txt"][0]
     assert "over the 0 MB limit" in named["big.txt"][0] or "limit" in named["big.txt"][0]
+    assert "loops back to itself" in named["loop-a.txt"][0]
     assert "added 3," in result.stdout, result.stdout
     assert sorted(_titles(store)) == ["Harbour Ferry Returns", "Kite Festival Draws Crowds",
                                       "Orchard Harvest Begins"]
