@@ -52,7 +52,7 @@ class Assistant:
     def __init__(self, store: str | Path | None = None, *, chroma_url: str | None = None,
                  settings: Settings | None = None, embedder: Embedder | None = None,
                  reader: Reader | None = None, **overrides: Any) -> None:
-        base = settings or Settings()
+        base = settings or Settings.from_environment()
         updates = dict(overrides)
         if store is not None:
             updates["store"] = Path(store)

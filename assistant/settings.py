@@ -6,6 +6,7 @@ setup works unchanged.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -16,6 +17,24 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore",
                                       populate_by_name=True)
+
+    @classmethod
+    def from_environment(cls) -> Settings:
+        """The settings the environment gives, or an AssistantError of one line naming the first
+        bad variable and its value (pydantic's own error runs over some forty lines)."""
+        from pydantic import ValidationError
+
+        from assistant.errors import AssistantError
+
+        try:
+            return cls()
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            field = "_".join(str(part) for part in error["loc"])
+            names = (f"ASSISTANT_{field.upper()}", field.upper(), field)  # aliases: OPENAI_*
+            name = next((n for n in names if n in os.environ), names[0])
+            raise AssistantError(f"bad setting {name}={os.environ.get(name, '')!r}: "
+                                 f"{error['msg']}") from None
 
     # Where the index lives.
     store: Path = Field(default=Path(".assistant"), description="store directory")

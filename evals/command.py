@@ -68,7 +68,7 @@ def eval_command(ctx: click.Context, dataset_dir: str, articles: str | None, bac
                  thresholds: str | None, name: str | None, judge: bool | None,
                  judge_cache: str, independent: bool) -> None:
     """Evaluate answers on a gold question set; exit 1 when quality regresses."""
-    from assistant import Settings
+    from assistant import AssistantError, Settings
     from evals.checker import ReaderChecker
     from evals.dataset import DatasetError, load_dataset
     from evals.gate import (
@@ -99,7 +99,11 @@ def eval_command(ctx: click.Context, dataset_dir: str, articles: str | None, bac
     except (DatasetError, GateError) as exc:
         _error(str(exc))
         return
-    settings = Settings()
+    try:
+        settings = Settings.from_environment()
+    except AssistantError as exc:
+        _error(str(exc))
+        return
     overrides: dict[str, str] = {}
     if llm_url:
         overrides["openai_base_url"] = llm_url

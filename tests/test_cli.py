@@ -129,3 +129,22 @@ def test_missing_path_exits_1(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines()[-1:] == [
         f"error: {tmp_path / 'nowhere'}: no such file or directory"]
     assert all(line.startswith("error:") for line in result.stderr.strip().splitlines())
+
+
+@pytest.mark.parametrize(("variable", "value", "says"), [
+    ("ASSISTANT_TOP_K", "0", "greater than or equal to 1"),
+    ("ASSISTANT_ANSWERER", "foo", "'heuristic' or 'reader'"),
+    ("ASSISTANT_SPELLING", "maybe", "valid boolean"),
+])
+def test_a_bad_setting_in_the_environment_is_one_line_naming_it(tmp_path: Path, variable: str,
+                                                                value: str, says: str) -> None:
+    # pydantic's validation error used to reach the terminal as a 41-line traceback, from every
+    # command.
+    for args in (("sources", "--store", str(tmp_path / "s")),
+                 ("ask", "Who won?", "--store", str(tmp_path / "s"))):
+        result = run_cli(*args, env={variable: value})
+        assert result.returncode != 0
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"error: bad setting {variable}='{value}'"), \
+            result.stderr
+        assert says in lines[0]
