@@ -59,6 +59,11 @@ class Assistant:
         if chroma_url is not None:
             updates["chroma_url"] = chroma_url
         self.settings = _validated(base, updates) if updates else base
+        folder = Path(self.settings.store)
+        if folder.exists() and not folder.is_dir():
+            # Opening it would fail deep in SQLite's set-up with a FileExistsError traceback.
+            raise AssistantError(f"the store {folder} is a file, not a folder; choose another "
+                                 "--store (ASSISTANT_STORE)")
         self.parts = Parts(self.settings, embedder, reader)
         self.store: Store = self.parts.store
 

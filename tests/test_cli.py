@@ -148,3 +148,17 @@ def test_a_bad_setting_in_the_environment_is_one_line_naming_it(tmp_path: Path, 
         assert len(lines) == 1 and lines[0].startswith(f"error: bad setting {variable}='{value}'"), \
             result.stderr
         assert says in lines[0]
+
+
+def test_a_store_that_is_a_file_is_one_line(tmp_path: Path) -> None:
+    # It was a FileExistsError traceback from SQLite's set-up for sources, ingest, check and
+    # remove, and "no index at ..." for ask.
+    afile = tmp_path / "not-a-folder"
+    afile.write_text("x")
+    for args in (("sources",), ("ask", "Who won?"), ("ingest", str(SAMPLES))):
+        result = run_cli(*args, env={"ASSISTANT_STORE": str(afile)})
+        assert result.returncode != 0
+        assert result.stderr.strip().splitlines() == [
+            f"error: the store {afile} is a file, not a folder; choose another --store "
+            "(ASSISTANT_STORE)"], result.stderr
+    assert afile.read_text() == "x"
