@@ -331,6 +331,10 @@ class Store:
         cannot be opened (permissions, a read-only store, a lock) is not damaged: that raises
         StoreUnavailableError, and `repair` changes nothing."""
         path = Path(self.settings.store) / self._catalog_name()
+        if not self.exists():
+            store = self.settings.store
+            raise EmptyStoreError(f"no index at {store}; run `assistant ingest PATH --store "
+                                  f"{store}` first")
         notes: list[str] = []
         health = catalog_health(path)
         if health.problem not in (None, "damaged"):
@@ -403,8 +407,15 @@ class Store:
         if self.server_mode and self._vectors is not None:
             self._vectors.drop()
 
+    def exists(self) -> bool:
+        """Whether there is a store to read: a Chroma server (the record) or a store folder that
+        holds a catalog. Reading one that does not exist must not create it."""
+        return self.server_mode or self._catalog is not None or self.catalog_path.exists()
+
     @catalog_guard
     def sources(self) -> list[Source]:
+        if not self.exists():
+            return []
         self._refresh()
         return [Source(article_id=a.article_id, title=a.title, source=a.source, url=a.url,
                        date=a.date, chunks=a.n_chunks) for a in self.catalog.articles()]
@@ -412,6 +423,8 @@ class Store:
     @catalog_guard
     def remove(self, article_id: str) -> bool:
         """Remove an article by id (see `sources`). Returns False when no such article."""
+        if not self.exists():
+            return False
         with self._writing():
             indexer = Indexer(self.catalog, self.vectors, self.embedder, record=self.record,
                               state=self.state)
@@ -423,6 +436,8 @@ class Store:
     @catalog_guard
     def article(self, article_id: str) -> dict[str, Any] | None:
         """An indexed article's clean text and metadata (what citations' offsets refer to)."""
+        if not self.exists():
+            return None
         self._refresh()
         record = self.catalog.article(article_id)
         if record is None:

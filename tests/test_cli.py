@@ -162,3 +162,20 @@ def test_a_store_that_is_a_file_is_one_line(tmp_path: Path) -> None:
             f"error: the store {afile} is a file, not a folder; choose another --store "
             "(ASSISTANT_STORE)"], result.stderr
     assert afile.read_text() == "x"
+
+
+def test_reading_a_store_that_does_not_exist_creates_nothing(tmp_path: Path) -> None:
+    # sources, check and remove used to create catalog.sqlite and state.sqlite (check a whole
+    # store) where none was; ask never did.
+    missing = tmp_path / "never-ingested"
+    assert run_cli("sources", "--store", str(missing)).stdout.strip() == "no articles indexed"
+    for args in (("check",), ("check", "--repair"), ("ask", "Who won?")):
+        result = run_cli(*args, "--store", str(missing))
+        assert result.returncode != 0
+        assert result.stderr.strip().splitlines() == [
+            f"error: no index at {missing}; run `assistant ingest PATH --store {missing}` first"]
+    assert "no indexed article with id abc" in run_cli("remove", "abc", "--store", str(missing)).stderr
+    assistant = Assistant(store=missing)
+    assert assistant.sources() == [] and assistant.article("abc") is None
+    assert assistant.remove("abc") is False
+    assert not missing.exists()
