@@ -279,17 +279,19 @@ def _ask_batch(assistant: Assistant, path: Path, top_k: int | None) -> None:
     if not path.exists():
         fail(f"{path}: no such file")
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (UnicodeDecodeError, OSError) as exc:
-        fail(f"{path}: cannot read ({exc.__class__.__name__})")
+        # Decoded a line at a time: one line that is not UTF-8 is that line's error, not the
+        # batch's.
+        lines = path.read_bytes().removeprefix(b"\xef\xbb\xbf").splitlines()
+    except OSError as exc:
+        fail(f"{path}: cannot read ({exc.strerror or exc.__class__.__name__})")
         return
     answered = failed = 0
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
             continue
         item_id: Any = None
         try:
-            item = json.loads(line)
+            item = json.loads(raw.decode("utf-8"))
             if not isinstance(item, dict):
                 raise ValueError("line is not a JSON object")
             item_id = item.get("id", number)
@@ -298,6 +300,8 @@ def _ask_batch(assistant: Assistant, path: Path, top_k: int | None) -> None:
             answered += 1
         except json.JSONDecodeError as exc:
             message = f"{path}:{number}: malformed JSON ({exc.msg})"
+        except UnicodeDecodeError:
+            message = f"{path}:{number}: not UTF-8 text"
         except (AssistantError, ValueError) as exc:
             message = f"{path}:{number}: {exc}"
         else:

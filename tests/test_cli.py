@@ -82,11 +82,16 @@ def test_batch_answers_good_lines_and_reports_bad_ones(cli_store: Path, tmp_path
         json.dumps({"id": 7, "question": "Who painted the Mona Lisa?"}),
         json.dumps(["not", "an", "object"]),
     ]) + "\n", encoding="utf-8")
+    # A line that is not UTF-8 is that line's error; it used to stop the whole batch.
+    with batch.open("ab") as out:
+        out.write(b"\xff\xfe not text\n" + json.dumps({"id": "after", "question": QUESTION}).encode() + b"\n")
     result = run_cli("ask", "--batch", str(batch), "--store", str(cli_store), "--json")
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [r.get("id") for r in rows] == ["stops", None, "blank", 7, None]
-    stops, broken, blank, mona, array = rows
+    assert [r.get("id") for r in rows] == ["stops", None, "blank", 7, None, None, "after"]
+    stops, broken, blank, mona, array, not_text, after = rows
+    assert not_text["line"] == 7 and "not UTF-8" in not_text["error"]
+    assert after["answer"] == stops["answer"]
     assert not stops["abstained"] and "22" in stops["answer"]
     assistant = Assistant(store=cli_store)
     check_answer(stops, assistant)
@@ -96,7 +101,7 @@ def test_batch_answers_good_lines_and_reports_bad_ones(cli_store: Path, tmp_path
     assert blank["line"] == 3 and "empty" in blank["error"]
     assert array["line"] == 6 and "object" in array["error"]
     errors = result.stderr.strip().splitlines()
-    assert len(errors) == 3
+    assert len(errors) == 4
     assert all(e.startswith(f"error: {batch}:") for e in errors)
 
 
