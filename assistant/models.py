@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Citation(BaseModel):
@@ -87,6 +87,9 @@ class GuardReport(BaseModel):
 class Scope(BaseModel):
     """Which articles a question may be answered from: given ids and/or a publication-date range
     (ISO dates, inclusive; an article without a date is outside any range). Empty: all."""
+
+    # A misspelt key ("date_form") must be an error, not a scope silently widened to everything.
+    model_config = ConfigDict(extra="forbid")
 
     article_ids: list[str] = Field(default_factory=list)
     date_from: str | None = Field(default=None, description="YYYY-MM-DD, inclusive")

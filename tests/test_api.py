@@ -132,7 +132,14 @@ def test_a_scope_limits_retrieval_and_answers(sample_assistant: Assistant) -> No
     assert tram.article_id not in {p.article.article_id for p in within}
     for scope, words in ((Scope(article_ids=["missing-id"]), "missing-id"),
                          (Scope(date_from="2999-01-01"), "no indexed article is in the scope"),
-                         (Scope(date_to="yesterday"), "must be a date")):
+                         (Scope(date_to="yesterday"), "must be a date"),
+                         # Shaped like dates but no day of the calendar; a range backwards.
+                         (Scope(date_from="2025-02-30"), "must be a date like"),
+                         (Scope(date_from="0000-01-01"), "must be a date like"),
+                         (Scope(date_from="2025-07-01", date_to="2025-06-01"), "is after date_to")):
         with pytest.raises(ScopeError) as refused:
             sample_assistant.ask(TRAM, scope=scope)
         assert words in str(refused.value) and "\n" not in str(refused.value)
+    # A misspelt key is refused, not read as "every article".
+    with pytest.raises(ValueError, match="date_form"):
+        Scope(date_form="2099-01-01")  # type: ignore[call-arg]

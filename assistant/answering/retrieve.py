@@ -19,6 +19,7 @@ import re
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 
@@ -109,8 +110,10 @@ class Retrieve:
         if scope is None or scope.is_everything():
             return None
         for label, value in (("date_from", scope.date_from), ("date_to", scope.date_to)):
-            if value is not None and not _ISO_DATE.fullmatch(value):
+            if value is not None and not (_ISO_DATE.fullmatch(value) and _real_date(value)):
                 raise ScopeError(f"scope {label} must be a date like 2025-06-14, not {value!r}")
+        if scope.date_from and scope.date_to and scope.date_from > scope.date_to:
+            raise ScopeError(f"scope date_from {scope.date_from} is after date_to {scope.date_to}")
         allowed: set[str] | None = None
         if scope.article_ids:
             unknown = [a for a in scope.article_ids if self.catalog.article(a) is None]
@@ -201,6 +204,15 @@ class Retrieve:
         for citation in answer.citations:
             citation.page = self.catalog.page_at(citation.article_id, citation.start)
         return answer
+
+
+def _real_date(value: str) -> bool:
+    """Whether a YYYY-MM-DD string is a day of the calendar (not 2025-02-30 or 0000-01-01)."""
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def about_the_subject(passages: list[Passage], query: str, focus: str) -> list[Passage]:
