@@ -366,3 +366,23 @@ def test_the_rate_limit_table_forgets_refilled_addresses_but_not_waiting_ones() 
         fast.take(f"10.0.1.{i}")
         time.sleep(0.0001)
     assert len(fast._buckets) <= 51
+
+
+def test_a_client_that_hangs_up_mid_body_leaves_no_traceback(server: str) -> None:
+    # Starlette's "No response returned." from the logging middleware reached the log as two
+    # chained tracebacks for each such request (the fixture's teardown checks the log).
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(server)
+    for path in ("/v1/search", "/v1/chat/completions"):
+        with socket.create_connection((where.hostname, where.port)) as raw:
+            raw.sendall(f"POST {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {KEY}"
+                        "\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"q"
+                        .encode())
+            time.sleep(0.3)
+    time.sleep(0.5)
+    with _client() as client:
+        answer = client.post(f"{server}/v1/search", headers=_keyed(),
+                             content=_json({"query": QUESTION, "top_k": 1}))
+        assert answer.status_code == 200, answer.text[:300]

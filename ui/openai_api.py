@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -242,7 +242,17 @@ def build_api(assistant: Assistant) -> FastAPI:
     async def _log(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
         """One line a call: who (by key number, never the key), status, time."""
         started = time.perf_counter()
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except RuntimeError:
+            # A client that hung up while sending its body leaves the app nothing to answer;
+            # Starlette then raises "No response returned." That is the client's doing, one
+            # line, not a traceback in the server's log.
+            if not await request.is_disconnected():
+                raise
+            log.info("%s %s by %s: the client went away before its request was read",
+                     request.method, request.url.path, getattr(request.state, "caller", "-"))
+            return Response(status_code=400)
         log.info("%s %s by %s: %d in %.0f ms", request.method, request.url.path,
                  getattr(request.state, "caller", "-"), response.status_code,
                  (time.perf_counter() - started) * 1000)
