@@ -289,4 +289,5 @@ def _validated(base: Settings, updates: dict[str, Any]) -> Settings:
     except ValidationError as exc:
         error = exc.errors()[0]
         name = ".".join(str(part) for part in error["loc"])
-        raise AssistantError(f"bad setting {name}: {error['msg']}") from None
+        raise AssistantError(f"bad setting {name}: "
+                             f"{error['msg'].removeprefix('Value error, ')}") from None

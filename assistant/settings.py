@@ -7,11 +7,14 @@ setup works unchanged.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_COLLECTION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]")
 
 
 class Settings(BaseSettings):
@@ -33,8 +36,9 @@ class Settings(BaseSettings):
             field = "_".join(str(part) for part in error["loc"])
             names = (f"ASSISTANT_{field.upper()}", field.upper(), field)  # aliases: OPENAI_*
             name = next((n for n in names if n in os.environ), names[0])
+            message = error["msg"].removeprefix("Value error, ")
             raise AssistantError(f"bad setting {name}={os.environ.get(name, '')!r}: "
-                                 f"{error['msg']}") from None
+                                 f"{message}") from None
 
     # Where the index lives.
     store: Path = Field(default=Path(".assistant"), description="store directory")
@@ -139,6 +143,16 @@ class Settings(BaseSettings):
         default="", description="Host header values `serve` answers besides localhost, "
         "127.0.0.1, [::1] and its --host, comma-separated ('*.example.com' matches subdomains, "
         "'*' any); others get 400, so a DNS-rebinding page cannot reach the chat")
+
+    @field_validator("collection")
+    @classmethod
+    def _a_collection_name(cls, value: str) -> str:
+        """Chroma's rule for a name, checked before anything is written: the catalog's file is
+        named after it, so "../../x" would have put it outside the store."""
+        if not _COLLECTION.fullmatch(value) or ".." in value:
+            raise ValueError("3-63 letters, digits, '.', '_' or '-', starting and ending with a "
+                             "letter or digit")
+        return value
 
     @field_validator("api_keys_file", "reader_model", mode="before")
     @classmethod

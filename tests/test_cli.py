@@ -184,3 +184,17 @@ def test_reading_a_store_that_does_not_exist_creates_nothing(tmp_path: Path) -> 
     assert assistant.sources() == [] and assistant.article("abc") is None
     assert assistant.remove("abc") is False
     assert not missing.exists()
+
+
+@pytest.mark.parametrize("name", ["ab", "../../evil", "a..b", "-dash"])
+def test_a_bad_collection_name_writes_nothing(tmp_path: Path, name: str) -> None:
+    # Chroma refused "ab" only after catalog-ab.sqlite and state.sqlite were written, and
+    # "../../evil" put a catalog file outside the store.
+    store = tmp_path / "store"
+    result = run_cli("ingest", str(SAMPLES), "--store", str(store),
+                     env={"ASSISTANT_COLLECTION": name})
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        f"error: bad setting ASSISTANT_COLLECTION={name!r}: 3-63 letters, digits, '.', '_' or "
+        "'-', starting and ending with a letter or digit"]
+    assert sorted(p.name for p in tmp_path.rglob("*")) == []
