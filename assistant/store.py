@@ -36,6 +36,7 @@ from index.check import (
 from index.embedding import Embedder, EmbeddingError
 from index.pipeline import Indexer, IngestReport
 from index.record import ServerRecord, sync_catalog
+from index.sqlite import problem_of
 from index.state import LeaseTimeout, LocalState, ServerState, StoreState, lease
 from index.vectorstore import ChromaStore, VectorStoreError
 
@@ -139,7 +140,7 @@ class Store:
                     if self._state is None:
                         self._state = ServerState(self._side("state"), vectors.call)
             else:
-                self._state = LocalState(Path(self.settings.store) / "state.sqlite")
+                self._state = _local_state(Path(self.settings.store) / "state.sqlite")
         return self._state
 
     def _side(self, suffix: str) -> Any:
@@ -444,6 +445,23 @@ class Store:
             return None
         return {"article_id": record.article_id, "title": record.title, "source": record.source,
                 "url": record.url, "date": record.date, "text": self.catalog.article_text(article_id)}
+
+
+def _local_state(path: Path) -> LocalState:
+    """The store folder's state file, made anew when SQLite finds it damaged: it holds only the
+    writers' lease and the change token, no article, so nothing indexed is lost. Reported as a
+    damaged catalog, it sent `check --repair` round in a circle while the catalog was sound."""
+    try:
+        return LocalState(path)
+    except sqlite3.DatabaseError as exc:
+        if problem_of(exc) != "damaged":
+            raise
+        aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        path.replace(aside)
+        log.warning("the store's state file %s was damaged (%s): set aside as %s and made anew "
+                    "(it holds only the writers' lease and change token)", path,
+                    str(exc).splitlines()[0], aside.name)
+        return LocalState(path)
 
 
 @contextmanager

@@ -344,3 +344,19 @@ def test_a_headline_is_text_only(inside: bool) -> None:
     assert article.title == "Harbour Wall Approved"
     assert "SCRIPTTEXT" not in article.text and "color" not in article.text
     assert "council approved" in article.text
+
+
+def test_a_damaged_state_file_is_made_anew_and_the_catalog_is_not_blamed(tmp_path: Path) -> None:
+    # state.sqlite holds only the writers' lease and the change token. Overwritten, it was
+    # reported as a damaged *catalog*, and `check --repair` failed the same way, so the store
+    # could not be used at all.
+    store = _store(tmp_path, GOOD, KITES)
+    (store / "state.sqlite").write_bytes(os.urandom(20480))
+    answer = run_cli("ask", "When did the ferry return?", "--store", str(store))
+    assert answer.returncode == 0, answer.stderr
+    assert "Saturday" in answer.stdout
+    warnings = _errors(answer)
+    assert len(warnings) == 1 and "state file" in warnings[0] and "made anew" in warnings[0]
+    assert "catalog" not in warnings[0]
+    assert len(list(store.glob("state.sqlite.damaged-*"))) == 1
+    _unchanged(store, 2)
