@@ -332,7 +332,8 @@ def test_a_chunked_body_over_the_limit_gets_413(server: str) -> None:
 @pytest.mark.parametrize(("body", "param", "words"), [
     (b'{"model": "article-assistant", "messages": [}', None, "not valid JSON"),
     (b'{"model":', None, "not valid JSON"),
-    (b'[1, 2]', None, "invalid request"),
+    (b'[1, 2]', None, "the body must be a JSON object"),
+    (b'', None, "the body is empty"),
     (b'{"model": "article-assistant", "messages": "hello"}', "messages", "messages"),
     (b'{"model": "article-assistant", "messages": [{"content": "hi"}]}', "messages.0.role",
      "role"),
@@ -343,6 +344,18 @@ def test_a_json_error_names_the_field_not_an_offset(server: str, body: bytes, pa
         error = _openai_error(client.post(f"{server}/v1/chat/completions", headers=_keyed(),
                                           content=body), 400)
     assert error["param"] == param and words in error["message"], error
+
+
+def test_a_body_sent_as_a_form_says_to_send_json(server: str) -> None:
+    # curl's default type: a valid object got "Input should be a valid dictionary or object".
+    body = _json({"model": "article-assistant", "messages": [{"role": "user", "content": "hi"}]})
+    with _client() as client:
+        for kind in ("application/x-www-form-urlencoded", "text/plain"):
+            headers = {**_keyed(), "Content-Type": kind}
+            error = _openai_error(client.post(f"{server}/v1/chat/completions", headers=headers,
+                                              content=body), 400)
+            assert error["message"] == ("invalid request: send a JSON object with Content-Type: "
+                                        f"application/json (not {kind})"), error
 
 
 def test_the_rate_limit_table_forgets_refilled_addresses_but_not_waiting_ones() -> None:

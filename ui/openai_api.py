@@ -37,7 +37,14 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from assistant import Answer, Assistant, AssistantError, EmptyStoreError, InvalidQuestionError
+from assistant import (
+    Answer,
+    Assistant,
+    AssistantError,
+    EmptyStoreError,
+    InvalidQuestionError,
+    ScopeError,
+)
 from ui.openai_access import APIError, APIKeys, BodyLimit, TokenBucket, error_response
 from ui.openai_requests import ChatCompletionRequest, Options, SearchRequest
 
@@ -218,6 +225,17 @@ def build_api(assistant: Assistant) -> FastAPI:
             error = (first.get("ctx") or {}).get("error") or first.get("msg", "invalid")
             return error_response(400, "invalid request: the body is not valid JSON ("
                                   f"{error}{f' at character {offset}' if offset is not None else ''})")
+        kind = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+        if kind != "application/json" and (not first.get("loc") or first["loc"] == ("body",)
+                                           or first.get("type") == "model_attributes_type"):
+            # FastAPI reads a body as JSON only under that type; curl's default form type
+            # gave "Input should be a valid dictionary" for a valid object.
+            return error_response(400, "invalid request: send a JSON object with "
+                                  f"Content-Type: application/json (not {kind or 'none'})")
+        if tuple(first.get("loc", ())) == ("body",):
+            return error_response(400, "invalid request: the body is empty; send a JSON object"
+                                  if first.get("type") == "missing"
+                                  else "invalid request: the body must be a JSON object")
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         return error_response(400, f"invalid request: {where + ': ' if where else ''}"
                               f"{first.get('msg', 'invalid')}", param=where or None)
@@ -235,7 +253,8 @@ def build_api(assistant: Assistant) -> FastAPI:
         if isinstance(exc, ValueError):  # the question, conversation or scope is at fault
             asked = "query" if request.url.path.rstrip("/").endswith("/search") else "messages"
             return error_response(400, message, param=asked
-                                  if isinstance(exc, InvalidQuestionError) else None)
+                                  if isinstance(exc, InvalidQuestionError)
+                                  else "scope" if isinstance(exc, ScopeError) else None)
         return error_response(503, message, "server_error")
 
     @api.middleware("http")
