@@ -26,6 +26,7 @@ from assistant.errors import AssistantError
 from assistant.logs import LEVELS, configure_logging, secrets_of
 from assistant.models import Answer
 from assistant.settings import Settings
+from assistant.store import catalog_errors
 from index.text import printable_path
 
 
@@ -351,11 +352,13 @@ def remove(ctx: click.Context, article_ids: tuple[str, ...], store: str | None,
         except AssistantError as exc:
             fail(str(exc))
             return
+        # An id is printed as a path is: a newline or an escape sequence in it stays one line.
         if removed:
-            click.echo(f"removed {article_id}")
+            click.echo(f"removed {printable_path(article_id)}")
         else:
             missing += 1
-            click.echo(f"error: no indexed article with id {article_id}", err=True)
+            click.echo(f"error: no indexed article with id {printable_path(article_id)}",
+                       err=True)
     if missing == len(article_ids):
         sys.exit(1)
 
@@ -393,6 +396,12 @@ def chat(ctx: click.Context, store: str | None, chroma_url: str | None, llm: str
     """A terminal chat: type questions, get cited answers. Ctrl-D to leave."""
     assistant = open_assistant(ctx, store, chroma_url, **llm_overrides(llm, llm_url, llm_model))
     history: list[dict[str, str]] = []
+    try:
+        # A store that cannot answer is said once, not after every line typed.
+        with catalog_errors(assistant.store.catalog_path):
+            assistant.store.ready()
+    except AssistantError as exc:
+        fail(printable_path(str(exc)))
     # The models load while the first question is typed (the Assistant is thread-safe).
     threading.Thread(target=assistant.warm_up, name="warm-up", daemon=True).start()
     click.echo("Ask about the indexed articles (Ctrl-D to quit).")

@@ -13,6 +13,7 @@ the same story reached through a tracking link or a redirect updates one article
 from __future__ import annotations
 
 import io
+import logging
 import re
 from pathlib import Path
 from typing import BinaryIO
@@ -25,6 +26,10 @@ from index.article import Article, LoadError, LoadResult, article_id_for, stable
 from index.clean import clean_text
 from index.fetch import decode_body, fetch_with, http_client, kind_of, short_reason
 from index.html import extract_html
+
+# pypdf logs what it repairs or gives up on ("EOF marker not found") as warnings of its own; a
+# file it cannot read is our one-line error, so its lines would only print twice.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 # -- PDF ----------------------------------------------------------------------------------------
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -198,3 +200,21 @@ def test_a_bad_collection_name_writes_nothing(tmp_path: Path, name: str) -> None
         f"error: bad setting ASSISTANT_COLLECTION={name!r}: 3-63 letters, digits, '.', '_' or "
         "'-', starting and ending with a letter or digit"]
     assert sorted(p.name for p in tmp_path.rglob("*")) == []
+
+
+def test_the_terminal_chat_on_a_store_that_does_not_exist_says_so_once(tmp_path: Path) -> None:
+    # It used to start, and print the error after every line typed, then exit 0.
+    missing = tmp_path / "never-ingested"
+    result = subprocess.run([sys.executable, "-m", "assistant", "chat", "--store", str(missing)],
+                            input="Who won?\nAnd when?\n", capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: no index at {missing}; run `assistant ingest PATH --store {missing}` first"]
+    assert not missing.exists()
+
+
+def test_an_id_with_a_newline_is_printed_on_one_line(cli_store: Path) -> None:
+    result = run_cli("remove", "\x1b[31mred\n2nd", "--store", str(cli_store))
+    assert result.stderr.strip().splitlines() == [
+        "error: no indexed article with id \\x1b[31mred\\n2nd"]
