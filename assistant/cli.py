@@ -258,6 +258,8 @@ def ask(ctx: click.Context, question: str | None, store: str | None, chroma_url:
         llm_url: str | None, llm_model: str | None) -> None:
     """Answer QUESTION from the indexed articles."""
     assistant = open_assistant(ctx, store, chroma_url, **llm_overrides(llm, llm_url, llm_model))
+    if batch and question is not None:
+        fail("give a question or --batch FILE.jsonl, not both")
     if batch:
         _ask_batch(assistant, Path(batch), top_k)
         return
@@ -267,6 +269,9 @@ def ask(ctx: click.Context, question: str | None, store: str | None, chroma_url:
     try:
         answer = assistant.ask(question, top_k=top_k)
     except AssistantError as exc:
+        if as_json:  # a pipe into a JSON reader gets JSON, as a batch's failed lines do
+            click.echo(json.dumps({"error": str(exc).splitlines()[0] if str(exc) else
+                                   exc.__class__.__name__}))
         fail(str(exc))
         return
     if as_json:

@@ -54,6 +54,10 @@ class Assistant:
                  reader: Reader | None = None, **overrides: Any) -> None:
         base = settings or Settings.from_environment()
         updates = dict(overrides)
+        if isinstance(store, str) and not store.strip():
+            # Path("") is the current folder: a store would be written among whatever is there.
+            raise AssistantError("the store path is empty; name a folder (--store, "
+                                 "ASSISTANT_STORE)")
         if store is not None:
             updates["store"] = Path(store)
         if chroma_url is not None:

@@ -144,6 +144,13 @@ class Settings(BaseSettings):
         "127.0.0.1, [::1] and its --host, comma-separated ('*.example.com' matches subdomains, "
         "'*' any); others get 400, so a DNS-rebinding page cannot reach the chat")
 
+    @field_validator("store", mode="before")
+    @classmethod
+    def _a_store_folder(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("an empty path; name the store's folder")
+        return value
+
     @field_validator("collection")
     @classmethod
     def _a_collection_name(cls, value: str) -> str:

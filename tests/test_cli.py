@@ -218,3 +218,22 @@ def test_an_id_with_a_newline_is_printed_on_one_line(cli_store: Path) -> None:
     result = run_cli("remove", "\x1b[31mred\n2nd", "--store", str(cli_store))
     assert result.stderr.strip().splitlines() == [
         "error: no indexed article with id \\x1b[31mred\\n2nd"]
+
+
+def test_ask_json_of_a_refused_question_is_json_and_question_with_batch_is_refused(
+        cli_store: Path, tmp_path: Path) -> None:
+    refused = run_cli("ask", "--json", "   ", "--store", str(cli_store))
+    assert refused.returncode == 1 and json.loads(refused.stdout) == {"error": "the question is empty"}
+    batch = tmp_path / "b.jsonl"
+    batch.write_text(json.dumps({"question": QUESTION}) + "\n")
+    both = run_cli("ask", "--batch", str(batch), QUESTION, "--store", str(cli_store))
+    assert both.returncode != 0 and both.stdout == ""
+    assert both.stderr.strip() == "error: give a question or --batch FILE.jsonl, not both"
+
+
+def test_an_empty_store_path_is_refused_not_the_current_folder(tmp_path: Path) -> None:
+    for args, env in ((("--store", "", "sources"), {}), (("sources",), {"ASSISTANT_STORE": ""})):
+        result = run_cli(*args, cwd=tmp_path, env=env)
+        assert result.returncode != 0 and "empty" in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []

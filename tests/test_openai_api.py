@@ -163,6 +163,11 @@ def test_models_lists_the_offline_model_only_without_an_llm(client: openai.OpenA
         client.chat.completions.create(model="article-assistant-llm",
                                        messages=[{"role": "user", "content": "Who met?"}])
     assert missing.value.body["code"] == "model_not_found" and "--llm-url" in missing.value.body["message"]
+    # The SDK's retrieve (GET /v1/models/{id}) finds the model and refuses others.
+    assert client.models.retrieve("article-assistant").id == "article-assistant"
+    with pytest.raises(openai.NotFoundError) as unknown:
+        client.models.retrieve("article-assistant-llm")
+    assert unknown.value.body["code"] == "model_not_found"
 
 
 @pytest.mark.parametrize(("request_body", "status", "words"), [

@@ -283,6 +283,14 @@ def build_api(assistant: Assistant) -> FastAPI:
             {"id": name, "object": "model", "created": CREATED, "owned_by": "article-assistant"}
             for name in state.models()]}
 
+    @api.get("/models/{model}")
+    async def get_model(model: str) -> dict[str, Any]:
+        """One model, as OpenAI's SDK retrieves it (`client.models.retrieve(name)`)."""
+        if model not in state.models():
+            raise APIError(404, f"the model {model!r} does not exist; this server has "
+                           f"{', '.join(map(repr, state.models()))}", code="model_not_found")
+        return {"id": model, "object": "model", "created": CREATED, "owned_by": "article-assistant"}
+
     @api.post("/chat/completions", response_model=None)
     async def chat_completions(body: ChatCompletionRequest
                                ) -> JSONResponse | StreamingResponse:
