@@ -386,6 +386,15 @@ def check(ctx: click.Context, store: str | None, chroma_url: str | None, repair:
         return
     for line in result.repaired:
         click.echo(f"repair: {printable_path(line)}")
+    if result.repaired:
+        # What the store holds now: the first check's figures are from before the repair, and
+        # "9 missing" printed after "rebuilt 9 vectors" read as a repair that failed.
+        click.echo(f"check before repair: {printable_path(result.summary())}")
+        try:
+            result = assistant.check()
+        except AssistantError as exc:
+            fail(str(exc))
+            return
     click.echo(f"check: {printable_path(result.summary())}")
     if not repair and not result.consistent:
         sys.exit(1)

@@ -262,6 +262,15 @@ class Store:
             raise StoreMismatchError(
                 f"store {store} was built with embedder {recorded!r}, not {self.embedder.name!r}; "
                 "use the same embedding settings or a new --store")
+        try:
+            vectors = self.vectors.count()
+        except VectorStoreError:
+            vectors = -1  # the question's own search reports an unreachable store
+        if vectors == 0:
+            # A deleted chroma/ folder (or collection) would otherwise answer from keyword
+            # search alone, with nothing said.
+            log.warning("the store %s holds articles but no vectors: answers use keyword search "
+                        "alone; `assistant check --repair` rebuilds them without the model", store)
         self._queryable = True
 
     def _check_embedder(self) -> None:

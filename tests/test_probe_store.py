@@ -360,3 +360,21 @@ def test_a_damaged_state_file_is_made_anew_and_the_catalog_is_not_blamed(tmp_pat
     assert "catalog" not in warnings[0]
     assert len(list(store.glob("state.sqlite.damaged-*"))) == 1
     _unchanged(store, 2)
+
+
+def test_a_store_without_its_vectors_says_so_and_repair_shows_the_store_after(
+        tmp_path: Path) -> None:
+    # With chroma/ deleted, answers came from keyword search alone and nothing said so; and
+    # `check --repair` printed "rebuilt 2 vectors" then "2 missing" (the check from before).
+    store = _store(tmp_path, GOOD, KITES)
+    shutil.rmtree(store / "chroma")
+    answer = run_cli("ask", "When did the ferry return?", "--store", str(store))
+    assert answer.returncode == 0 and "Saturday" in answer.stdout, answer.stderr
+    assert any("no vectors" in line and "check --repair" in line for line in _errors(answer))
+    repair = run_cli("check", "--repair", "--store", str(store))
+    lines = repair.stdout.strip().splitlines()
+    assert lines[0].startswith("repair: rebuilt 2 vectors"), lines
+    assert lines[1].startswith("check before repair:") and "2 missing" in lines[1], lines
+    assert lines[2].startswith("check:") and "0 missing" in lines[2], lines
+    quiet = run_cli("ask", "When did the ferry return?", "--store", str(store))
+    assert "no vectors" not in quiet.stderr
