@@ -31,6 +31,20 @@ def test_standalone_question_is_not_rewritten(sample_assistant: Assistant) -> No
         "How long is Port Alder's Riverside tram line?").answer
 
 
+def test_a_follow_up_the_offline_rewrite_leaves_as_it_is_shows_no_rewrite(
+        sample_assistant: Assistant) -> None:
+    # The declined first turn lends no words, so nothing is carried over; the chat used to
+    # print "(chat: follow-up rewritten offline: What about after that?)" all the same.
+    history = [{"role": "user", "content": "Who won the Coastal Cup final?"},
+               {"role": "assistant", "content": ABSTAIN_TEXT},
+               {"role": "user", "content": "What about after that?"}]
+    assert standalone_offline([Message(**m) for m in history[:-1]], history[-1]["content"]) \
+        == history[-1]["content"]
+    answer = sample_assistant.chat(history)
+    assert answer.query == ""
+    assert not any("rewritten" in note for note in answer.notes), answer.notes
+
+
 def test_offline_rewrite_chains_through_follow_ups() -> None:
     history = [Message("user", "When did the Riverside tram line in Port Alder open?"),
                Message("assistant", "On Saturday [1]."),

@@ -48,6 +48,9 @@ class Prepare:
             query, note = self._condenser().condense(history, question)
         else:
             query, note = standalone_offline(history, question), "chat: follow-up rewritten offline"
+        if query == question:
+            # Nothing was carried over: no rewrite to show ("rewritten: <the same words>").
+            return Prepared(question, question, question)
         # An offline rewrite only appends the subject's names: they steer retrieval to the right
         # article, but sentences are picked for what the follow-up asks, or the answer drifts
         # back to whichever sentence repeats the names most.
