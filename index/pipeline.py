@@ -94,6 +94,7 @@ class Indexer(StoreWriter):
         self._embedding_progress: ProgressCallback | None = None
         self._locations: dict[str, tuple[str, str, str]] = {}
         self._by_key: dict[str, list[str]] = {}
+        self._also_held: dict[str, Article] = {}  # unchanged articles a second file holds too
 
     def ingest(self, paths: list[str | Path], prune: bool = False,
                progress: ProgressCallback | None = None,
@@ -112,6 +113,7 @@ class Indexer(StoreWriter):
         report.failed.extend(errors)
         known = self.catalog.content_hashes()
         self._locations = self.catalog.locations()
+        self._also_held = {}
         self._by_key = {}
         for article_id, (key, _source, _path) in self._locations.items():
             self._by_key.setdefault(key, []).append(article_id)
@@ -189,6 +191,7 @@ class Indexer(StoreWriter):
             if progress:
                 progress(number, len(sources), str(path))
         self._flush(pending, report)
+        self._keep_what_another_file_holds(known, report)
         self.catalog.mark_files(marks)
         if prune:
             # Only articles read from under the folders (or files) named in this run: a store
@@ -224,6 +227,10 @@ class Indexer(StoreWriter):
         for article in articles:
             if known.get(article.article_id) == article.content_hash:
                 report.unchanged += 1
+                where = self._locations.get(article.article_id)
+                if where is not None and where[2] and article.path and where[2] != article.path:
+                    # The same text in a second file: stored once, at the first file's key.
+                    self._also_held[article.article_id] = article
                 self._relocate_if_moved(article)
                 continue
             sentences, chunks = chunk_article(article.text, self.chunk_words,
@@ -246,6 +253,23 @@ class Indexer(StoreWriter):
                 pending.clear()
                 added = 0
         return added
+
+    def _keep_what_another_file_holds(self, known: dict[str, str], report: IngestReport) -> None:
+        """Two files held the same text (one article, recorded at the first file's key) and the
+        first changed: its new version replaced the article at that key, but the second file
+        still holds it. It is indexed again, from the second file: it was lost until the next
+        ingest, while the report said that file was unchanged."""
+        lost = [article for article_id, article in self._also_held.items()
+                if self.catalog.article(article_id) is None]
+        if not lost:
+            return
+        for article in lost:
+            known.pop(article.article_id, None)
+            self._locations.pop(article.article_id, None)
+        pending: list[Prepared] = []
+        self._prepare(lost, known, pending, report)
+        self._flush(pending, report)
+        report.unchanged -= len(lost)  # counted unchanged when its file was read; added now
 
     def _relocate_if_moved(self, article: Article) -> None:
         """An article already indexed from a place that no longer exists (a moved folder) is

@@ -401,3 +401,33 @@ def test_a_store_of_chunk_vectors_is_searched_and_converted_to_sections(tmp_path
     # The same chunks, ranked by the same vectors (the section's chunks scored from the catalog).
     assert [cid for cid, _ in converted[:3]] == [cid for cid, _ in hits[:3]]
     consistent(assistant)
+
+
+@pytest.mark.parametrize("edited", ["first", "second"])
+def test_two_files_of_one_text_keep_it_when_one_of_them_changes(tmp_path: Path,
+                                                               edited: str) -> None:
+    # The same text in two files is stored once, at the first file's key. When the first file
+    # changed, its new version replaced that article while the second file still held it: the
+    # article was gone (until the next ingest) and the report said the second was unchanged.
+    from assistant import Assistant
+
+    folder = tmp_path / "news"
+    folder.mkdir()
+    text = (SAMPLES / "port-alder-tram-opening.txt").read_text(encoding="utf-8")
+    assert "22 stops" in text
+    for name in ("a.txt", "b.txt"):
+        (folder / name).write_text(text, encoding="utf-8")
+    assistant = Assistant(store=tmp_path / "store")
+    assistant.ingest([folder])
+    assert len(assistant.sources()) == 1
+    changed = folder / ("a.txt" if edited == "first" else "b.txt")
+    changed.write_text(text.replace("22 stops", "23 stops"), encoding="utf-8")
+    assistant.ingest([folder])
+    held = {Path(s.source).name: assistant.article(s.article_id)["text"]
+            for s in assistant.sources()}
+    assert sorted(held) == ["a.txt", "b.txt"], held.keys()
+    assert "23 stops" in held[changed.name]
+    assert "22 stops" in held["b.txt" if edited == "first" else "a.txt"]
+    assert assistant.check().consistent
+    again = assistant.ingest([folder])
+    assert again.unchanged == 2 and again.added == again.updated == again.removed == 0
