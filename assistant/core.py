@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.answering.pipeline import Pipeline, Prepared
-from assistant.errors import AssistantError, InvalidArgumentError
+from assistant.errors import AssistantError, InvalidArgumentError, ScopeError
 from assistant.factory import Parts, PassageHeuristic, PassageReader
 from assistant.grounding import SupportScorer
 from assistant.models import Answer, IngestSummary, Scope, Source
@@ -68,6 +68,10 @@ class Assistant:
             # Opening it would fail deep in SQLite's set-up with a FileExistsError traceback.
             raise AssistantError(f"the store {folder} is a file, not a folder; choose another "
                                  "--store (ASSISTANT_STORE)")
+        inside = next((p for p in folder.absolute().parents if p.exists()), None)
+        if inside is not None and not inside.is_dir():
+            raise AssistantError(f"the store {folder} would be inside {inside}, a file; choose "
+                                 "another --store (ASSISTANT_STORE)")
         self.parts = Parts(self.settings, embedder, reader)
         self.store: Store = self.parts.store
 
@@ -216,7 +220,7 @@ class Assistant:
         """The passages a question retrieves, best first (hybrid, spread across articles);
         only from the articles in `scope` when given."""
         question = check_question(question)
-        top_k = _checked_top_k(top_k)
+        top_k, scope = _checked_top_k(top_k), _checked_scope(scope)
         self.store.ready()
         retrieve = self.parts.retrieve
         article_ids = retrieve.scope_ids(scope)
@@ -230,7 +234,7 @@ class Assistant:
         checked sentences."""
         started = time.perf_counter()
         prepared = self.parts.prepare.question(question)
-        top_k = _checked_top_k(top_k)
+        top_k, scope = _checked_top_k(top_k), _checked_scope(scope)
         self.store.ready()
         return self.pipeline.answer(self.parts.prepare.spelled(prepared), top_k, scope, started)
 
@@ -243,7 +247,7 @@ class Assistant:
         Answer's `query` holds the rewrite."""
         started = time.perf_counter()
         prepared = self.parts.prepare.messages(messages)
-        top_k = _checked_top_k(top_k)
+        top_k, scope = _checked_top_k(top_k), _checked_scope(scope)
         self.store.ready()
         return self.pipeline.answer(self.parts.prepare.spelled(prepared), top_k, scope, started)
 
@@ -257,12 +261,30 @@ class Assistant:
         prepared: Prepared = self.parts.prepare.question(question_or_messages) \
             if isinstance(question_or_messages, str) \
             else self.parts.prepare.messages(question_or_messages)
-        top_k = _checked_top_k(top_k)
+        top_k, scope = _checked_top_k(top_k), _checked_scope(scope)
         with catalog_errors(self.store.catalog_path):
             self.store.ready()
             prepared = self.parts.prepare.spelled(prepared)
             outcome = self.pipeline.run(prepared, top_k, scope)
         yield from self.pipeline.stream(outcome, prepared, scope, started)
+
+
+def _checked_scope(scope: object) -> Scope | None:
+    """A question's scope as a Scope (a dict of its fields is taken too), or a one-line
+    ScopeError: a dict reached the retrieve stage and failed there with an AttributeError."""
+    if scope is None or isinstance(scope, Scope):
+        return scope
+    if isinstance(scope, dict):
+        from pydantic import ValidationError
+
+        try:
+            return Scope.model_validate(scope)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"])
+            raise ScopeError(f"scope {where}: {error['msg']}") from None
+    raise ScopeError(f"scope must be a Scope (or a dict of its fields), not "
+                     f"{type(scope).__name__}")
 
 
 def _checked_top_k(top_k: object) -> int | None:

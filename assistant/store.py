@@ -302,6 +302,9 @@ class Store:
         Symbolic links inside a folder are followed out of it only with `follow_links`."""
         if isinstance(paths, (str, Path)):
             paths = [paths]
+        if isinstance(feeds, (str, Path)):
+            feeds = [feeds]  # a bare string was read as a list of its letters
+        feeds = [str(f) for f in feeds or []]
         with self._writing():
             self._check_embedder()
             indexer = Indexer(self.catalog, self.vectors, self.embedder,

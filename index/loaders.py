@@ -39,25 +39,38 @@ def discover(paths: list[str | Path], follow_links: bool = False) -> tuple[list[
     files: list[Path] = []
     errors: list[str] = []
     for raw in paths:
+        if not str(raw).strip():
+            # Path("") is the current folder: everything under it would be ingested.
+            errors.append("(empty path): give a file or folder")
+            continue
         path = Path(raw)
-        if not path.exists():
-            errors.append(f"{raw}: no such file or directory" if not path.is_symlink()
-                          else f"{raw}: broken symbolic link")
-        elif path.is_dir():
-            found, skipped = _walk(path, follow_links)
-            errors.extend(skipped)
-            if not found and not skipped:
-                errors.append(f"{raw}: folder holds no .txt, .md, .html, .json, .jsonl or .pdf files")
-            files.extend(found)
-        elif not path.is_file():
-            errors.append(f"{raw}: not a regular file (a FIFO, socket or device), skipped")
-        elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            errors.append(f"{raw}: unsupported file type {path.suffix or '(none)'}; "
-                          "use .txt, .md, .html, .json, .jsonl or .pdf")
-        else:
-            files.append(path)
+        try:
+            _discover_one(raw, path, follow_links, files, errors)
+        except OSError as exc:  # a name too long, a permission on the way to it
+            errors.append(f"{raw}: cannot read ({exc.strerror or exc})")
     unique = list(dict.fromkeys(p.resolve() for p in files))
     return unique, errors
+
+
+def _discover_one(raw: str | Path, path: Path, follow_links: bool, files: list[Path],
+                  errors: list[str]) -> None:
+    """One path named to ingest: its supported files added to `files`, or a line to `errors`."""
+    if not path.exists():
+        errors.append(f"{raw}: no such file or directory" if not path.is_symlink()
+                      else f"{raw}: broken symbolic link")
+    elif path.is_dir():
+        found, skipped = _walk(path, follow_links)
+        errors.extend(skipped)
+        if not found and not skipped:
+            errors.append(f"{raw}: folder holds no .txt, .md, .html, .json, .jsonl or .pdf files")
+        files.extend(found)
+    elif not path.is_file():
+        errors.append(f"{raw}: not a regular file (a FIFO, socket or device), skipped")
+    elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        errors.append(f"{raw}: unsupported file type {path.suffix or '(none)'}; "
+                      "use .txt, .md, .html, .json, .jsonl or .pdf")
+    else:
+        files.append(path)
 
 
 def _walk(root: Path, follow_links: bool) -> tuple[list[Path], list[str]]:

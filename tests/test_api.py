@@ -143,3 +143,16 @@ def test_a_scope_limits_retrieval_and_answers(sample_assistant: Assistant) -> No
     # A misspelt key is refused, not read as "every article".
     with pytest.raises(ValueError, match="date_form"):
         Scope(date_form="2099-01-01")  # type: ignore[call-arg]
+
+
+def test_a_scope_given_as_a_dict_is_read_and_anything_else_is_a_scope_error(
+        sample_assistant: Assistant) -> None:
+    # A dict reached the retrieve stage and failed there with an AttributeError.
+    source = sample_assistant.sources()[0]
+    answer = sample_assistant.ask(TRAM, scope={"article_ids": [source.article_id]})  # type: ignore[arg-type]
+    assert {c.article_id for c in answer.citations} <= {source.article_id}
+    for scope, words in (({"article_ids": "x"}, "scope article_ids"), ("id", "not str"),
+                         ([source.article_id], "not list"), ({"date_form": "2025-01-01"},
+                                                             "scope date_form")):
+        with pytest.raises(ScopeError, match=words):
+            sample_assistant.ask(TRAM, scope=scope)  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLES, run_cli
 
-from assistant import Assistant
+from assistant import Assistant, AssistantError
 
 GOOD = ("Harbour Ferry Returns\n\nThe Port Wendle harbour ferry returned to service on Saturday "
         "after a two-year refit, the operator said.\n")
@@ -226,3 +226,25 @@ def test_check_names_a_store_built_with_another_embedder(tmp_path: Path) -> None
     result = run_cli("check", "--store", str(store))
     assert result.returncode == 1
     assert "built with embedder 'openai:text-embedding-3-small'" in result.stdout, result.stdout
+
+
+def test_paths_the_filesystem_refuses_are_one_line_and_the_rest_is_ingested(
+        tmp_path: Path) -> None:
+    # A name too long raised OSError out of ingest (nothing ingested, a traceback in the CLI);
+    # an empty path ingested the current folder; feeds="x.xml" was read letter by letter and
+    # feeds=[Path(...)] raised TypeError.
+    good = tmp_path / "good.txt"
+    good.write_text(GOOD, encoding="utf-8")
+    assistant = Assistant(store=tmp_path / "store")
+    report = assistant.ingest([good, str(tmp_path / ("y" * 300 + ".txt")), ""])
+    assert report.added == 1
+    assert [line.split(": ", 1)[1] for line in report.failed] == [
+        "cannot read (File name too long)", "give a file or folder"], report.failed
+    missing = tmp_path / "nope.xml"
+    for feeds in (str(missing), [missing]):
+        report = assistant.ingest(feeds=feeds)  # type: ignore[arg-type]
+        assert report.failed == [f"{missing}: no such file"], report.failed
+    afile = tmp_path / "a-file"
+    afile.write_text("x")
+    with pytest.raises(AssistantError, match=r"would be inside .*a-file, a file"):
+        Assistant(store=afile / "store")
