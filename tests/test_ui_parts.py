@@ -5,6 +5,7 @@ feedback stores in a temporary folder."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -366,3 +367,21 @@ def test_a_declined_turn_is_no_context_for_the_next_question(services: Services)
     # Reopened, the conversation's history leaves it out too.
     assert chat.open_conversation("erin", conv, "")[2] == []
     assert not follows_on(_trust_answer("tentative")) and follows_on(_trust_answer("answered"))
+
+
+def test_a_markdown_export_shows_html_and_links_as_text(sample_assistant: Assistant,
+                                                        tmp_path: Path) -> None:
+    # The export copied a question's `<img onerror=...>` and `<svg onload=...>` into the file
+    # as they were, to run in any Markdown viewer that lets HTML through.
+    from ui.conversations import Conversations
+
+    conversations = Conversations(tmp_path / "conversations.sqlite")
+    question = "<img src=x onerror=alert(13)> [x](javascript:alert(1)) How many stops?"
+    answer = sample_assistant.ask("How many stops does the Riverside Line have?")
+    conversation = conversations.create("", question)
+    conversations.add_turn("", conversation, question, answer)
+    exported = conversations.to_markdown("", conversation)
+    assert "<img" not in exported and not re.search(r"(?<!\\)\]\(javascript", exported), exported
+    assert "&lt;img src=x onerror=alert(13)&gt;" in exported
+    assert "\\[x\\](javascript:alert(1))" in exported
+    assert "22 stops" in exported and "> [1] “" in exported

@@ -8,7 +8,9 @@ same answers with working footnotes, and an export carries the citations.
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -123,21 +125,31 @@ class Conversations(SQLiteFile):
             return gone
 
     def to_markdown(self, owner: str, conversation_id: str) -> str:
-        """The conversation as Markdown: each question, its answer, and the quoted sources."""
-        lines = [f"# {self.title(owner, conversation_id) or 'Conversation'}", ""]
+        """The conversation as Markdown: each question, its answer, and the quoted sources.
+        Questions, answers, quotes and titles are text, not markup (`_text`): a question or an
+        article holding `<img onerror=...>` or `[x](javascript:...)` must not become HTML or a
+        link in whatever viewer opens the file."""
+        lines = [f"# {_text(self.title(owner, conversation_id) or 'Conversation')}", ""]
         for turn in self.turns(owner, conversation_id):
-            lines += [f"**Q:** {turn.question}", ""]
+            lines += [f"**Q:** {_text(turn.question)}", ""]
             if turn.answer is None:
-                lines += [f"*{turn.error or 'No answer.'}*", ""]
+                lines += [f"*{_text(turn.error or 'No answer.')}*", ""]
                 continue
-            lines += [turn.answer.answer, ""]
+            lines += [_text(turn.answer.answer), ""]
             for citation in turn.answer.citations:
                 where = citation.url or citation.source
                 page = f", p. {citation.page}" if citation.page else ""
-                lines.append(f"> [{citation.n}] “{citation.text}” — {citation.title} "
-                             f"({where}{page}, characters {citation.start}-{citation.end})")
+                lines.append(f"> [{citation.n}] “{_text(citation.text)}” — {_text(citation.title)} "
+                             f"({_text(where)}{page}, characters {citation.start}-{citation.end})")
             lines.append("")
         return "\n".join(lines).rstrip() + "\n"
+
+
+def _text(value: str) -> str:
+    """Text for Markdown: HTML's special characters as entities, and the brackets and the
+    characters that start emphasis, code or a heading escaped, so it shows as written."""
+    escaped = html.escape(value, quote=False)
+    return re.sub(r"([\\`*_\[\]#|])", r"\\\1", escaped)
 
 
 class Feedback:
