@@ -385,3 +385,18 @@ def test_a_markdown_export_shows_html_and_links_as_text(sample_assistant: Assist
     assert "&lt;img src=x onerror=alert(13)&gt;" in exported
     assert "\\[x\\](javascript:alert(1))" in exported
     assert "22 stops" in exported and "> [1] “" in exported
+
+
+def test_copy_with_sources_keeps_the_doubt_of_a_tentative_conflict(
+        user_assistant: Assistant) -> None:
+    # The card of a tentative conflict says "Not sure"; its copy began "The sources disagree:".
+    from ui.render.answer import answer_as_text
+
+    answer = user_assistant.ask("How long did the talks last?")
+    assert answer.conflicts
+    copied = answer_as_text(answer)
+    if answer.status == "tentative":
+        assert copied.startswith("Not sure: The sources disagree:"), copied[:80]
+    else:
+        assert copied.startswith("The sources disagree:"), copied[:80]
+    assert "\nSources:\n[1] “" in copied

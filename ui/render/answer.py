@@ -111,7 +111,12 @@ def _tentative_head_html() -> str:
 def answer_as_text(answer: Answer) -> str:
     """The answer with its sources as plain text: what "Copy with sources" puts on the
     clipboard."""
-    lines = [answer.answer.strip(), "", "Sources:"]
+    text = answer.answer.strip()
+    if answer.status == "tentative" and not text.startswith("Not sure"):
+        # A tentative conflict reads "The sources disagree: ..."; the card says "Not sure", and
+        # so must the copy, or the doubt is lost where it is pasted.
+        text = f"Not sure: {text}"
+    lines = [text, "", "Sources:"]
     for c in answer.citations:
         page = f", p. {c.page}" if c.page else ""
         lines.append(f"[{c.n}] “{c.text}” — {c.title} ({c.url or c.source}{page})")
