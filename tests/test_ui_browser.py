@@ -483,6 +483,17 @@ def test_a_question_longer_than_the_limit_is_cut_at_it_and_counted(session: Sess
     page.locator("#question textarea").press_sequentially("y")
     page.wait_for_function(
         "document.querySelector('#question-counter').innerText.includes('2,000 / 2,000')")
+    # Emptied with Backspace, the box is counted again (the counter stayed at its last typed
+    # length: Gradio's `input` event came for typed characters only).
+    box = page.locator("#question textarea")
+    box.press("Control+a")
+    box.press("Backspace")
+    page.wait_for_function(
+        "document.querySelector('#question-counter').innerText.trim().startsWith('0 / 2,000')")
+    box.press_sequentially("abc")
+    box.press("Backspace")
+    page.wait_for_function(
+        "document.querySelector('#question-counter').innerText.trim().startsWith('2 / 2,000')")
 
 
 def test_conversations_last_across_reloads_and_can_be_renamed_exported_deleted(

@@ -223,9 +223,11 @@ def wire_chat(chat_tab: ChatTab, state: SessionState, handlers: ChatHandlers,
     # The chip beside the question says what it is limited to, however the scope was set.
     c.scope.change(h.scope_label, inputs=[c.scope], outputs=[c.scope_chip],
                    api_visibility="private", show_progress="hidden", trigger_mode="always_last")
-    # The character counter, in the browser: no round trip per keystroke.
-    c.question.input(None, inputs=[c.question], outputs=[c.counter], api_visibility="private",
-                     js=f"(text) => `{render.counter_js_template(MAX_QUESTION)}`")
+    # The character counter, in the browser: no round trip per keystroke. On `change`, not
+    # `input`: Gradio fired `input` for typed characters only, so a counter at "6 / 2,000" stayed
+    # there while the box was emptied with Backspace.
+    c.question.change(None, inputs=[c.question], outputs=[c.counter], api_visibility="private",
+                      js=f"(text) => `{render.counter_js_template(MAX_QUESTION)}`")
 
     def reset(search: str, request: gr.Request) -> tuple[Any, ...]:
         return h.reset(owner_of(request), search)
