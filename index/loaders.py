@@ -14,14 +14,18 @@ with a byte-order mark.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import stat
+from datetime import date
 from pathlib import Path
 
 from index.article import Article, LoadError, LoadResult, stable_article_id
 from index.clean import clean_text
-from index.topmatter import date_from_top, is_not_headline
+from index.topmatter import date_from_top, is_not_headline, iso_date
+
+log = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".pdf")
 # Files that describe a folder rather than report news. They are skipped when a folder is
@@ -347,6 +351,26 @@ def _load_json(path: Path, raw: str) -> LoadResult:
     return LoadResult(articles, errors)
 
 
+def _record_date(value: object, path: Path, where: str) -> str:
+    """A record's date as YYYY-MM-DD (what date scopes compare), from an ISO date or time, a
+    written-out date or a number such as 20250101; "" (and a warning) for anything else: a
+    date stored as given ("not a date", "20250101") sorted wrongly against every scope."""
+    if value in (None, ""):
+        return ""
+    text = str(value).strip()
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}([T ].*)?", text):
+            try:
+                return date.fromisoformat(text[:10]).isoformat()
+            except ValueError:
+                pass
+        elif iso := iso_date(text):
+            return iso
+    log.warning("%s (%s): date %r is not a date; the record is kept without one", path, where,
+                text[:40])
+    return ""
+
+
 def _article_from_record(path: Path, where: str, record: object) -> Article:
     if not isinstance(record, dict):
         raise LoadError(f"{path} ({where}): a record must be a JSON object")
@@ -356,13 +380,13 @@ def _article_from_record(path: Path, where: str, record: object) -> Article:
     text = clean_text(body.replace("\r\n", "\n"))
     if not text:
         raise LoadError(f"{path} ({where}): no article text left after removing boilerplate")
-    url = str(record.get("url") or "")
+    url = record.get("url") if isinstance(record.get("url"), str) else ""
     record_id = str(record.get("id") or url or where)
     key = f"{path}#{record_id}"
     return Article(
         article_id=stable_article_id(url, str(record.get("title") or "").strip(), text), key=key,
         source=url or f"{path}#{record_id}",
         title=str(record.get("title") or "").strip() or f"{path.stem} ({where})", text=text,
-        path=str(path), url=url, date=str(record.get("date") or ""),
+        path=str(path), url=url, date=_record_date(record.get("date"), path, where),
         publisher=str(record.get("source") or ""),
     )

@@ -248,6 +248,12 @@ def _iso(text: str, dayfirst: bool = False) -> str:
     return one.date().isoformat()
 
 
+def iso_date(text: str) -> str:
+    """ISO date of a written-out date ("14 June 2025", "20250614"), or "" when it does not name
+    a year, month and day."""
+    return _iso(text)
+
+
 def _full_date_at_start(text: str) -> str:
     match = _FULL_DATE.match(text)
     if not match:

@@ -276,3 +276,25 @@ def test_user_articles_leave_no_boilerplate_in_any_chunk(user_articles: Path,
             assert fragment not in text
         for line in re.split(r"\n", text):
             assert not is_boilerplate(line), line[:60]
+
+
+def test_a_json_records_date_is_stored_as_a_date_or_not_at_all(tmp_path: Path, caplog) -> None:
+    # Stored as given, "not a date" sorted after every date_from and 20250101 before any: date
+    # scopes answered from the wrong records. A url that is not text was stored as "['x']".
+    import logging
+
+    from index.loaders import load_file
+
+    path = tmp_path / "records.jsonl"
+    dates = ["2025-01-01", "2025-01-01T10:00:00Z", 20250101, "14 June 2025", "not a date",
+             "2025-02-30"]
+    path.write_text("\n".join(json.dumps({"text": f"Mu city had {n} floods.", "title": f"T{n}",
+                                          "date": d, "url": ["x"] if n == 0 else None})
+                              for n, d in enumerate(dates)) + "\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="index.loaders"):
+        loaded = load_file(path)
+    assert [a.date for a in loaded.articles] == ["2025-01-01", "2025-01-01", "2025-01-01",
+                                                 "2025-06-14", "", ""]
+    assert loaded.articles[0].url == "" and "['x']" not in loaded.articles[0].source
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 2 and all("is not a date" in w for w in warned), warned
