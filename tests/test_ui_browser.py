@@ -784,16 +784,22 @@ def test_articles_can_be_filtered_sorted_opened_deleted_and_restored(session: Se
     expect(page.locator("#scope-chip")).to_contain_text("Westbrook", timeout=10_000)
     session.tab("articles")
 
-    # Delete asks first; Undo brings it back from its file.
+    # Delete asks first; Undo brings it back from its file. The header's count follows both
+    # (it stayed as it was until a reload).
+    counted = page.locator("#aa-header").inner_text()
     row.locator("button.aa-row-delete").click()
     page.locator("#article-delete-confirm").wait_for(state="visible")
     assert title in page.locator("#article-delete-question").inner_text()
     page.click("#article-delete-yes")
     page.locator("#article-status", has_text=f"Removed “{title}”.").wait_for()
     assert page.locator("#articles-table tbody tr", has_text=title).count() == 0
+    page.wait_for_function(f"!document.querySelector('#aa-header').innerText"
+                           f".includes({json.dumps(counted.split(' · ')[0])})")
     page.click("#article-undo")
     page.locator("#article-status", has_text="Restored.").wait_for()
     page.locator("#articles-table tbody tr", has_text=title).wait_for()
+    page.wait_for_function(f"document.querySelector('#aa-header').innerText"
+                           f".includes({json.dumps(counted.split(' · ')[0])})")
     session.shot("16-articles-tab")
 
 

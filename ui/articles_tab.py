@@ -333,17 +333,29 @@ def wire_articles(articles_tab: ArticlesTab, state: SessionState, handlers: Arti
     def delete_confirmed(article_id: str, query: str, order: str) -> tuple[Any, ...]:
         return h.delete_confirmed(article_id, query, order)
 
+    # After a row's delete or its undo, the rest of the page follows the corpus too (the
+    # header's count stayed as it was until a reload); the table keeps its filter and order.
+    around_the_table = [refresh_outputs[0], *refresh_outputs[2:]]
+
+    def corpus_changed() -> tuple[Any, ...]:
+        header, _table, *rest = h.refreshed()
+        return (header, *rest)
+
     a.delete_yes.click(delete_confirmed, inputs=[s.deleting, a.articles_filter, a.articles_sort],
                        outputs=[a.article_status, a.undo, s.removed_sources, a.delete_row,
                                 s.deleting, a.articles, a.article_view, a.article_ask],
-                       api_visibility="private", show_progress="hidden", concurrency_limit=1)
+                       api_visibility="private", show_progress="hidden", concurrency_limit=1
+                       ).then(corpus_changed, outputs=around_the_table, api_visibility="private",
+                              show_progress="hidden")
 
     def undo_removal(paths: list[str], query: str, order: str) -> tuple[Any, ...]:
         return h.undo_removal(paths, query, order)
 
     a.undo.click(undo_removal, inputs=[s.removed_sources, a.articles_filter, a.articles_sort],
                  outputs=[a.article_status, a.undo, a.articles, s.removed_sources],
-                 api_visibility="private", show_progress="hidden", concurrency_limit=1)
+                 api_visibility="private", show_progress="hidden", concurrency_limit=1
+                 ).then(corpus_changed, outputs=around_the_table, api_visibility="private",
+                        show_progress="hidden")
 
     a.article_ask.click(lambda article_id: h.ask_about_article(article_id),
                         inputs=[s.opened], outputs=[scope, tabs],
