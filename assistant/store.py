@@ -246,10 +246,7 @@ class Store:
         does not exist (asking must not create one), an empty store, or a store built with
         another embedding model (its vectors would be compared in the wrong space)."""
         store = Path(self.settings.store)
-        if (not self.server_mode and self._catalog is None
-                and not (store / self._catalog_name()).exists()):
-            raise EmptyStoreError(
-                f"no index at {store}; run `assistant ingest PATH --store {store}` first")
+        self._require_index()
         self._refresh()
         if not self.catalog.has_articles():
             where = f"the collection {self.settings.collection!r} on {self.settings.chroma_url}" \
@@ -344,10 +341,7 @@ class Store:
         cannot be opened (permissions, a read-only store, a lock) is not damaged: that raises
         StoreUnavailableError, and `repair` changes nothing."""
         path = Path(self.settings.store) / self._catalog_name()
-        if not self.exists():
-            store = self.settings.store
-            raise EmptyStoreError(f"no index at {store}; run `assistant ingest PATH --store "
-                                  f"{store}` first")
+        self._require_index()
         notes: list[str] = []
         health = catalog_health(path)
         if health.problem not in (None, "damaged"):
@@ -424,6 +418,13 @@ class Store:
         """Whether there is a store to read: a Chroma server (the record) or a store folder that
         holds a catalog. Reading one that does not exist must not create it."""
         return self.server_mode or self._catalog is not None or self.catalog_path.exists()
+
+    def _require_index(self) -> None:
+        """EmptyStoreError, saying how to make one, when there is no store to read (exists)."""
+        if not self.exists():
+            store = self.settings.store
+            raise EmptyStoreError(f"no index at {store}; run `assistant ingest PATH --store "
+                                  f"{store}` first")
 
     @catalog_guard
     def sources(self) -> list[Source]:
