@@ -61,6 +61,11 @@ WORDS_PER_CHUNK = 4
 # --- answers in OpenAI's shapes -----------------------------------------------------------------
 
 
+def _model_object(name: str) -> dict[str, Any]:
+    """A model as /v1/models lists it and /v1/models/{id} returns it."""
+    return {"id": name, "object": "model", "created": CREATED, "owned_by": "article-assistant"}
+
+
 def sources_text(answer: Answer) -> str:
     """The compact Sources list appended to the message for clients that show only the text."""
     if not answer.citations:
@@ -280,8 +285,7 @@ def build_api(assistant: Assistant) -> FastAPI:
     @api.get("/models")
     async def list_models() -> dict[str, Any]:
         return {"object": "list", "data": [
-            {"id": name, "object": "model", "created": CREATED, "owned_by": "article-assistant"}
-            for name in state.models()]}
+            _model_object(name) for name in state.models()]}
 
     @api.get("/models/{model}")
     async def get_model(model: str) -> dict[str, Any]:
@@ -289,7 +293,7 @@ def build_api(assistant: Assistant) -> FastAPI:
         if model not in state.models():
             raise APIError(404, f"the model {model!r} does not exist; this server has "
                            f"{', '.join(map(repr, state.models()))}", code="model_not_found")
-        return {"id": model, "object": "model", "created": CREATED, "owned_by": "article-assistant"}
+        return _model_object(model)
 
     @api.post("/chat/completions", response_model=None)
     async def chat_completions(body: ChatCompletionRequest
