@@ -322,6 +322,19 @@ def test_upload_an_article_then_ask_about_it(session: Session, tmp_path: Path) -
     page.locator("#remove-status").get_by_text("Removed").wait_for()
     assert page.locator("#articles-table").get_by_text(title).count() == 0
     assert rows.count() == count
+    # A misclick is not for good: its Undo ingests the file again.
+    session.shot("06b-removed-with-undo")
+    page.click("#remove-undo")
+    page.locator("#remove-status").get_by_text("Restored.").wait_for()
+    assert page.locator("#articles-table").get_by_text(title).count() == 1
+    assert page.locator("#remove-undo").is_hidden()
+    page.click("#remove-choice input")
+    page.keyboard.type("Harbourview")
+    page.get_by_role("option", name=re.compile("Harbourview")).first.click()
+    page.keyboard.press("Escape")
+    page.click("#remove")
+    page.locator("#remove-undo").wait_for(state="visible")
+    assert rows.count() == count
 
 
 XSS_FLAG = "__aaXss"

@@ -191,6 +191,29 @@ def test_article_rows_open_delete_and_undo(services: Services) -> None:
     assert "Nothing to undo" in articles.undo_removal([], "", "title")[0]
 
 
+def test_remove_selected_and_its_undo(services: Services) -> None:
+    """"Remove selected" offers an Undo that ingests every removed article's file again."""
+    articles = ArticleHandlers(services)
+    total = len(services.assistant.sources())
+    chosen = [s for s in services.assistant.sources() if Path(s.source).is_file()][:2]
+    assert len(chosen) == 2
+    status, undo, restorable, header, table, *_ = articles.remove_selected(
+        [s.article_id for s in chosen])
+    assert status.count("Removed") == 2 and undo.visible
+    assert sorted(restorable) == sorted(s.source for s in chosen)
+    left = {s.article_id for s in services.assistant.sources()}
+    assert not left & {s.article_id for s in chosen}
+    assert all(s.title not in table for s in chosen) and f"{total - 2} articles" in header
+
+    status, undo, left_to_restore, header, table, *_ = articles.undo_remove_selected(restorable)
+    assert "Restored 2 articles." in status and not undo.visible and left_to_restore == []
+    assert {s.article_id for s in chosen} <= {s.article_id for s in services.assistant.sources()}
+    assert all(render.esc(s.title) in table for s in chosen) and f"{total} articles" in header
+
+    status, undo, restorable, *_ = articles.remove_selected([])
+    assert "Choose the articles" in status and not undo.visible and restorable == []
+
+
 def test_articles_filter_selection_and_upload(services: Services, tmp_path: Path) -> None:
     articles = ArticleHandlers(services)
     assert "Riverside" in articles.table("tram", "newest")

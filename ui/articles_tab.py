@@ -72,6 +72,7 @@ class ArticlesTab:
     ask_about: gr.Button
     remove_btn: gr.Button
     remove_status: gr.HTML
+    remove_undo: gr.Button
 
 
 def build_articles_tab() -> ArticlesTab:
@@ -115,14 +116,17 @@ def build_articles_tab() -> ArticlesTab:
                                           variant="primary", elem_id="ask-about")
                     remove_btn = gr.Button("Remove selected", variant="stop", size="sm",
                                            elem_id="remove")
-                remove_status = gr.HTML("", elem_id="remove-status")
+                with gr.Row(elem_id="aa-remove-status"):
+                    remove_status = gr.HTML("", elem_id="remove-status")
+                    remove_undo = gr.Button("Undo", size="sm", visible=False, scale=0,
+                                            elem_id="remove-undo")
     return ArticlesTab(
         articles_filter=articles_filter, articles_sort=articles_sort, articles=articles,
         delete_row=delete_row, delete_question=delete_question, delete_yes=delete_yes,
         delete_no=delete_no, article_status=article_status, undo=undo, article_ask=article_ask,
         article_view=article_view, upload=upload, upload_status=upload_status,
         remove_choice=remove_choice, ask_about=ask_about, remove_btn=remove_btn,
-        remove_status=remove_status)
+        remove_status=remove_status, remove_undo=remove_undo)
 
 
 # --- what the events do ------------------------------------------------------------------------------
@@ -184,11 +188,13 @@ class ArticleHandlers:
         return (render.status_html(kind, lines), *self.refreshed(), None)
 
     def remove_selected(self, ids: list[str] | None) -> tuple[Any, ...]:
+        """Remove the selected articles. Outputs: status, its Undo button, what Undo restores
+        (the removed articles' files and web pages), then the refreshed page."""
         if not ids:
             return (render.status_html("info", ["Choose the articles to remove first."]),
-                    *self.refreshed())
-        titles = {s.article_id: s.title for s in current_sources(self.assistant)}
-        lines, kind = [], "ok"
+                    gr.Button(visible=False), [], *self.refreshed())
+        sources = {s.article_id: s for s in current_sources(self.assistant)}
+        lines, kind, restorable = [], "ok", []
         for article_id in ids:
             try:
                 removed = self.assistant.remove(article_id)
@@ -196,12 +202,26 @@ class ArticleHandlers:
                 removed, kind = False, "error"
                 lines.append(f"{article_id}: {exc}")
                 continue
-            if removed:
-                lines.append(f"Removed “{titles.get(article_id, article_id)}”.")
+            source = sources.get(article_id)
+            if removed and source is not None:
+                lines.append(f"Removed “{source.title}”.")
+                if _restorable(source.source):
+                    restorable.append(source.source)
+                else:
+                    lines.append(f"Its file {source.source} is gone: Undo cannot bring it back.")
+            elif removed:
+                lines.append(f"Removed {article_id}.")
             else:
                 kind = "warn"
                 lines.append(f"{article_id}: no such article (already removed?).")
-        return (render.status_html(kind, lines), *self.refreshed())
+        return (render.status_html(kind, lines), gr.Button(visible=bool(restorable)),
+                restorable, *self.refreshed())
+
+    def undo_remove_selected(self, paths: list[str]) -> tuple[Any, ...]:
+        """Ingest the files of the articles "Remove selected" removed. Outputs: status, the
+        Undo button, what is left to restore, then the refreshed page."""
+        status, _undo, _table, left = self.undo_removal(paths, "", "title")
+        return (status, gr.Button(visible=False), left, *self.refreshed())
 
     def table(self, query: str, order: str) -> str:
         """The table's HTML, filtered by `query` and sorted by `order`."""
@@ -247,8 +267,7 @@ class ArticleHandlers:
             return (render.status_html("warn", ["That article was already removed."]),
                     gr.Button(visible=False), [], gr.Row(visible=False), "",
                     self.table(query, order), gr.skip(), gr.skip())
-        restorable = [source.source] if (source.source.startswith(("http://", "https://"))
-                                         or Path(source.source).is_file()) else []
+        restorable = [source.source] if _restorable(source.source) else []
         line = f"Removed “{source.title}”."
         return (render.status_html("ok", [line]), gr.Button(visible=bool(restorable)),
                 restorable, gr.Row(visible=False), "", self.table(query, order), "",
@@ -265,8 +284,14 @@ class ArticleHandlers:
         except AssistantError as exc:
             return render.status_html("error", [str(exc)]), gr.Button(visible=False), \
                 gr.skip(), []
-        lines = ["Restored." if summary.added + summary.updated + summary.unchanged
-                 else "Could not restore it.", *summary.failed]
+        restored = summary.added + summary.updated + summary.unchanged
+        if restored >= len(paths):
+            first = "Restored." if len(paths) == 1 else f"Restored {len(paths)} articles."
+        elif restored:
+            first = f"Restored {restored} of {len(paths)} articles."
+        else:
+            first = "Could not restore it." if len(paths) == 1 else "Could not restore them."
+        lines = [first, *summary.failed]
         return (render.status_html("ok" if not summary.failed else "warn", lines),
                 gr.Button(visible=False), self.table(query, order), [])
 
@@ -281,6 +306,11 @@ class ArticleHandlers:
             return (render.status_html("info", ["Select the articles to ask about first."]),
                     gr.skip(), gr.skip())
         return "", gr.Dropdown(value=list(ids)), gr.Tabs(selected="chat")
+
+
+def _restorable(source: str) -> bool:
+    """Whether Undo can ingest a removed article again: its web page or its file still exists."""
+    return source.startswith(("http://", "https://")) or Path(source).is_file()
 
 
 # --- events ----------------------------------------------------------------------------------------
@@ -308,8 +338,15 @@ def wire_articles(articles_tab: ArticlesTab, state: SessionState, handlers: Arti
         return h.remove_selected(ids)
 
     a.remove_btn.click(remove_selected, inputs=[a.remove_choice],
-                       outputs=[a.remove_status, *refresh_outputs], api_visibility="private",
-                       concurrency_limit=1)
+                       outputs=[a.remove_status, a.remove_undo, s.bulk_removed, *refresh_outputs],
+                       api_visibility="private", concurrency_limit=1)
+
+    def undo_remove_selected(paths: list[str]) -> tuple[Any, ...]:
+        return h.undo_remove_selected(paths)
+
+    a.remove_undo.click(undo_remove_selected, inputs=[s.bulk_removed],
+                        outputs=[a.remove_status, a.remove_undo, s.bulk_removed, *refresh_outputs],
+                        api_visibility="private", show_progress="hidden", concurrency_limit=1)
 
     def table(query: str, order: str) -> str:
         return h.table(query, order)

@@ -154,6 +154,7 @@ class SessionState:
     removed_sources: gr.State  # what Undo ingests again
     saved_settings: gr.BrowserState  # the Settings tab's choices (never the API key)
     pending: gr.State  # the question being answered
+    bulk_removed: gr.State  # what the Undo of "Remove selected" ingests again
 
 
 def build_session_state() -> SessionState:
@@ -171,6 +172,7 @@ def build_session_state() -> SessionState:
         removed_sources=gr.State([]),
         saved_settings=gr.BrowserState({}, storage_key="aa-settings"),
         pending=gr.State(""),
+        bulk_removed=gr.State([]),
     )
 
 
