@@ -262,6 +262,9 @@ def test_a_foreign_host_header_gets_400(server: str, path: str) -> None:
                      "127.0.0.1.nip.io"):
             refused = client.get(f"{server}{path}", headers={"Host": host})
             assert refused.status_code == 400, (host, refused.status_code, refused.text[:200])
+            if path.startswith("/v1"):
+                # An OpenAI client gets the API's error shape, as for every other refusal.
+                assert _openai_error(refused, 400)["code"] == "invalid_host"
         for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost", f"[::1]:{port}",
                      ALLOWED, f"{ALLOWED}:{port}"):
             served = client.get(f"{server}{path}", headers={"Host": host})
@@ -399,3 +402,65 @@ def test_a_client_that_hangs_up_mid_body_leaves_no_traceback(server: str) -> Non
         answer = client.post(f"{server}/v1/search", headers=_keyed(),
                              content=_json({"query": QUESTION, "top_k": 1}))
         assert answer.status_code == 200, answer.text[:300]
+
+
+# --- OpenAI clients' habits ------------------------------------------------------------------------
+
+
+def test_a_conversation_with_tool_calls_is_answered_and_n_above_one_refused(server: str) -> None:
+    """A client with tools replays its tool calls and their results: they are left out (the
+    assistant calls no tools) instead of a 400. n > 1 would be the same answer again: refused."""
+    question = "How many people attended the opening ceremony of Port Alder's Riverside tram line?"
+    messages = [{"role": "user", "content": "hello"},
+                {"role": "assistant", "content": None, "tool_calls": [
+                    {"id": "c1", "type": "function",
+                     "function": {"name": "lookup", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "c1", "content": "done"},
+                {"role": "user", "content": question}]
+    with _client() as client:
+        answered = client.post(f"{server}/v1/chat/completions", headers=_keyed(), content=_json(
+            {"model": "article-assistant", "messages": messages}))
+        assert answered.status_code == 200, answered.text[:500]
+        assert "12,000" in answered.json()["choices"][0]["message"]["content"]
+        # An assistant turn with neither text nor a tool call is still refused, by number.
+        broken = [messages[0], {"role": "assistant", "content": None}, messages[3]]
+        error = _openai_error(client.post(f"{server}/v1/chat/completions", headers=_keyed(),
+                                          content=_json({"model": "article-assistant",
+                                                         "messages": broken})), 400)
+        assert "message 2 has no text content" in error["message"], error
+        error = _openai_error(client.post(f"{server}/v1/chat/completions", headers=_keyed(),
+                                          content=_json({"model": "article-assistant", "n": 2,
+                                                         "messages": messages[3:]})), 400)
+        assert error["param"] == "n" and "must be 1" in error["message"], error
+
+
+def test_an_empty_store_is_a_503_that_names_no_folder(tmp_path: Path) -> None:
+    """The caller learns the server has no articles; the folder and the CLI command are for
+    the server's log."""
+    store = tmp_path / "secret-folder-name"
+    log_path = tmp_path / "serve.log"
+    process, url = start_server(store, log_path, env={"ASSISTANT_API_KEYS": KEY})
+    try:
+        with _client() as client:
+            error = _openai_error(client.post(f"{url}/v1/chat/completions", content=_json(
+                {"model": "article-assistant", "messages": [{"role": "user", "content": "hi?"}]}),
+                headers=_keyed()), 503)
+    finally:
+        log_text = stop_server(process, log_path)
+    assert error["code"] == "empty_store" and "no articles are indexed" in error["message"]
+    assert "secret-folder-name" not in error["message"] and "--store" not in error["message"]
+    assert "secret-folder-name" in log_text  # the operator still sees where
+
+
+def test_a_server_error_names_neither_the_store_folder_nor_the_chroma_address(tmp_path: Path
+                                                                               ) -> None:
+    from assistant import Settings
+    from ui.openai_api import _without_locations
+
+    settings = Settings(store=tmp_path / "store", chroma_url="http://10.1.2.3:8000")
+    assert _without_locations("Chroma server at http://10.1.2.3:8000 is unavailable: refused",
+                              settings) == "Chroma server is unavailable: refused"
+    assert _without_locations(f"the catalog at {tmp_path / 'store'} is damaged",
+                              settings) == "the catalog is damaged"
+    assert _without_locations(f"cannot write {tmp_path / 'store'}/catalog.sqlite",
+                              settings) == "cannot write the server's store/catalog.sqlite"

@@ -29,6 +29,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
@@ -85,12 +86,33 @@ def _text_pieces(text: str) -> list[str]:
 def _messages(request: ChatCompletionRequest) -> list[dict[str, Any]]:
     """OpenAI messages as the Assistant's chat takes them. A 'developer' message is OpenAI's
     new name for 'system'; both are set aside by the Assistant, which answers from the articles
-    whatever a prompt asks."""
+    whatever a prompt asks. A client with tools replays its tool calls (an assistant turn with
+    `tool_calls` and no text) and their results ('tool' or 'function' turns): the assistant
+    calls no tools, so they are left out rather than refused (a 400 broke the conversation)."""
     out = []
     for m in request.messages:
+        extra = m.model_extra or {}
+        if m.role in ("tool", "function"):
+            continue
+        if m.role == "assistant" and not m.content and (extra.get("tool_calls")
+                                                         or extra.get("function_call")):
+            continue
         role = "system" if m.role == "developer" else m.role
         out.append({"role": role, "content": m.content})
     return out
+
+
+def _without_locations(message: str, settings: Any) -> str:
+    """`message` with the store's folder and the Chroma server's address left out: a caller of
+    the API learns what went wrong, not where the server keeps its data."""
+    places = {str(settings.store), str(Path(settings.store).resolve())}
+    if settings.chroma_url:
+        places.add(str(settings.chroma_url).rstrip("/"))
+    for place in sorted((p for p in places if p and p != "."), key=len, reverse=True):
+        # "the catalog at PATH is damaged" -> "the catalog is damaged"
+        message = re.sub(rf"\s(?:at|on|in) {re.escape(place)}\b/?", "", message)
+        message = message.replace(place, "the server's store")
+    return message
 
 
 # --- the app ----------------------------------------------------------------------------------------
@@ -254,13 +276,20 @@ def build_api(assistant: Assistant) -> FastAPI:
     async def _assistant_error(request: Request, exc: AssistantError) -> JSONResponse:
         message = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
         if isinstance(exc, EmptyStoreError):
-            return error_response(503, message, "server_error", code="empty_store")
+            # The full message names the store's folder or Chroma URL and the CLI command: for
+            # the server's log, not for a caller.
+            log.warning("%s %s: %s", request.method, request.url.path, message)
+            return error_response(503, "no articles are indexed on this server yet; its "
+                                  "operator must ingest some first", "server_error",
+                                  code="empty_store")
         if isinstance(exc, ValueError):  # the question, conversation or scope is at fault
             asked = "query" if request.url.path.rstrip("/").endswith("/search") else "messages"
             return error_response(400, message, param=asked
                                   if isinstance(exc, InvalidQuestionError)
                                   else "scope" if isinstance(exc, ScopeError) else None)
-        return error_response(503, message, "server_error")
+        log.warning("%s %s: %s", request.method, request.url.path, message)
+        return error_response(503, _without_locations(message, assistant.settings),
+                              "server_error")
 
     @api.middleware("http")
     async def _log(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:

@@ -55,14 +55,26 @@ class Options(BaseModel):
 
 
 class ChatCompletionRequest(BaseModel):
-    # OpenAI's other fields (temperature, max_tokens, n, user, ...) are accepted and ignored:
-    # the answer is quoted from the articles, not sampled.
+    # OpenAI's other fields (temperature, max_tokens, user, ...) are accepted and ignored: the
+    # answer is quoted from the articles, not sampled.
     model_config = ConfigDict(extra="allow")
 
     model: str
     messages: list[ChatMessage]
     stream: bool = False
+    # More than one choice would be the same answer again: refused rather than ignored, so a
+    # client that asks for alternatives learns there are none instead of getting one.
+    n: int = Field(default=1, description="choices to return: always 1")
     article_assistant: Options | None = None
+
+    @field_validator("n")
+    @classmethod
+    def _one_choice(cls, value: int) -> int:
+        if value != 1:
+            raise PydanticCustomError("one_choice", "must be 1: the answer is quoted from the "
+                                      "articles, not sampled, so another choice would be the "
+                                      "same answer")
+        return value
 
     _unicode = field_validator("model", mode="before")(_valid_unicode)
 

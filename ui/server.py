@@ -15,7 +15,7 @@ import socket
 
 from fastapi import FastAPI
 from starlette.middleware.trustedhost import TrustedHostMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant import Assistant, AssistantError
 from ui.openai_access import TokenBucket, error_response
@@ -43,6 +43,41 @@ class LoginLimit:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+class TrustedHosts:
+    """Starlette's TrustedHostMiddleware (only requests naming this server in their Host header
+    are answered), with the API's error shape under /v1: an OpenAI client refused for its Host
+    header gets {"error": {...}} JSON, as for every other refusal, not a plain-text line."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: list[str]) -> None:
+        self.app = app
+        self.check = TrustedHostMiddleware(app, allowed_hosts=allowed_hosts)
+        self.hosts = allowed_hosts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not (scope["path"] == "/v1"
+                                           or scope["path"].startswith("/v1/")):
+            await self.check(scope, receive, send)
+            return
+        admitted = False
+
+        async def admit(inner: Scope, inner_receive: Receive, inner_send: Send) -> None:
+            nonlocal admitted
+            admitted = True
+            await self.app(inner, inner_receive, inner_send)
+
+        async def refuse_as_json(message: Message) -> None:
+            # Starlette's refusal: replaced by the API's JSON error, its own body dropped.
+            if message["type"] == "http.response.start":
+                response = error_response(400, "invalid Host header: this server does not "
+                                          "answer for that name (its operator can add it to "
+                                          "ASSISTANT_ALLOWED_HOSTS)", code="invalid_host")
+                await response(scope, receive, send)
+
+        checked = TrustedHostMiddleware(admit, allowed_hosts=self.hosts)
+        await checked(scope, receive, lambda message: send(message) if admitted
+                      else refuse_as_json(message))
 
 
 def allowed_hosts(host: str, extra: list[str]) -> list[str]:
@@ -74,8 +109,9 @@ def build_server(assistant: Assistant, auth: tuple[str, str] | None = None, *,
                            attempts_per_minute=assistant.settings.login_attempts_per_minute)
     # Added last, so it runs first, for the chat and the API alike: a page on another name
     # that resolves to this machine (DNS rebinding) would otherwise reach a loopback chat that
-    # has no login (Starlette's TrustedHostMiddleware; 400 "Invalid host header").
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
+    # has no login (Starlette's TrustedHostMiddleware; 400 "Invalid host header", as JSON
+    # under /v1).
+    app.add_middleware(TrustedHosts, allowed_hosts=hosts)
     if api:
         app.mount("/v1", build_api(assistant))
     return gr.mount_gradio_app(
