@@ -6,7 +6,8 @@ only when it is unknown both to the articles (the catalog's words table, kept at
 English (symspellpy's frequency dictionary of 82,765 words, shipped in the package); a name (a
 capitalised word after the first) and anything with a digit are never changed. The correction is
 the articles' word one edit away (a letter swapped with its neighbour, dropped, doubled or
-changed) that the most articles hold: symspellpy's symmetric-delete lookup, built lazily from the
+changed) that the most articles hold, a word of the typo's own letters first (two letters swapped
+is the commonest slip): symspellpy's symmetric-delete lookup, built lazily from the
 catalog and rebuilt when the articles change. When the articles hold no such word (the question
 says "describe", the articles "described"), the most frequent of the 30,000 commonest English
 words one edit away is taken instead.
@@ -152,7 +153,10 @@ class SpellingCorrector:
                                                         max_edit_distance=SPELLING_MAX_EDIT_DISTANCE)
                            if s.distance > 0]
             if suggestions:
-                return max(suggestions, key=lambda s: s.count).term
+                # Two letters typed in the wrong order is the commonest slip, and a word with
+                # the typo's own letters is its likeliest reading: "mnay" is "many", although
+                # "may" (a letter dropped, as close by edit distance) is the commoner word.
+                return max(suggestions, key=lambda s: (_same_letters(s.term, word), s.count)).term
         return None
 
     def _dictionary(self):
@@ -168,6 +172,10 @@ class SpellingCorrector:
                         symspell.create_dictionary_entry(word, count)
                 self._symspell, self._version = symspell, version
             return self._symspell
+
+
+def _same_letters(a: str, b: str) -> bool:
+    return len(a) == len(b) and sorted(a) == sorted(b)
 
 
 def _cased_like(original: str, word: str) -> str:

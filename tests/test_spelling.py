@@ -44,6 +44,8 @@ def test_a_word_the_articles_hold_only_in_another_form_is_corrected_from_english
     assistant, _ = small_store
     assert assistant.speller.correct("How long did the talks lsat?") == "How long did the talks last?"
     assert assistant.speller.correct("Who will biuld the next line?") == "Who will build the next line?"
+    # Two letters swapped: "many", not the commoner "may" (one letter dropped, as close).
+    assert assistant.speller.correct("How mnay stops are there?") == "How many stops are there?"
 
 
 def test_names_known_words_and_codes_are_never_changed(small_store) -> None:
