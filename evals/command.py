@@ -1,8 +1,9 @@
 """`python -m assistant eval`: run a gold question set, write reports, gate on regressions.
 
 Exit status: 0 when the gate passes, 1 when a threshold is missed or a metric regressed beyond
-tolerance against the baseline, 2 when the evaluation could not run (bad dataset, no articles,
-backend error).
+tolerance against the baseline, 2 when the evaluation could not run (bad dataset, thresholds,
+baseline or report path; no articles, or articles that do not match the dataset; an LLM that
+cannot be reached). Inputs are all checked before the run, so a typo fails in seconds.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ EXIT_ERROR = 2
 
 
 def _error(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
+    """Print each line of `message` as an error line, exit 2."""
+    for line in message.splitlines() or [message]:
+        click.echo(f"error: {line}", err=True)
     sys.exit(EXIT_ERROR)
 
 
@@ -75,28 +78,40 @@ def eval_command(ctx: click.Context, dataset_dir: str, articles: str | None, bac
         DEFAULT_THRESHOLDS,
         GateError,
         baseline_entry,
+        check_baseline_target,
         evaluate_gate,
         load_baseline,
         load_thresholds,
         write_baseline,
     )
     from evals.judge import LLMJudge, configured
-    from evals.report import run_to_dict, summary_text, write_reports
+    from evals.report import ReportError, check_report_dir, run_to_dict, summary_text, write_reports
     from evals.runner import EvalError, assistant_for, run_eval
 
     obj = ctx.find_root().obj or {}
     store = store or obj.get("store")
+    # An empty value (an unset shell variable) would otherwise mean "the default" or "none".
+    for option, value in (("--thresholds", thresholds), ("--baseline", baseline),
+                          ("--report", report_dir), ("--name", name)):
+        if value is not None and not value.strip():
+            _error(f"{option} is empty" + (": give a file, or 'none' to skip thresholds"
+                                           if option == "--thresholds" else ""))
     if update_baseline and not baseline:
         _error("--update-baseline needs --baseline FILE")
     thresholds_path = None if (thresholds or "").lower() == "none" else Path(thresholds or DEFAULT_THRESHOLDS)
     baseline_path = Path(baseline) if baseline else None
     try:
         dataset = load_dataset(dataset_dir, articles, name)
-        # Malformed gate files fail before the (slower) run, not after it.
+        # Every input is checked before the (slower) run, not after it: a CI user learns of a
+        # typo in seconds.
         load_thresholds(thresholds_path, dataset.name)
-        if baseline_path is not None and not update_baseline:
+        if baseline_path is not None and update_baseline:
+            check_baseline_target(baseline_path)
+        elif baseline_path is not None:
             load_baseline(baseline_path)
-    except (DatasetError, GateError) as exc:
+        if report_dir:
+            check_report_dir(Path(report_dir), dataset.name)
+    except (DatasetError, GateError, ReportError) as exc:
         _error(str(exc))
         return
     try:
@@ -126,7 +141,7 @@ def eval_command(ctx: click.Context, dataset_dir: str, articles: str | None, bac
             run = run_eval(dataset, assistant, top_k=top_k, judge=llm_judge, checker=checker,
                            progress=progress)
     except EvalError as exc:
-        _error(str(exc))
+        _error(str(exc) + ("; the baseline was not updated" if update_baseline else ""))
         return
     if llm_judge is not None and run.judge is not None:
         run.judge.update(llm_judge.stats())
@@ -146,7 +161,12 @@ def eval_command(ctx: click.Context, dataset_dir: str, articles: str | None, bac
         return
 
     if report_dir:
-        for path in write_reports(run, gate, Path(report_dir)):
+        try:
+            paths = write_reports(run, gate, Path(report_dir))
+        except ReportError as exc:
+            _error(str(exc))
+            return
+        for path in paths:
             click.echo(f"wrote {path}", err=True)
     if as_json:
         click.echo(json.dumps(run_to_dict(run, gate), ensure_ascii=False))

@@ -6,7 +6,10 @@ thresholds.json:
      "default": {"invalid_citations": {"max": 0}},
      "datasets": {"sample": {"answer_match": {"min": 0.6}, ...}}}
 
-`default` applies to every dataset, `datasets.NAME` adds to it (and overrides it) for one.
+`default` applies to every dataset, `datasets.NAME` adds to it (and overrides it) for one. A
+limit on a metric that has no value on the dataset (conflict detection without `conflict`
+questions) is noted when it comes from `default`, and fails the gate when `datasets.NAME` sets
+it: someone asked for that figure on that set, and it could not be measured.
 baseline.json holds one entry per dataset, the metrics of an accepted run. A rate regresses
 when the 95 % interval of its difference from the baseline lies wholly on the worse side
 (Newcombe's interval for proportions, from both runs' Wilson intervals; for averages such as MRR
@@ -17,10 +20,14 @@ baseline (it measures the machine as much as the code) and is gated by threshold
 
 from __future__ import annotations
 
+import difflib
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from evals.metrics import METRICS, difference_interval
 
@@ -62,7 +69,7 @@ class GateResult:
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise GateError(f"{path}: no such {what} file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -72,26 +79,147 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
     return data
 
 
-def load_thresholds(path: Path | None, dataset: str) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
-    """The limits for one dataset ({metric: {"min"|"max": x}}) and the tolerances by unit."""
+# A limit or tolerance is a plain JSON number: a string ("0.9"), a boolean, null or NaN is a
+# mistake that would otherwise be coerced, or crash the run after it finished.
+FiniteNumber = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+Limit = dict[Literal["min", "max"], FiniteNumber]
+
+
+class ThresholdsFile(BaseModel):
+    """thresholds.json as written; an unknown key ("dataset" for "datasets") is an error, since
+    a misspelt block would silently switch its limits off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tolerance: dict[Literal["rate", "words", "count", "ms"], Annotated[FiniteNumber, Field(ge=0)]] = {}
+    default: dict[str, Limit] = {}
+    datasets: dict[str, dict[str, Limit]] = {}
+
+
+class BaselineEntry(BaseModel):
+    """One dataset's entry in baseline.json, as `baseline_entry` writes it. Metric names are not
+    checked against METRICS: the file is machine-written, and an entry recorded before a metric
+    was renamed still compares on the others."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Annotated[str, Field(strict=True)] = "extractive"
+    top_k: Annotated[int, Field(strict=True)] | None = None
+    questions: Annotated[int, Field(strict=True)] | None = None
+    metrics: dict[str, FiniteNumber | None]
+    counts: dict[str, Annotated[int, Field(strict=True)]] = {}
+
+
+BASELINE_FILE = TypeAdapter(dict[str, BaselineEntry])
+
+
+# Pydantic's error types, in the words of a JSON file's author.
+_SHAPE_ERRORS = {"dict_type": "must be a JSON object", "model_type": "must be a JSON object",
+                 "float_type": "must be a number", "finite_number": "must be a finite number",
+                 "int_type": "must be a whole number", "string_type": "must be a string",
+                 "missing": "is missing", "greater_than_equal": "must be 0 or more"}
+
+
+def _validation_message(path: Path, what: str, error: ValidationError, known_keys: list[str]) -> str:
+    """One line naming where in the file each problem is (the first three). `known_keys`: the
+    keys of the object where an unknown one can appear, for a did-you-mean."""
+    parts = []
+    for item in error.errors()[:3]:
+        loc = [str(x) for x in item["loc"] if x != "[key]"]
+        where = ".".join(loc) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(loc[-1], known_keys, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known_keys)}"
+            parts.append(f"{'.'.join(loc[:-1]) or '(top level)'}: unknown key {loc[-1]!r} ({hint})")
+        elif item["loc"] and item["loc"][-1] == "[key]":
+            parts.append(f"{where}: unknown key ({item['msg'].lower()})")
+        else:
+            parts.append(f"{where}: {_SHAPE_ERRORS.get(item['type'], item['msg'].lower())}")
+    more = len(error.errors()) - len(parts)
+    return f"{path}: bad {what}: " + "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+@dataclass
+class Thresholds:
+    """The limits that apply to one dataset, with where they came from."""
+
+    limits: dict[str, dict[str, float]] = field(default_factory=dict)
+    tolerance: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TOLERANCE))
+    # Metrics whose limits the file sets for this dataset by name: a metric with no value then
+    # fails the gate (someone asked for it on this set), where a default limit is only a note.
+    named: set[str] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+
+
+def _check_limits(path: Path, where: str, block: dict[str, Limit]) -> None:
+    for metric, limit in block.items():
+        if metric not in METRICS:
+            close = difflib.get_close_matches(metric, METRICS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise GateError(f"{path}: {where}: unknown metric {metric!r}{hint}")
+        info = METRICS[metric]
+        for side, bound in limit.items():
+            if info.unit == "rate" and not 0.0 <= bound <= 1.0:
+                raise GateError(f"{path}: {where}.{metric}.{side}: {bound:g} is outside 0..1 "
+                                f"({info.label} is a rate)")
+            if bound < 0:
+                raise GateError(f"{path}: {where}.{metric}.{side}: {bound:g} is negative")
+        if "min" in limit and "max" in limit and limit["min"] > limit["max"]:
+            raise GateError(f"{path}: {where}.{metric}: min {limit['min']:g} is greater than "
+                            f"max {limit['max']:g}, no value can pass")
+
+
+def load_thresholds(path: Path | None, dataset: str) -> Thresholds:
+    """The limits for one dataset ({metric: {"min"|"max": x}}), the tolerances by unit, which
+    limits name this dataset, and notes (such as: the file has no block for this dataset)."""
     if path is None:
-        return {}, dict(DEFAULT_TOLERANCE)
-    data = _read_json(path, "thresholds")
-    limits: dict[str, dict[str, float]] = {}
-    for block in (data.get("default", {}), data.get("datasets", {}).get(dataset, {})):
-        for metric, limit in block.items():
-            if metric not in METRICS:
-                raise GateError(f"{path}: unknown metric {metric!r}")
-            if not isinstance(limit, dict) or not set(limit) <= {"min", "max"}:
-                raise GateError(f"{path}: {metric} must be {{\"min\": x}} and/or {{\"max\": y}}")
-            limits[metric] = {k: float(v) for k, v in limit.items()}
-    tolerance = dict(DEFAULT_TOLERANCE)
-    tolerance.update({k: float(v) for k, v in data.get("tolerance", {}).items()})
-    return limits, tolerance
+        return Thresholds()
+    try:
+        data = ThresholdsFile.model_validate(_read_json(path, "thresholds"))
+    except ValidationError as exc:
+        raise GateError(_validation_message(path, "thresholds", exc,
+                                           list(ThresholdsFile.model_fields))) from None
+    _check_limits(path, "default", data.default)
+    for name, block in data.datasets.items():
+        _check_limits(path, f"datasets.{name}", block)
+    thresholds = Thresholds(limits={metric: dict(limit) for metric, limit in data.default.items()})
+    if dataset in data.datasets:
+        # A dataset's block adds to the default one, and replaces its limit for a metric both set.
+        thresholds.limits.update({metric: dict(limit) for metric, limit in data.datasets[dataset].items()})
+        thresholds.named = set(data.datasets[dataset])
+    elif data.datasets:
+        thresholds.notes.append(f"{path} has no limits for dataset {dataset!r} (it has: "
+                                f"{', '.join(sorted(data.datasets))}); only the default ones apply")
+    thresholds.tolerance.update(data.tolerance)
+    return thresholds
 
 
-def load_baseline(path: Path) -> dict[str, Any]:
-    return _read_json(path, "baseline") if path.exists() else {}
+def load_baseline(path: Path, *, missing_ok: bool = False) -> dict[str, Any]:
+    """Every entry of a baseline file, each checked for shape. A file that does not exist is an
+    error unless `missing_ok` (recording the first entry)."""
+    if missing_ok and not path.exists():
+        return {}
+    data = _read_json(path, "baseline")
+    try:
+        BASELINE_FILE.validate_python(data)
+    except ValidationError as exc:
+        raise GateError(_validation_message(path, "baseline", exc,
+                                           list(BaselineEntry.model_fields))) from None
+    return data
+
+
+def check_baseline_target(path: Path) -> None:
+    """Before a run that will record into `path`: its folder exists and can be written, so a
+    typo fails in seconds, not after the evaluation."""
+    folder = path.parent
+    if not folder.is_dir():
+        raise GateError(f"{path}: no such folder {folder} for the baseline file")
+    if path.exists():
+        load_baseline(path)
+        if not os.access(path, os.W_OK):
+            raise GateError(f"{path}: baseline file is not writable")
+    elif not os.access(folder, os.W_OK):
+        raise GateError(f"{path}: cannot create the baseline file, {folder} is not writable")
 
 
 def baseline_entry(metrics: dict[str, float | None], *, backend: str, top_k: int,
@@ -106,9 +234,13 @@ def baseline_entry(metrics: dict[str, float | None], *, backend: str, top_k: int
 
 def write_baseline(path: Path, dataset: str, entry: dict[str, Any]) -> None:
     """Record (or replace) one dataset's entry, keeping the others."""
-    data = load_baseline(path)
+    data = load_baseline(path, missing_ok=True)
     data[dataset] = entry
-    path.write_text(json.dumps(dict(sorted(data.items())), indent=2) + "\n", encoding="utf-8")
+    try:
+        path.write_text(json.dumps(dict(sorted(data.items())), indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise GateError(f"{path}: cannot write the baseline ({exc.__class__.__name__}: "
+                        f"{exc.strerror or exc})") from None
 
 
 def _fmt(value: float | None) -> str:
@@ -126,12 +258,18 @@ def evaluate_gate(metrics: dict[str, float | None], dataset: str, *,
     evals.metrics.intervals) regresses only when its baseline lies outside that interval on the
     worse side: a change the run's own sampling noise could explain is not a regression, and a
     larger one always is, whatever a fixed tolerance says. Other metrics use the tolerance."""
-    limits, tolerance = load_thresholds(thresholds, dataset)
-    gate = GateResult()
-    for metric, limit in limits.items():
+    limits = load_thresholds(thresholds, dataset)
+    tolerance = limits.tolerance
+    gate = GateResult(notes=list(limits.notes))
+    for metric, limit in limits.limits.items():
         value = metrics.get(metric)
         label = METRICS[metric].label
         for side, bound in limit.items():
+            if value is None and metric in limits.named:
+                gate.checks.append(Check(metric, "threshold", False, None, bound,
+                                         f"{label}: no value on this dataset, but {thresholds} "
+                                         f"sets {side} {_fmt(bound)} for {dataset!r}", side))
+                continue
             if value is None:
                 gate.notes.append(f"{label}: no value on this dataset, threshold {side} {_fmt(bound)} "
                                   "not applied")

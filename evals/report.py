@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import xml.etree.ElementTree as ET
 from dataclasses import asdict
 from pathlib import Path
@@ -17,7 +18,30 @@ from typing import Any
 from evals.gate import Check, GateResult
 from evals.metrics import METRICS
 from evals.question_scoring import QuestionResult
-from evals.runner import EvalRun
+from evals.runner import EvalRun, listed_ids
+
+REPORT_SUFFIXES = ("json", "junit.xml", "md", "html")
+
+
+class ReportError(Exception):
+    """The reports cannot be written where --report says. One line."""
+
+
+def check_report_dir(directory: Path, name: str) -> None:
+    """Before the run: `directory` is a folder, or can be made one, and NAME.* can be written in
+    it; so a typo in --report fails in seconds, not after the evaluation."""
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "" if existing == directory else f" ({existing} is not a folder)"
+        raise ReportError(f"--report {directory}: not a folder{where}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ReportError(f"--report {directory}: {existing} is not writable")
+    for suffix in REPORT_SUFFIXES:
+        target = directory / f"{name}.{suffix}"
+        if target.is_dir():
+            raise ReportError(f"--report {directory}: {target} is a folder")
 
 
 def run_to_dict(run: EvalRun, gate: GateResult | None = None) -> dict[str, Any]:
@@ -33,15 +57,19 @@ def run_to_dict(run: EvalRun, gate: GateResult | None = None) -> dict[str, Any]:
 
 
 def write_reports(run: EvalRun, gate: GateResult, directory: Path) -> list[Path]:
-    """Write NAME.json, NAME.junit.xml, NAME.md and NAME.html into `directory`."""
-    directory.mkdir(parents=True, exist_ok=True)
-    stem = directory / run.dataset
-    paths = [stem.with_name(f"{run.dataset}.{ext}") for ext in ("json", "junit.xml", "md", "html")]
-    paths[0].write_text(json.dumps(run_to_dict(run, gate), indent=2, ensure_ascii=False) + "\n",
-                        encoding="utf-8")
-    paths[1].write_bytes(junit_xml(run, gate))
-    paths[2].write_text(markdown(run, gate), encoding="utf-8")
-    paths[3].write_text(html_report(run, gate), encoding="utf-8")
+    """Write NAME.json, NAME.junit.xml, NAME.md and NAME.html into `directory` (ReportError
+    when that fails)."""
+    paths = [directory / f"{run.dataset}.{ext}" for ext in REPORT_SUFFIXES]
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        paths[0].write_text(json.dumps(run_to_dict(run, gate), indent=2, ensure_ascii=False) + "\n",
+                            encoding="utf-8")
+        paths[1].write_bytes(junit_xml(run, gate))
+        paths[2].write_text(markdown(run, gate), encoding="utf-8")
+        paths[3].write_text(html_report(run, gate), encoding="utf-8")
+    except OSError as exc:
+        raise ReportError(f"--report {directory}: cannot write the reports "
+                          f"({exc.__class__.__name__}: {exc.strerror or exc})") from None
     return paths
 
 
@@ -123,6 +151,10 @@ def summary_text(run: EvalRun, gate: GateResult) -> str:
     lines.extend(calibration_lines(run))
     for note in run.notes + gate.notes:
         lines.append(f"  note: {note}")
+    failed = [r.id for r in run.results if not r.passed]
+    if failed:
+        lines.append(f"  questions that failed a check ({len(failed)} of {len(run.results)}): "
+                     f"{listed_ids(failed)}")
     if run.judge:
         lines.append(f"  LLM judge: agreement with the offline scorer {fmt(run.judge.get('agreement'))} "
                      f"on {run.judge['judged']} of {run.judge['pairs']} (sentence, citations) pairs"

@@ -1,7 +1,8 @@
 """Run a dataset through an Assistant and score every answer.
 
-Only the public API is used, as any app would: `Assistant.ingest/sources/article/retrieve/ask`
-and `assistant.grounding.SupportScorer`.
+Only the public API is used, as any app would: `Assistant.ingest/sources/article/retrieve/ask`,
+`Assistant.llm_models` (is the LLM there?), `Assistant.catalog` (which file each article came
+from) and `assistant.grounding.SupportScorer`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from assistant import Assistant, AssistantError
+from assistant import Answer, Assistant, AssistantError
+from assistant.generative import NOT_CALLED_NOTE
 from assistant.grounding import SUPPORT_THRESHOLD, SupportScorer
 from evals.dataset import Dataset
 from evals.metrics import aggregate, calibration, counts, intervals
@@ -31,9 +33,23 @@ from evals.question_scoring import (
     score_question,
 )
 
+# Question ids named in a console line before "and N more".
+MAX_LISTED_IDS = 10
+# With --backend openai, the LLM calls that may fail, none having succeeded, before the run
+# stops: a wrong model name or a dead server would otherwise yield minutes of extractive answers
+# labelled "openai" (and, with --update-baseline, a baseline of them).
+MAX_LLM_FAILURES_BEFORE_ANY_REPLY = 3
+
 
 class EvalError(Exception):
-    """The evaluation could not run (no articles indexed, a backend error). One line."""
+    """The evaluation could not run (no articles indexed, articles that do not match the
+    dataset, a backend error). One line."""
+
+
+def listed_ids(ids: list[str], limit: int = MAX_LISTED_IDS) -> str:
+    """'q1, q2, q3' or 'q1, ..., q10 and 5 more'."""
+    shown = ", ".join(ids[:limit])
+    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
 
 
 class CachedEmbedder:
@@ -91,6 +107,8 @@ def assistant_for(dataset: Dataset, *, store: str | Path | None = None, backend:
             try:
                 assistant = Assistant(store=store or tmp, chroma_url=chroma_url, llm=backend,
                                       **overrides)
+                if backend == "openai":
+                    check_llm(assistant)
                 summary = assistant.ingest([dataset.articles])
             except AssistantError as exc:
                 raise EvalError(str(exc)) from None
@@ -102,6 +120,66 @@ def assistant_for(dataset: Dataset, *, store: str | Path | None = None, backend:
         finally:
             if chroma_url and assistant is not None:
                 assistant.discard()
+
+
+def check_llm(assistant: Assistant) -> None:
+    """Before anything is indexed or asked: the LLM endpoint answers (its model list), else
+    EvalError. Without this, every answer falls back to the extractive one and the run reports
+    offline figures under the name of the LLM backend."""
+    try:
+        assistant.llm_models()
+    except AssistantError as exc:
+        raise EvalError(f"--backend openai: the LLM could not be reached ({exc}); nothing was "
+                        "evaluated") from None
+
+
+def extra_articles(dataset: Dataset, assistant: Assistant) -> list[str]:
+    """Titles of the store's articles that were not read from the dataset's articles: a kept
+    --store may hold other sets' articles, whose passages can then be retrieved and cited."""
+    root = dataset.articles.resolve()
+    return [record.title for record in assistant.catalog.articles()
+            if not record.path or not (Path(record.path).resolve() == root
+                                       or root in Path(record.path).resolve().parents)]
+
+
+@dataclass
+class LLMCalls:
+    """With --backend openai: how the LLM fared on the questions that called it."""
+
+    replied: int = 0
+    failed: list[str] = field(default_factory=list)  # ids of the questions whose call failed
+    first_error: str = ""
+
+    def record(self, question_id: str, answer: Answer) -> None:
+        if answer.guard is not None:  # the guard checked a reply: the LLM answered
+            self.replied += 1
+        elif NOT_CALLED_NOTE not in answer.notes:
+            self.failed.append(question_id)
+            self.first_error = self.first_error or next(
+                (n for n in answer.notes if n.startswith("llm: ")), "no reply")
+
+    def error(self) -> str:
+        return (f"--backend openai: the LLM answered none of the {len(self.failed)} questions that "
+                f"called it ({self.first_error}); stopped, nothing was evaluated")
+
+
+def locate_dataset_evidence(dataset: Dataset, texts: dict[str, str]
+                            ) -> tuple[dict[str, list[EvidenceSpan | None]], list[str]]:
+    """Every question's evidence spans (None: not found), and notes. None of the snippets found
+    means the articles are not the dataset's (a wrong --articles): EvalError, since every
+    retrieval and evidence metric would be n/a and the gate would pass on nothing."""
+    evidence = {q.id: [locate_evidence(e, texts) for e in q.evidence] for q in dataset.questions}
+    total = sum(len(spans) for spans in evidence.values())
+    missing = {qid: sum(span is None for span in spans) for qid, spans in evidence.items()}
+    missing = {qid: n for qid, n in missing.items() if n}
+    if not total or not missing:
+        return evidence, []
+    if sum(missing.values()) == total:
+        raise EvalError(f"none of the {total} evidence snippets of {dataset.questions_file} is found "
+                        f"in the {len(texts)} articles from {dataset.articles}: the articles do not "
+                        "match the dataset (is --articles right?)")
+    return evidence, [f"dataset: {sum(missing.values())} of {total} evidence snippets not found in "
+                      f"the articles ({listed_ids(list(missing))})"]
 
 
 def run_eval(dataset: Dataset, assistant: Assistant, *, top_k: int | None = None,
@@ -119,6 +197,15 @@ def run_eval(dataset: Dataset, assistant: Assistant, *, top_k: int | None = None
 
     texts = {s.article_id: str((article(s.article_id) or {}).get("text") or "")
              for s in assistant.sources()}
+    evidence_by_question, notes = locate_dataset_evidence(dataset, texts)
+    extra = [repr(title) for title in extra_articles(dataset, assistant)]
+    if extra:
+        notes.append(f"the store holds {len(extra)} articles that are not in the dataset's articles "
+                     f"({listed_ids(extra, 3)}); they can be retrieved and cited, so these figures "
+                     "are not the dataset's alone (evaluate without --store, or in a store of its "
+                     "own)")
+    backend = assistant.settings.llm
+    llm_calls = LLMCalls() if backend == "openai" else None
     try:
         # One untimed question first, so latency figures exclude loading the models.
         assistant.ask("warm-up question", top_k=k)
@@ -138,15 +225,22 @@ def run_eval(dataset: Dataset, assistant: Assistant, *, top_k: int | None = None
         except AssistantError as exc:
             raise EvalError(f"{question.id}: {exc}") from None
         backends.add(answer.backend)
-        evidence: list[EvidenceSpan | None] = [locate_evidence(e, texts) for e in question.evidence]
+        if llm_calls is not None:
+            llm_calls.record(question.id, answer)
+            if not llm_calls.replied and len(llm_calls.failed) >= MAX_LLM_FAILURES_BEFORE_ANY_REPLY:
+                raise EvalError(llm_calls.error())
+        evidence = evidence_by_question[question.id]
         result = score_question(question, answer, passages, scorer, article, evidence, latency,
                                 judge=judge, checker=checker)
         results.append(result)
         if progress:
             progress(i + 1, len(dataset.questions), result)
 
-    notes = []
-    backend = assistant.settings.llm
+    if llm_calls is not None and llm_calls.failed:
+        if not llm_calls.replied:
+            raise EvalError(llm_calls.error())
+        notes.append(f"the LLM failed on {len(llm_calls.failed)} questions, answered extractively "
+                     f"({listed_ids(llm_calls.failed)}; first: {llm_calls.first_error})")
     if backends - {backend}:
         notes.append(f"asked for backend {backend!r}, answers came from {sorted(backends)}")
     run = EvalRun(dataset=dataset.name, dataset_path=str(dataset.path), articles=str(dataset.articles),

@@ -23,12 +23,27 @@ from assistant import Answer, Assistant, Citation
 from assistant.models import Conflict, ConflictSide, SentenceSupport
 from assistant.testing import answer_claims, assert_grounded, citation_problems
 from evals.answer_match import holds_answer, normalize_answer, token_f1
-from evals.dataset import Question, load_dataset
-from evals.gate import baseline_entry, evaluate_gate, write_baseline
-from evals.metrics import METRICS, aggregate, bootstrap, calibration, percentile, wilson
+from evals.dataset import MAX_LISTED_PROBLEMS, DatasetError, Question, load_dataset
+from evals.gate import (
+    GateError,
+    baseline_entry,
+    check_baseline_target,
+    evaluate_gate,
+    load_baseline,
+    load_thresholds,
+    write_baseline,
+)
+from evals.metrics import METRICS, aggregate, bootstrap, calibration, counts, intervals, percentile, wilson
 from evals.question_scoring import PassageRef, QuestionResult, locate_evidence, score_question
-from evals.report import write_reports
-from evals.runner import EvalRun, run_eval
+from evals.report import ReportError, check_report_dir, summary_text, write_reports
+from evals.runner import (
+    EvalError,
+    EvalRun,
+    check_llm,
+    extra_articles,
+    locate_dataset_evidence,
+    run_eval,
+)
 
 SAMPLE_DATASET = ROOT / "evals" / "datasets" / "sample"
 TRAM_FACT = "The Riverside Line is 14.2 kilometres long and has 22 stops."
@@ -286,8 +301,9 @@ def test_gate_thresholds_and_missing_baseline(tmp_path: Path) -> None:
     thresholds, baseline = gate_files(tmp_path, METRICS_NOW, {"citation_recall": {"min": 0.97},
                                                               "conflict_detection": {"min": 0.5}})
     gate = evaluate_gate(METRICS_NOW, "demo", thresholds=thresholds, baseline=None)
-    assert [c.metric for c in gate.failures] == ["citation_recall"]
-    assert any("conflict detection" in n for n in gate.notes)  # no value: not applied, noted
+    # conflict_detection has no value, and the file sets its limit for "demo" by name: it fails
+    # (a limit from "default" on a metric without a value is only noted; tested below).
+    assert [c.metric for c in gate.failures] == ["citation_recall", "conflict_detection"]
     gate = evaluate_gate(METRICS_NOW, "other", thresholds=thresholds, baseline=baseline)
     assert not gate.passed and "no entry for 'other'" in gate.failures[0].message
     gate = evaluate_gate(METRICS_NOW, "demo", thresholds=thresholds, baseline=baseline,
@@ -559,3 +575,236 @@ def test_the_independent_checker_rejects_a_fabricated_sentence(corpus: Corpus) -
                for sentence in (TRAM_FACT, TRAM_FACT.replace("14.2", "19.5"))]
     assert [r.sentences[0].independent for r in results] == [True, False]
     assert aggregate(results)["independent_support"] == 0.5
+
+
+# --- inputs checked before the run, one line each (the probe of `assistant eval`) ---------------
+
+def question_line(qid: str = "q1", **fields: object) -> str:
+    item = {"id": qid, "question": f"question {qid}?", "answers": ["14.2 kilometres"],
+            "evidence": [TRAM_FACT], "tags": ["fact"], **fields}
+    return json.dumps({k: v for k, v in item.items() if v is not None}, ensure_ascii=False)
+
+
+def write_dataset(folder: Path, lines: list[str] | bytes) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "articles").mkdir(exist_ok=True)
+    data = lines if isinstance(lines, bytes) else ("\n".join(lines) + "\n").encode()
+    (folder / "questions.jsonl").write_bytes(data)
+    return folder
+
+
+def dataset_problems(folder: Path) -> list[str]:
+    with pytest.raises(DatasetError) as caught:
+        load_dataset(folder)
+    return caught.value.problems
+
+
+def test_evidence_found_nowhere_stops_the_run_and_some_missing_is_noted(tmp_path: Path) -> None:
+    """Fault 1: a wrong --articles made every evidence metric n/a and the gate pass."""
+    dataset = load_dataset(write_dataset(tmp_path / "set", [
+        question_line("q1"), question_line("q2", evidence=[HEAT_FACT]),
+        question_line("u1", answers=[], evidence=[])]))
+    with pytest.raises(EvalError, match=r"none of the 2 evidence snippets .* do not match the "
+                                        r"dataset \(is --articles right\?\)"):
+        locate_dataset_evidence(dataset, {"other": "An article about something else entirely."})
+    spans, notes = locate_dataset_evidence(dataset, {"tram": f"Opening day. {TRAM_FACT} Crowds."})
+    assert spans["q1"][0] is not None and spans["q2"] == [None]
+    assert notes == ["dataset: 1 of 2 evidence snippets not found in the articles (q2)"]
+    # A set without evidence at all (RGB's noise set) is not "articles that do not match".
+    no_evidence = load_dataset(write_dataset(tmp_path / "noise", [question_line("u1", answers=[],
+                                                                                 evidence=[])]))
+    assert locate_dataset_evidence(no_evidence, {"other": "Unrelated."})[1] == []
+
+
+def test_a_limit_set_for_the_dataset_fails_without_a_value_a_default_one_is_noted(
+        tmp_path: Path) -> None:
+    """Fault 1: a threshold under datasets.NAME on a metric with no value was skipped."""
+    thresholds = tmp_path / "thresholds.json"
+    thresholds.write_text(json.dumps({"default": {"conflict_detection": {"min": 0.5}},
+                                      "datasets": {"demo": {"hit_at_k": {"min": 0.8}}}}))
+    metrics = {"hit_at_k": None, "conflict_detection": None}
+    gate = evaluate_gate(metrics, "demo", thresholds=thresholds)
+    [failure] = gate.failures
+    assert failure.metric == "hit_at_k" and "no value on this dataset" in failure.message
+    assert any("conflict detection rate: no value" in n and "not applied" in n for n in gate.notes)
+    assert evaluate_gate(metrics, "other", thresholds=thresholds).passed
+
+
+def test_an_llm_that_cannot_be_reached_or_never_answers_is_an_error(sample_store: Path,
+                                                                    tmp_path: Path) -> None:
+    """Fault 2: --backend openai with a dead server recorded extractive figures as 'openai'."""
+    dead = {"llm": "openai", "openai_base_url": "http://127.0.0.1:9/v1", "llm_max_retries": 0}
+    with pytest.raises(EvalError, match="the LLM could not be reached"):
+        check_llm(Assistant(store=tmp_path / "store", **dead))
+    # Past that check (a server that lists models but fails every answer): the run stops after
+    # a few failed calls instead of scoring extractive answers under the LLM's name.
+    with pytest.raises(EvalError, match="the LLM answered none of the 3 questions"):
+        run_eval(load_dataset(SAMPLE_DATASET), Assistant(store=sample_store, **dead))
+
+
+def test_cli_refuses_an_unreachable_llm_and_an_empty_option_with_exit_2(tmp_path: Path) -> None:
+    """Faults 2 and 12, through the command: exit 2, one error line, no baseline written."""
+    baseline = tmp_path / "baseline.json"
+    result = run_cli("eval", "--dataset", str(SAMPLE_DATASET), "--backend", "openai", "--llm-url",
+                     "http://127.0.0.1:9/v1", "--no-judge", "--baseline", str(baseline),
+                     "--update-baseline")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "the LLM could not be reached" in result.stderr and "Traceback" not in result.stderr
+    assert "baseline was not updated" in result.stderr and not baseline.exists()
+    result = run_cli("eval", "--dataset", str(SAMPLE_DATASET), "--thresholds", "")
+    assert result.returncode == 2 and "--thresholds is empty" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    ({"datasets": {"demo": {"answer_match": {"min": "abc"}}}}, "answer_match.min: must be a number"),
+    ({"datasets": {"demo": {"answer_match": {"min": None}}}}, "answer_match.min: must be a number"),
+    ({"datasets": {"demo": {"answer_match": {"min": True}}}}, "answer_match.min: must be a number"),
+    ({"datasets": {"demo": {"answer_match": {"min": "0.9"}}}}, "answer_match.min: must be a number"),
+    ({"datasets": {"demo": []}}, "datasets.demo: must be a JSON object"),
+    ({"datasets": []}, "datasets: must be a JSON object"),
+    ({"tolerance": {"rate": "x"}}, "tolerance.rate: must be a number"),
+    ({"dataset": {"demo": {}}}, "unknown key 'dataset' (did you mean 'datasets'?)"),
+    ({"datasets": {"demo": {"answer_match": {"min": 50}}}}, "50 is outside 0..1"),
+    ({"datasets": {"demo": {"answer_match": {"min": 0.5, "max": 0.2}}}}, "min 0.5 is greater than max"),
+    ({"default": {"latency_p95_ms": {"max": -1}}}, "is negative"),
+    ({"default": {"answer_macth": {"min": 0.5}}}, "unknown metric 'answer_macth'"),
+])
+def test_malformed_thresholds_are_one_line_errors(tmp_path: Path, content: dict, problem: str) -> None:
+    """Faults 3, 5 and 12: values that are not numbers, wrong shapes, misspelt keys, nonsense limits."""
+    path = tmp_path / "thresholds.json"
+    path.write_text(json.dumps(content))
+    with pytest.raises(GateError) as caught:
+        load_thresholds(path, "demo")
+    assert problem in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_nan_limit_is_refused_and_a_missing_dataset_block_is_noted(tmp_path: Path) -> None:
+    """Faults 5 and 12: NaN (which json reads) and a datasets block without this set's name."""
+    path = tmp_path / "thresholds.json"
+    path.write_text('{"datasets": {"demo": {"answer_match": {"min": NaN}}}}')
+    with pytest.raises(GateError, match="must be a finite number"):
+        load_thresholds(path, "demo")
+    path.write_text(json.dumps({"datasets": {"sample": {}, "user-articles": {}}}))
+    assert load_thresholds(path, "mysett").notes == [
+        f"{path} has no limits for dataset 'mysett' (it has: sample, user-articles); only the "
+        "default ones apply"]
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    ({"demo": {"metrics": {"answer_match": "x"}}}, "demo.metrics.answer_match: must be a number"),
+    ({"demo": []}, "demo: must be a JSON object"),
+    ({"demo": {"backend": "extractive", "top_k": 6}}, "demo.metrics: is missing"),
+])
+def test_malformed_baselines_are_one_line_errors(tmp_path: Path, content: dict, problem: str) -> None:
+    """Faults 3 and 8: a baseline entry of the wrong shape crashed or silently compared nothing."""
+    path = tmp_path / "baseline.json"
+    path.write_text(json.dumps(content))
+    with pytest.raises(GateError, match=re.escape(problem)):
+        load_baseline(path)
+    with pytest.raises(GateError, match=re.escape(problem)):
+        check_baseline_target(path)  # --update-baseline would rewrite the whole file
+
+
+def test_a_missing_baseline_file_is_an_error_not_a_gate_failure(tmp_path: Path) -> None:
+    """Fault 8: --baseline naming no file said 'gate: FAIL - no entry', exit 1."""
+    missing = tmp_path / "nothere.json"
+    with pytest.raises(GateError, match="no such baseline file"):
+        load_baseline(missing)
+    with pytest.raises(GateError, match="no such baseline file"):
+        evaluate_gate({}, "demo", thresholds=None, baseline=missing)
+    check_baseline_target(missing)  # recording the first entry creates it: fine
+    with pytest.raises(GateError, match="no such folder"):
+        check_baseline_target(tmp_path / "no" / "dir" / "b.json")
+
+
+def test_report_folder_and_dataset_name_are_checked_before_the_run(tmp_path: Path) -> None:
+    """Fault 3: --report /dev/null, --report AFILE/sub and --name a/b crashed after the run."""
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for bad in (Path("/dev/null"), afile, afile / "sub"):
+        with pytest.raises(ReportError, match="not a folder"):
+            check_report_dir(bad, "demo")
+    check_report_dir(tmp_path / "new" / "reports", "demo")  # made when the reports are written
+    folder = write_dataset(tmp_path / "set", [question_line()])
+    for name in ("a/b", "../../escape", "..", "a\\b", "   "):
+        with pytest.raises(DatasetError, match="dataset name"):
+            load_dataset(folder, name=name)
+    assert load_dataset(folder, name="my set").name == "my set"
+
+
+def test_an_unknown_key_in_a_question_is_an_error(tmp_path: Path) -> None:
+    """Fault 4: "answer" for "answers" silently made the question unanswerable."""
+    folder = write_dataset(tmp_path / "set", [
+        question_line("q1"), question_line("q2", answers=None, answer=["14.2"]),
+        question_line("q3", evidance=[TRAM_FACT])])
+    problems = dataset_problems(folder)
+    assert problems == [
+        f"{folder}/questions.jsonl:2: unknown key 'answer' (did you mean 'answers'?)",
+        f"{folder}/questions.jsonl:3: unknown key 'evidance' (did you mean 'evidence'?)"]
+    # The keys benchmarks/reader.py reads from the shared RGB sets are known.
+    write_dataset(folder, [question_line("c", values=[["a"], ["b"]]),
+                           question_line("n", answers=[], evidence=[], answer_would_be=["x"])])
+    assert len(load_dataset(folder).questions) == 2
+
+
+def test_every_bad_line_is_listed_up_to_a_cap(tmp_path: Path) -> None:
+    """Fault 9: only the first bad line was reported."""
+    bad = MAX_LISTED_PROBLEMS + 5
+    folder = write_dataset(tmp_path / "set", [question_line("ok")] + ["not json"] * bad
+                           + [question_line("ok")])
+    problems = dataset_problems(folder)
+    assert len(problems) == MAX_LISTED_PROBLEMS + 1
+    assert problems[0] == f"{folder}/questions.jsonl:2: malformed JSON (Expecting value)"
+    assert problems[-1] == f"{folder}/questions.jsonl: and 6 more bad lines"  # 5 + the duplicate id
+
+
+def test_non_utf8_bytes_are_located_and_a_bom_is_accepted(tmp_path: Path) -> None:
+    """Fault 10: Latin-1 bytes gave no line; a UTF-8 BOM broke the first line."""
+    first = question_line("q1").encode() + b"\n"
+    latin1 = question_line("q2", question="Caf\u00e9?").encode("latin-1") + b"\n"
+    folder = write_dataset(tmp_path / "set", first + latin1)
+    offset = len(first) + latin1.index(b"\xe9")
+    assert dataset_problems(folder) == [
+        f"{folder}/questions.jsonl:2: not UTF-8 (byte 0xe9 at byte offset {offset} of the file)"]
+    write_dataset(folder, b"\xef\xbb\xbf" + first)
+    assert [q_.id for q_ in load_dataset(folder).questions] == ["q1"]
+
+
+def test_degenerate_gold_data_is_refused(tmp_path: Path) -> None:
+    """Fault 11: a blank answer matched every answer, "." as evidence matched anywhere."""
+    folder = write_dataset(tmp_path / "set", [
+        question_line("q1", answers=["14.2", " "]), question_line("q2", evidence=["."]),
+        question_line("q3", evidence=["14.2"]), question_line(" "), question_line("q5")])
+    problems = dataset_problems(folder)
+    assert [p.split(": ", 1)[0].rsplit(":", 1)[1] for p in problems] == ["1", "2", "3", "4"]
+    assert "answer 2 in 'answers' is empty" in problems[0]
+    assert "evidence snippet 1 ('.') cannot be located reliably" in problems[1]
+    assert "evidence snippet 1 ('14.2')" in problems[2]
+    assert problems[3].endswith("blank 'id'")
+
+
+def test_a_store_holding_other_articles_is_named(sample_assistant: Assistant, tmp_path: Path) -> None:
+    """Fault 6: a reused --store answered from articles that are not the dataset's."""
+    folder = write_dataset(tmp_path / "set", [question_line()])
+    whole = load_dataset(folder, articles=SAMPLE_DATASET / "articles")  # a symlink to samples/
+    assert extra_articles(whole, sample_assistant) == []
+    one_file = load_dataset(folder, articles=ROOT / "samples" / "articles" / "coastal-cup-final.md")
+    extra = extra_articles(one_file, sample_assistant)
+    assert len(extra) == len(sample_assistant.sources()) - 1
+    assert "Coastal Cup" not in " ".join(extra)
+
+
+def test_the_console_summary_names_failed_questions_and_dataset_notes(corpus: Corpus) -> None:
+    """Fault 7: the console never said which questions failed (only the reports did)."""
+    answered = answer_of("q", [(TRAM_FACT, [1])], [corpus.cite(1, TRAM_FACT)])
+    results = [score(corpus, q(f"u{i}", []), answered, [corpus.passage(TRAM_FACT)]) for i in range(12)]
+    results.append(score(corpus, q("good", ["14.2 kilometres"], [TRAM_FACT]), answered,
+                         [corpus.passage(TRAM_FACT)]))
+    run = EvalRun(dataset="demo", dataset_path="demo", articles="articles", backend="extractive",
+                  top_k=6, support_threshold=0.5, results=results, metrics=aggregate(results),
+                  counts=counts(results), seconds=1.0, intervals=intervals(results),
+                  notes=["dataset: 1 of 3 evidence snippets not found in the articles (q9)"])
+    text = summary_text(run, evaluate_gate(run.metrics, "demo", thresholds=None))
+    assert "  questions that failed a check (12 of 13): u0, u1, u2, u3, u4, u5, u6, u7, u8, u9 " \
+           "and 2 more" in text.splitlines()
+    assert "  note: dataset: 1 of 3 evidence snippets not found in the articles (q9)" in text
