@@ -6,6 +6,7 @@ setup works unchanged.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -159,7 +160,17 @@ class Settings(BaseSettings):
         if not _COLLECTION.fullmatch(value) or ".." in value:
             raise ValueError("3-63 letters, digits, '.', '_' or '-', starting and ending with a "
                              "letter or digit")
-        return value
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            return value
+        raise ValueError("Chroma refuses a name that is an IP address")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_any_case(cls, value: object) -> object:
+        """"debug" as well as "DEBUG", as `--log-level` takes it."""
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("api_keys_file", "reader_model", mode="before")
     @classmethod

@@ -235,7 +235,9 @@ def lease(state: StoreState, *, seconds: float = 60.0, wait: float = 3600.0,
             message = (f"waiting for another ingest ({other}) to finish writing to this store "
                        f"(its lease runs to {time.strftime('%H:%M:%S', time.localtime(until))} "
                        "unless renewed)")
-            log.info(message)
+            # At WARNING, shown by default: a writer that waits silently, for up to an hour,
+            # looks hung.
+            log.warning(message)
             if on_wait:
                 on_wait(message)
             told = True

@@ -44,6 +44,11 @@ class NodeToStore:
     metadata: dict[str, Any]
 
 
+# The companion collections `<name>-<suffix>` beside a collection's vectors (index/record.py,
+# assistant/store.py).
+COMPANION_SUFFIXES = ("articles", "state")
+
+
 class ChromaStore:
     def __init__(self, path: Path | None = None, url: str | None = None,
                  collection: str = "articles", *, token: str | None = None,
@@ -104,6 +109,11 @@ class ChromaStore:
                 if (parsed.scheme not in ("http", "https") or not parsed.hostname
                         or any(c.isspace() for c in url)):
                     raise VectorStoreError(f"bad Chroma URL {url!r}; expected http://HOST:PORT")
+                if parsed.path.strip("/") or parsed.query or parsed.fragment:
+                    # chromadb's client speaks to HOST:PORT/api/v2 only: a Chroma behind a
+                    # proxy's path prefix would be looked for at the wrong place, silently.
+                    raise VectorStoreError(f"bad Chroma URL {url!r}: a path or query is not "
+                                           "supported; expected http://HOST:PORT")
                 if options["token"]:
                     header = options["token_header"]
                     headers[header] = (f"Bearer {options['token']}"
@@ -123,6 +133,7 @@ class ChromaStore:
                 assert path is not None
                 path.mkdir(parents=True, exist_ok=True)
                 self._client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+            self._refuse_a_companion()
             # No embedding function: we always pass our own vectors, and Chroma's default one
             # would try to download a model.
             self._collection = self._client.get_or_create_collection(
@@ -134,6 +145,23 @@ class ChromaStore:
             if url and not str(exc):
                 raise VectorStoreError(self._refusal(headers)) from None
             raise self._unavailable(exc) from None
+
+    def _refuse_a_companion(self) -> None:
+        """A name such as "twin-articles" is the companion collection of the collection "twin"
+        (its article records, `side_collection`). Opened as vectors, its records looked like
+        orphaned vectors: `check --repair` deleted them, and an ingest wrote over them, so
+        another deployment on the server lost its articles. Refused while "twin" exists."""
+        for suffix in COMPANION_SUFFIXES:
+            owner = self.name.removesuffix(f"-{suffix}")
+            if owner == self.name or len(owner) < 3:
+                continue
+            try:
+                self._client.get_collection(owner)
+            except Exception:  # no such collection: the name is free to use
+                continue
+            raise VectorStoreError(
+                f"the collection {self.name!r} on {self.location} holds the {suffix} records of "
+                f"the collection {owner!r}; choose another ASSISTANT_COLLECTION")
 
     def _refusal(self, headers: dict[str, str]) -> str:
         """chromadb reports a refused request (401, 403, an unknown tenant) with no message;
@@ -173,7 +201,7 @@ class ChromaStore:
 
     def drop(self) -> None:
         """Delete this collection and its companions (a throwaway evaluation store)."""
-        for name in (self.name, f"{self.name}-articles", f"{self.name}-state"):
+        for name in (self.name, *(f"{self.name}-{suffix}" for suffix in COMPANION_SUFFIXES)):
             try:
                 self._client.delete_collection(name)
             except Exception as exc:  # not there: nothing to drop

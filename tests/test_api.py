@@ -42,6 +42,11 @@ def test_construction_is_free_and_settings_are_checked(tmp_path: Path) -> None:
         Assistant(store=store, top_k=0)
     with pytest.raises(AssistantError, match="topk"):
         Assistant(store=store, topk=3)
+    # As `--log-level debug` takes it, and the docs' ASSISTANT_LOG_LEVEL=debug.
+    assert Settings(store=store, log_level="debug").log_level == "DEBUG"
+    # Chroma's own rule, checked before anything is written rather than by the server.
+    with pytest.raises(ValueError, match="IP address"):
+        Settings(store=store, collection="10.0.0.1")
 
 
 def test_ingest_and_ask_as_documented(tmp_path: Path) -> None:

@@ -85,3 +85,34 @@ def test_unreachable_or_bad_server_url_is_one_line_exit_1(tmp_path: Path, url: s
     assert "Chroma" in result.stderr and "Traceback" not in result.stderr
     if " " in url:
         assert result.stderr.startswith("error: bad Chroma URL")
+
+
+def test_a_companion_collections_name_is_refused_and_its_records_are_kept(chroma_server: str,
+                                                                           tmp_path: Path) -> None:
+    """"twin-articles" holds the article records of the collection "twin". Opened as a
+    collection of its own, `check --repair` deleted them as orphaned vectors (outside probe):
+    another deployment lost its articles. The name is refused while "twin" exists."""
+    twin = {"ASSISTANT_COLLECTION": f"twin{uuid.uuid4().hex[:6]}"}
+    url = ("--chroma-url", chroma_server)
+    assert run_cli("ingest", str(SAMPLES), "--store", str(tmp_path / "a"), *url,
+                   env=twin).returncode == 0
+    before = run_cli("sources", "--store", str(tmp_path / "fresh-1"), *url, env=twin).stdout
+    assert before.strip()
+    for suffix in ("articles", "state"):
+        clash = {"ASSISTANT_COLLECTION": f"{twin['ASSISTANT_COLLECTION']}-{suffix}"}
+        for args in (("check", "--repair"), ("ingest", str(SAMPLES)), ("sources",)):
+            result = run_cli(*args, "--store", str(tmp_path / f"b-{suffix}"), *url, env=clash)
+            assert result.returncode == 1, (args, result.stdout, result.stderr)
+            assert result.stderr.count("\n") == 1 and "records of the collection" in result.stderr
+    # The deployment's articles are all still on the server.
+    after = run_cli("sources", "--store", str(tmp_path / "fresh-2"), *url, env=twin).stdout
+    assert after == before
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:{port}/api", "http://127.0.0.1:{port}?x=1"])
+def test_a_url_with_a_path_or_query_is_refused(chroma_server: str, tmp_path: Path, url: str) -> None:
+    """chromadb would silently drop it: a proxy's path prefix would send requests elsewhere."""
+    port = chroma_server.rsplit(":", 1)[1].rstrip("/")
+    result = run_cli("sources", "--store", str(tmp_path), "--chroma-url", url.format(port=port))
+    assert result.returncode == 1 and result.stderr.startswith("error: bad Chroma URL")
+    assert "path or query" in result.stderr and result.stderr.count("\n") == 1

@@ -4,6 +4,7 @@ real proxy that cuts the server off mid-operation (tests/http_proxy.py)."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -471,6 +472,28 @@ def test_a_lease_this_process_left_behind_is_dropped_unless_a_thread_here_holds_
         with pytest.raises(LeaseTimeout), lease(LocalState(tmp_path / "state.sqlite"),
                                                 seconds=5, wait=1):
             pass
+
+
+def test_a_writer_that_waits_says_so_at_the_default_level(tmp_path: Path,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """The CLI shows WARNING and above: a second ingest waiting (up to an hour) for the first
+    printed nothing and looked hung (outside probe)."""
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from pathlib import Path; from index.state import LocalState, lease\n"
+        f"with lease(LocalState(Path({str(tmp_path / 'state.sqlite')!r})), seconds=600):\n"
+        "    print('held', flush=True); time.sleep(600)")], cwd=ROOT, stdout=subprocess.PIPE,
+        text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with caplog.at_level(logging.WARNING, logger="index.state"), \
+                pytest.raises(LeaseTimeout), lease(LocalState(tmp_path / "state.sqlite"),
+                                                   seconds=5, wait=1.5):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    waiting = [r for r in caplog.records if "waiting for another ingest" in r.getMessage()]
+    assert waiting and waiting[0].levelno == logging.WARNING
 
 
 @pytest.mark.server
