@@ -156,3 +156,17 @@ def test_a_top_k_out_of_its_range_is_refused_in_one_line(user_assistant: Assista
         with pytest.raises(InvalidArgumentError, match="top_k must be a whole number from 1 to 50"):
             call()
     assert len(user_assistant.ask("How long did the talks last?", top_k=6.0).passages) >= 1
+
+
+def test_a_conflict_side_read_past_the_top_passages_is_listed_with_them(
+        sample_assistant: Assistant) -> None:
+    """With one passage retrieved, the other report's figure comes from the passages read past
+    it: every article the answer quotes is among the passages it shows (outside probe: a
+    conflict quoted two articles that no passage listed)."""
+    answer = sample_assistant.ask("How many people attended the opening ceremony of Port "
+                                  "Alder's Riverside tram line?", top_k=1)
+    assert answer.conflicts, answer.answer
+    assert {c.article_id for c in answer.citations} <= {p.article_id for p in answer.passages}
+    beyond = answer.passages[1:]
+    assert beyond and all(p.used and "past the top passages" in p.why for p in beyond)
+    assert [p.rank for p in answer.passages] == list(range(1, len(answer.passages) + 1))

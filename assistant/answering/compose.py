@@ -129,6 +129,24 @@ def retrieved_passages(passages: list[Passage], answer: Answer,
             lexical=round(passage.lexical, 4), fused=round(passage.fused, 4),
             reader=round(read[chunk.chunk_id], 4) if chunk.chunk_id in read else None,
             used=bool(quoted), why=why))
+    # A side of a conflict may come from a passage read past the top k (the next passages, or
+    # those found by the answer's own sentence): listed too, so that every quoted article is
+    # among the passages shown.
+    listed = {p.chunk.chunk_id for p in passages}
+    for reading in (selection.conflict_readings or ()) if selection is not None else ():
+        chunk, passage = reading.passage.chunk, reading.passage
+        quoted = [c.n for c in answer.citations if c.article_id == chunk.article_id
+                  and chunk.start <= c.start < chunk.end]
+        if chunk.chunk_id in listed or not quoted:
+            continue
+        listed.add(chunk.chunk_id)
+        out.append(RetrievedPassage(
+            rank=len(out) + 1, article_id=chunk.article_id, title=passage.article.title,
+            start=chunk.start, end=chunk.end, text=chunk.text, dense=round(passage.dense, 4),
+            lexical=round(passage.lexical, 4), fused=round(passage.fused, 4),
+            reader=round(reading.probability, 4), used=True,
+            why="read past the top passages to look for a source that disagrees; quoted in the "
+                "answer as " + ", ".join(f"[{n}]" for n in quoted)))
     return out
 
 
