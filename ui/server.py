@@ -155,7 +155,10 @@ def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860,
                                            backlog=2048))
     shown = f"[{host}]" if ":" in host else host
     where = f"http://{shown}:{port}"
-    print(f"Article Assistant on {where} (store {assistant.settings.store})"
+    settings = assistant.settings
+    store = (f"Chroma server {settings.chroma_url}, collection {settings.collection!r}, cache "
+             f"{settings.store}" if settings.chroma_url else f"store {settings.store}")
+    print(f"Article Assistant on {where} ({store})"
           + (f"; OpenAI-compatible API at {where}/v1" if api else "") + "; Ctrl-C to stop.",
           flush=True)
     server.run(sockets=[sock])
