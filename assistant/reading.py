@@ -43,7 +43,7 @@ from assistant.reader import Reader
 from assistant.retrieval import Candidate, Passage
 from assistant.selection import Probe, Reading, Selection
 from assistant.tuning import PHRASE_CONFLICT_COSINE, QUOTE_AFTER_INSTRUCTIONS_MIN_WORDS
-from assistant.values import mentions_an_amount, read_value, same_value, topic_of
+from assistant.values import comparable, mentions_an_amount, read_value, same_value, topic_of
 from index.text import words
 
 log = logging.getLogger(__name__)
@@ -253,6 +253,10 @@ class ReaderAnswerer:
         if first.sentence.text == second.sentence.text or \
                 not same_topic(first.sentence, second.sentence):
             return False
+        # Amounts of different kinds (a length, a number of stops) differ without contradicting
+        # each other; the span's unit may be the word after it ("29" in "29 stops").
+        if not comparable(_with_its_unit(first), _with_its_unit(second)):
+            return False
         # Two amounts, dates or names of one event contradict each other in any wording; a
         # phrase only in a sentence that reports the same thing (PHRASE_CONFLICT_COSINE): "the
         # talks were constructive" and "Trump spoke of great progress" are two facts, not a
@@ -306,6 +310,21 @@ def _a_phrase(first: str, second: str) -> bool:
     spans = (first.strip(), second.strip())
     return any(read_value(s).kind == "text" for s in spans) and \
         any(s[:1].islower() for s in spans)
+
+
+_NEXT_WORD = re.compile(r"[\s-]*([^\W\d_]+)")
+
+
+def _with_its_unit(reading: Reading) -> str:
+    """The span, and the word after it in its sentence when the span ends with an amount: "29"
+    read in "29 stops a day" is "29 stops"."""
+    text = reading.text.rstrip()
+    value = read_value(text)
+    if value.kind != "number" or value.units[-1]:
+        return reading.text
+    after = reading.sentence.text[max(reading.end - reading.sentence.sentence.start, 0):]
+    found = _NEXT_WORD.match(after)
+    return f"{text} {found.group(1)}" if found else reading.text
 
 
 def _context_words(reading: Reading) -> set[str]:

@@ -35,7 +35,8 @@ class Value:
     date: tuple[int | None, int | None, int | None] | None = None  # (year, month, day), None if not given
     numbers: tuple[float, ...] = ()
     words: frozenset[str] = frozenset()
-    unit: str = ""
+    unit: str = ""  # the word after the last amount
+    units: tuple[str, ...] = ()  # the word after each amount ("" when none), beside `numbers`
 
 
 def _fold(text: str) -> str:
@@ -66,11 +67,11 @@ def _date(text: str) -> tuple[int | None, int | None, int | None] | None:
     return year, month, day
 
 
-def _numbers(tokens: list[str]) -> tuple[list[float], str]:
+def _numbers(tokens: list[str]) -> tuple[list[float], list[str]]:
     """The amounts a span states (digits or number words, with "million" scaling) and the word
-    after the last one (its unit, if any)."""
+    after each one (its unit, if any: "" when none follows or the next token is a number)."""
     values: list[float] = []
-    unit = ""
+    units: list[str] = []
     i = 0
     while i < len(tokens):
         token = tokens[i]
@@ -102,9 +103,10 @@ def _numbers(tokens: list[str]) -> tuple[list[float], str]:
                 value *= _SCALE[tokens[i + 1]]
                 i += 1
             values.append(value)
-            unit = tokens[i + 1] if i + 1 < len(tokens) else ""
+            after = tokens[i + 1] if i + 1 < len(tokens) else ""
+            units.append(after.rstrip("s") if after.isalpha() else "")
         i += 1
-    return values, unit.rstrip("s")
+    return values, units
 
 
 def read_value(span: str) -> Value:
@@ -112,9 +114,11 @@ def read_value(span: str) -> Value:
     if date is not None and date != (None, None, None):
         return Value(span, "date", date=date)
     tokens = _tokens(span)
-    numbers, unit = _numbers(tokens)
+    numbers, units = _numbers(tokens)
     if numbers:
-        return Value(span, "number", numbers=tuple(numbers), unit=unit)
+        if re.search(r"[$£€¥]", span):
+            units = [u or "money" for u in units]
+        return Value(span, "number", numbers=tuple(numbers), unit=units[-1], units=tuple(units))
     content = frozenset(t for t in tokens if t not in _FILLER)
     return Value(span, "text", words=content or frozenset(tokens))
 
@@ -132,11 +136,11 @@ def same_value(first: str, second: str) -> bool:
         return _dates_agree(a.date, b.date)
     a, b = _year_as_number(a, b), _year_as_number(b, a)
     if a.kind == "number" and b.kind == "number":
-        if a.unit and b.unit and a.unit != b.unit:
-            return False
-        # The same amounts, one side perhaps adding detail ("four hours" and "four hours and ten
-        # minutes"); a score "24-17" against "24-21" differs.
-        return _numbers_within(a.numbers, b.numbers) or _numbers_within(b.numbers, a.numbers)
+        # The same amounts in the same units, one side perhaps adding detail ("four hours" and
+        # "four hours and ten minutes", "14.2 kilometres long and has 22 stops" and
+        # "14.2-kilometre"); a score "24-17" against "24-21" differs, and so do "four hours" and
+        # "four days".
+        return _amounts_within(a, b) or _amounts_within(b, a)
     if a.kind != b.kind and "text" not in (a.kind, b.kind):
         return False
     wa, wb = _tokens(first) if a.kind != "text" else a.words, _tokens(second) if b.kind != "text" else b.words
@@ -159,8 +163,47 @@ def _year_as_number(value: Value, other: Value) -> Value:
     return value
 
 
-def _numbers_within(small: tuple[float, ...], large: tuple[float, ...]) -> bool:
-    return all(any(abs(x - y) <= 1e-6 * max(abs(x), abs(y), 1.0) for y in large) for x in small)
+def _amounts_within(small: Value, large: Value) -> bool:
+    """Every amount of `small` is one of `large`'s, in the same unit (or one of the two names
+    none)."""
+    return all(any(abs(x - y) <= 1e-6 * max(abs(x), abs(y), 1.0) and (not u or not v or u == v)
+                   for y, v in zip(large.numbers, large.units or ("",) * len(large.numbers),
+                                   strict=True))
+               for x, u in zip(small.numbers, small.units or ("",) * len(small.numbers), strict=True))
+
+
+# Units of measure by what they measure. Two amounts of different kinds (a length and a
+# duration, a length and a count of things) cannot contradict each other; two counts of things
+# named differently ("12,000 people", "5,000 spectators") may.
+_DIMENSIONS = {unit: dimension for dimension, units in {
+    "length": "kilometre kilometer km mile metre meter foot feet ft yard inch inche centimetre "
+              "centimeter cm millimetre millimeter mm",
+    "duration": "second sec minute min hour hr day week fortnight month year decade century "
+                "centurie",
+    "mass": "kilogram kilo kg gram tonne ton lb ounce oz",
+    "money": "money dollar euro cent penny pence yen yuan rupee franc",
+    "share": "percent percentage",
+    "area": "hectare acre",
+    "temperature": "degree celsius fahrenheit",
+    "speed": "mph kph knot",
+}.items() for unit in units.split()}
+
+
+def _units_comparable(first: str, second: str) -> bool:
+    if not first or not second or first == second:
+        return True
+    a, b = _DIMENSIONS.get(first), _DIMENSIONS.get(second)
+    return a == b  # two counted things (None, None) included
+
+
+def comparable(first: str, second: str) -> bool:
+    """Whether two answer spans could state the same kind of thing: false only for amounts of
+    different kinds ("29 stops" and "14.2-kilometre", "four hours" and "5 km"), which differ
+    without contradicting each other. A span without a unit is comparable to any."""
+    a, b = read_value(first), read_value(second)
+    if a.kind != "number" or b.kind != "number":
+        return True
+    return any(_units_comparable(u, v) for u in a.units for v in b.units)
 
 
 def topic_of(span: str) -> str:
@@ -169,7 +212,8 @@ def topic_of(span: str) -> str:
     if value.kind == "date":
         return "date"
     if value.kind == "number":
-        return f"{value.unit}s" if value.unit and not value.unit.isdigit() else "number"
+        named = value.unit and value.unit != "money" and not value.unit.isdigit()
+        return f"{value.unit}s" if named else "number"
     return "answer"
 
 

@@ -14,7 +14,7 @@ from conftest import ROOT, run_cli
 
 from assistant import Assistant, AssistantError
 from assistant.reader import MODEL_DIR, Reader, ReaderError, make_windows, sha256
-from assistant.values import same_value, start_with_qualifier
+from assistant.values import comparable, same_value, start_with_qualifier
 
 PASSAGE = ("The Riverside tram line opened on 14 March 2011 after four years of construction. "
            "It runs 12 kilometres from the harbour to the university and carries about 20,000 "
@@ -152,9 +152,28 @@ def test_missing_model_is_an_assistant_error(tmp_path: Path, sample_store: Path)
     ("2000", "2,000", True),
     ("two hundred and fifty", "250", True),
     ("24-17", "24-21", False),
+    # A unit after each amount: one span giving more detail is the same figure, not another.
+    ("14.2 kilometres long and has 22 stops", "14.2-kilometre", True),
+    ("four hours", "four days", False),
+    ("four hours", "four hours and ten minutes", True),
+    ("$870 million", "870 million", True),
 ])
 def test_values_are_compared_after_normalisation(first: str, second: str, same: bool) -> None:
     assert same_value(first, second) is same
+
+
+@pytest.mark.parametrize(("first", "second", "comparable_amounts"), [
+    ("29 stops", "14.2-kilometre", False),  # a count of things against a length
+    ("four hours", "5 km", False),
+    ("$5", "5 percent", False),
+    ("nearly four hours", "more than two hours", True),
+    ("more than 12,000 people", "about 5,000 spectators", True),  # two counts, named apart
+    ("29", "14.2 km", True),  # no unit: it may be the same kind
+    ("Tampa", "Glendale", True),
+])
+def test_amounts_of_different_kinds_are_not_compared(first: str, second: str,
+                                                     comparable_amounts: bool) -> None:
+    assert comparable(first, second) is comparable_amounts
 
 
 @pytest.mark.parametrize(("text", "span", "shown"), [
@@ -391,3 +410,22 @@ def test_the_conflict_probe_searches_with_the_answer_sentences_stored_vector(
     # An amount without a conflict is probed for (assistant/reading.probe_for); its search uses
     # the sentence's vector from the catalog, so only the question is embedded.
     assert embedded == ["How much did the Marlow tram depot cost?"]
+
+
+def test_a_count_of_things_and_a_length_are_not_a_conflict(tmp_path: Path) -> None:
+    """"29" read in "has 29 stops" and "14.2 kilometres long" differ without contradicting each
+    other: before, both questions said "The sources disagree"."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "one.txt").write_text("Kestrel Line Opens in Dunmore\n\nThe Kestrel Line opened in "
+                                    "Dunmore on Saturday. The new tram line is 14.2 kilometres "
+                                    "long, the city said.\n")
+    (folder / "two.txt").write_text("Dunmore Trams Start Running\n\nDunmore opened its Kestrel "
+                                    "tram line on Saturday. The new tram line has 29 stops, the "
+                                    "operator said.\n")
+    assistant = Assistant(store=tmp_path / "store")
+    assistant.ingest([folder])
+    for question, figure in [("How long is the new tram line?", "14.2"),
+                             ("How many stops does the Kestrel line have?", "29")]:
+        answer = assistant.ask(question)
+        assert not answer.conflicts and figure in answer.answer, (question, answer.answer)
