@@ -39,11 +39,13 @@ def fail(message: str) -> None:
 def open_assistant(ctx: click.Context, store: str | None, chroma_url: str | None,
                    **overrides: Any) -> Assistant:
     """The Assistant over the command's --store/--chroma-url (else the group's); a setting or
-    store that cannot be opened fails in one line."""
+    store that cannot be opened fails in one line. An empty --chroma-url means no server, over
+    ASSISTANT_CHROMA_URL too, as an empty variable does."""
     obj = ctx.ensure_object(dict)
     try:
         return Assistant(store=store or obj.get("store"),
-                         chroma_url=chroma_url or obj.get("chroma_url"), **overrides)
+                         chroma_url=chroma_url if chroma_url is not None else obj.get("chroma_url"),
+                         **overrides)
     except AssistantError as exc:
         fail(str(exc))
         raise  # unreachable: fail exits
@@ -68,7 +70,8 @@ def llm_overrides(llm: str | None, llm_url: str | None, llm_model: str | None) -
 
 store_option = click.option("--store", type=click.Path(file_okay=False),
                             help="Store directory (default: $ASSISTANT_STORE or .assistant).")
-chroma_option = click.option("--chroma-url", help="Use a Chroma server, e.g. http://127.0.0.1:8000.")
+chroma_option = click.option("--chroma-url", help="Use a Chroma server, e.g. http://127.0.0.1:8000 "
+                             "(empty: none, over $ASSISTANT_CHROMA_URL).")
 
 
 def llm_options(command: Any) -> Any:
@@ -396,7 +399,9 @@ def check(ctx: click.Context, store: str | None, chroma_url: str | None, repair:
             fail(str(exc))
             return
     click.echo(f"check: {printable_path(result.summary())}")
-    if not repair and not result.consistent:
+    # After a repair, only what it keeps on purpose may be left: a repair that left a problem
+    # behind (or made one) and exited 0 read as a store made whole.
+    if not result.consistent and not (repair and result.left_on_purpose):
         sys.exit(1)
 
 

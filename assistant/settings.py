@@ -152,6 +152,14 @@ class Settings(BaseSettings):
             raise ValueError("an empty path; name the store's folder")
         return value
 
+    @field_validator("chroma_url", mode="before")
+    @classmethod
+    def _no_server_when_empty(cls, value: object) -> object:
+        """An empty URL (`--chroma-url ""`, ASSISTANT_CHROMA_URL="") means no server: the store
+        folder is the record. Safe, since a server's cache used without its URL is refused
+        (assistant/store.py)."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("collection")
     @classmethod
     def _a_collection_name(cls, value: str) -> str:

@@ -25,7 +25,7 @@ from assistant.errors import (
 )
 from assistant.models import IngestSummary, Source
 from assistant.settings import Settings
-from index.catalog import Catalog
+from index.catalog import CACHE_OF, SYNCED_RECORDS, SYNCED_TOKEN, Catalog, catalog_role
 from index.check import (
     StoreCheck,
     catalog_health,
@@ -71,11 +71,14 @@ class Store:
         self._sync_turn = threading.Condition()  # one check at a time (see _refresh)
         self._checking = False
         self._seen_token: str | None = None
+        # With a server: how many records it held at our last complete sync (see _follow_server).
+        self._seen_records: int | None = None
         self._checked_at = float("-inf")
         # When and why the last check failed (a Chroma server that did not answer): shared with
         # the checks that waited for it.
         self._check_failed: tuple[float, type[AssistantError], str] = (
             float("-inf"), AssistantError, "")
+        self._refuse_a_folder_of_the_other_kind()
 
     @property
     def embedder(self) -> Embedder:
@@ -90,8 +93,36 @@ class Store:
         if self._catalog is None:
             with self._lock:
                 if self._catalog is None:
-                    self._catalog = Catalog(Path(self.settings.store) / self._catalog_name())
+                    catalog = Catalog(Path(self.settings.store) / self._catalog_name())
+                    if self.settings.chroma_url:
+                        _mark_as_cache(catalog, self.settings.chroma_url)
+                    self._catalog = catalog
         return self._catalog
+
+    def _refuse_a_folder_of_the_other_kind(self) -> None:
+        """A store folder is either a Chroma server's cache or a store of its own, and a command
+        that takes it for the other kind is refused in one line before anything is written.
+        A cache used without the server's URL became a store of its own: its articles searched
+        without vectors, an ingest rebuilding the server's vectors into it, and a later
+        `check --repair` with the URL writing to the server a vector of an article it had no
+        record of. A store of its own used with a URL was emptied: the first sync dropped every
+        article the server did not hold, and its catalog is their only record."""
+        role = catalog_role(self.catalog_path)
+        if role is None:
+            return
+        store, collection = self.settings.store, self.settings.collection
+        if not self.server_mode and role.cache_of is not None:
+            server = role.cache_of or "a Chroma server (its URL was not recorded)"
+            raise StoreMismatchError(
+                f"the store {store} caches the Chroma server {server} (collection "
+                f"{collection!r}); pass --chroma-url {role.cache_of or 'URL'} (or "
+                "ASSISTANT_CHROMA_URL) to use it, or choose another --store for a store of its own")
+        if self.server_mode and role.cache_of is None and role.holds_articles:
+            raise StoreMismatchError(
+                f"the store {store} holds articles of its own (its catalog is their only "
+                f"record), so it cannot cache the Chroma server {self.settings.chroma_url}; "
+                "leave out --chroma-url to use it, or choose another --store for the server's "
+                "cache")
 
     def _catalog_name(self) -> str:
         if self.settings.collection == "articles":
@@ -149,12 +180,14 @@ class Store:
         except VectorStoreError as exc:
             raise AssistantError(str(exc)) from None
 
-    def _refresh(self, force: bool = False) -> None:
+    def _refresh(self, force: bool = False, *, full: bool = False, drop: bool = True) -> None:
         """Take in what other processes wrote to the store since we last looked: at most once
-        every `sync_interval_s`, one read of the change token (a SQLite row, or one request to
-        the Chroma server); only when it moved, a sync. With a server, the local catalog is
-        brought up to date from the server's records; with a store folder, the catalog is
-        already shared through SQLite, but the embedded Chroma client must reload its vectors."""
+        every `sync_interval_s`, one read of the change token (a SQLite row; with a Chroma
+        server, two requests: the token and the count of article records); only when it moved,
+        a sync. With a server, the local catalog is brought up to date from the server's records
+        (always, with `full`; keeping the cached articles the server has no record of, with
+        `drop` False: see _follow_server); with a store folder, the catalog is already shared
+        through SQLite, but the embedded Chroma client must reload its vectors."""
         now = time.monotonic()
         if not force and now - self._checked_at < self.settings.sync_interval_s:
             return
@@ -174,19 +207,15 @@ class Store:
             self._checking = True
         try:
             token = self.state.token()
-            if self._seen_token is None and self.server_mode:
-                self._seen_token = self.catalog.get_meta("synced_token")
-            if token == self._seen_token:
+            if self.server_mode:
+                synced = self._follow_server(token, full=full, drop=drop)
+                if synced is None:
+                    self._checked_at = now
+                    return
+                complete = synced
+            elif token == self._seen_token:
                 self._checked_at = now
                 return
-            if self.server_mode:
-                assert self.record is not None
-                _fetched, _dropped, complete = sync_catalog(self.record, self.catalog)
-                embedder = self._recorded_embedder()
-                if embedder:
-                    self.catalog.set_meta("embedder", embedder)
-                if complete:
-                    self.catalog.set_meta("synced_token", token)
             else:
                 complete = True
                 if self._vectors is not None and self._seen_token is not None:
@@ -207,6 +236,38 @@ class Store:
                 self._checking = False
                 self._sync_turn.notify_all()
 
+    def _follow_server(self, token: str, *, full: bool, drop: bool) -> bool | None:
+        """Sync the cache from the server's records when they changed since our last complete
+        sync (or always, with `full`). None: nothing changed, no sync; else whether the sync
+        was complete (the cache holds what the server holds).
+
+        The token moves with every write made through the assistant. Records deleted without
+        it moving (by another program, or by a removal cut off before it replaced the token)
+        were never seen: every cache kept answering from articles the server no longer had, and
+        `check` found nothing. They lower the count of the server's article records, so a count
+        below the last sync's is a change too. A count that rose is another process's write in
+        progress, whose token follows."""
+        record = self.record
+        assert record is not None
+        catalog = self.catalog
+        if self._seen_token is None:
+            self._seen_token = catalog.get_meta(SYNCED_TOKEN)
+            recorded = catalog.get_meta(SYNCED_RECORDS)
+            self._seen_records = int(recorded) if recorded and recorded.isdigit() else None
+        records = record.count()
+        lost = self._seen_records is None or records < self._seen_records
+        if not full and not lost and token == self._seen_token:
+            return None
+        _fetched, _dropped, complete = sync_catalog(record, catalog, drop=drop)
+        embedder = self._recorded_embedder()
+        if embedder:
+            catalog.set_meta("embedder", embedder)
+        if complete:
+            catalog.set_meta(SYNCED_TOKEN, token)
+            catalog.set_meta(SYNCED_RECORDS, str(records))
+            self._seen_records = records
+        return complete
+
     def _recorded_embedder(self) -> str | None:
         """The embedder the store was built with: on the server with one (every process must
         agree), else in the catalog."""
@@ -216,16 +277,20 @@ class Store:
         return self.catalog.get_meta("embedder")
 
     @contextmanager
-    def _writing(self) -> Iterator[None]:
+    def _writing(self, *, drop: bool = True) -> Iterator[None]:
         """Hold the store's writer lease (waiting for another process's ingest), then start
-        from what the store holds now."""
+        from what the store holds now: with a server, a cache synced from all of its records
+        (whatever the token says: a write must not build on articles the server no longer
+        has); `drop` False keeps the cached articles it has no record of (for check_store to
+        report and drop)."""
         try:
             with lease(self.state, seconds=self.settings.lease_seconds,
                        wait=self.settings.lease_wait_s):
                 if self.server_mode:
-                    self._refresh(force=True)
+                    self._refresh(force=True, full=True, drop=drop)
                     if self._seen_token != self.state.token():
-                        self._refresh(force=True)  # an article was mid-replacement: once more
+                        # An article was mid-replacement: once more.
+                        self._refresh(force=True, full=True, drop=drop)
                 else:
                     # The catalog is shared through SQLite already; the embedded client is
                     # reloaded whatever the token says, as another writer may have written
@@ -319,7 +384,10 @@ class Store:
             # Our own writes moved the token: no need to sync them back.
             self._seen_token, self._checked_at = self.state.token(), time.monotonic()
             if self.server_mode:
-                self.catalog.set_meta("synced_token", self._seen_token)
+                assert self.record is not None
+                self.catalog.set_meta(SYNCED_TOKEN, self._seen_token)
+                self._seen_records = self.record.count()
+                self.catalog.set_meta(SYNCED_RECORDS, str(self._seen_records))
         log.info("ingest: added %d, updated %d, unchanged %d, removed %d, failed %d; %d chunks, "
                  "%d tokens in %.2f s (%.0f tokens/s)", report.added, report.updated, report.unchanged,
                  report.removed, len(report.failed), report.chunks, report.tokens, report.seconds,
@@ -332,9 +400,11 @@ class Store:
 
     def check(self, *, repair: bool = False) -> StoreCheck:
         """Compare the catalog with the vectors: missing, orphaned, unreadable and wrong-sized
-        vectors (and, with a Chroma server, article records no header owns), and whether the
-        catalog file is damaged. With `repair` (under the store's lease), orphans are deleted,
-        missing vectors rebuilt from the stored sentence vectors (no model run), and a damaged
+        vectors (and, with a Chroma server, article records no header owns and cached articles
+        the server has no record of), and whether the catalog file is damaged. With `repair`
+        (under the store's lease), orphans are deleted, cached articles the server has no record
+        of dropped from the cache (nothing is deleted on the server for them), missing vectors
+        rebuilt from the stored sentence vectors (no model run), and a damaged
         catalog is set aside: with a server it is a cache, rebuilt from the server (and the
         damaged copy deleted once the rebuilt one matches the server); with a store folder the
         copy and the vectors are kept, and its articles must be ingested again. A catalog that
@@ -363,6 +433,7 @@ class Store:
                     "permissions and read-only flags of the store") from None
             with self._lock:
                 self._catalog, self._queryable, self._seen_token = None, False, None
+                self._seen_records = None
             self._on_reset()
             if self.server_mode:
                 notes.append(f"moved the damaged catalog cache to {moved.name}; rebuilt it from "
@@ -375,7 +446,7 @@ class Store:
         with catalog_errors(path):
             try:
                 if repair:
-                    with self._writing():
+                    with self._writing(drop=False):
                         result = check_store(self.catalog, self.vectors, self.embedder.dimension,
                                              repair=True, record=self.record)
                         if result.repaired:
@@ -383,7 +454,9 @@ class Store:
                         if moved is not None and self.server_mode:
                             result.repaired.append(self._drop_verified_cache(path, moved))
                 else:
-                    self._refresh(force=True)
+                    # All of the server's records, and the cached articles it has no record of
+                    # kept, so that they are reported.
+                    self._refresh(force=True, full=True, drop=False)
                     result = check_store(self.catalog, self.vectors, self.embedder.dimension,
                                          record=self.record)
             except VectorStoreError as exc:
@@ -458,6 +531,19 @@ class Store:
             return None
         return {"article_id": record.article_id, "title": record.title, "source": record.source,
                 "url": record.url, "date": record.date, "text": self.catalog.article_text(article_id)}
+
+
+def _mark_as_cache(catalog: Catalog, url: str) -> None:
+    """Record in the catalog that its folder caches the Chroma server at `url` (see
+    _refuse_a_folder_of_the_other_kind). A URL that changed (the server moved) is recorded
+    anew: the cache follows whichever server it is used with."""
+    if catalog.get_meta(CACHE_OF) == url:
+        return
+    try:
+        catalog.set_meta(CACHE_OF, url)
+    except sqlite3.OperationalError as exc:  # a read-only cache still answers
+        log.warning("catalog %s: cannot record the Chroma server it caches (%s)", catalog.path,
+                    exc)
 
 
 def _local_state(path: Path) -> LocalState:

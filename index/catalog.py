@@ -73,6 +73,51 @@ CREATE TABLE IF NOT EXISTS words (
 """
 
 
+# The meta of a catalog that caches a Chroma server's records (a store folder used with
+# --chroma-url): the server's URL, recorded when the folder is first used so; and the change token
+# and record count of its last complete sync (assistant/store.py). A folder whose catalog has
+# either is a cache, which a command without the URL must not take for a store of its own.
+CACHE_OF = "cache_of"
+SYNCED_TOKEN = "synced_token"
+SYNCED_RECORDS = "synced_records"
+
+
+@dataclass(frozen=True)
+class CatalogRole:
+    """What a catalog file says its store folder is (read by `catalog_role`)."""
+
+    # The URL of the Chroma server the catalog caches; "" for a cache whose first use came
+    # before the URL was recorded; None when it is no cache but the folder's own store.
+    cache_of: str | None
+    holds_articles: bool
+
+
+def catalog_role(path: Path) -> CatalogRole | None:
+    """Whether the catalog at `path` is a Chroma server's cache, and whether it holds articles,
+    read without writing anything: a command refused on what this says must leave the folder
+    as it found it. None when there is no catalog, or it cannot be read (damaged, locked out):
+    the commands' own checks report those."""
+    if not path.is_file():
+        return None
+    # Read-only; and immutable when no WAL is beside it (all of it is in the file), since a
+    # read-only connection to a WAL database still creates the -wal and -shm files.
+    uri = path.absolute().as_uri() + "?mode=ro"
+    if not Path(f"{path}-wal").exists():
+        uri += "&immutable=1"
+    try:
+        db = sqlite3.connect(uri, uri=True, timeout=5)
+        try:
+            meta = dict(db.execute("SELECT key, value FROM meta WHERE key IN (?, ?)",
+                                   (CACHE_OF, SYNCED_TOKEN)).fetchall())
+            holds = db.execute("SELECT 1 FROM articles LIMIT 1").fetchone() is not None
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+    cache_of = meta.get(CACHE_OF, "" if SYNCED_TOKEN in meta else None)
+    return CatalogRole(cache_of=cache_of, holds_articles=holds)
+
+
 @dataclass(frozen=True)
 class ArticleRecord:
     article_id: str

@@ -13,7 +13,7 @@ import logging
 import os
 import sqlite3
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from index.catalog import Catalog
@@ -53,6 +53,9 @@ class StoreCheck:
     unreadable: list[str] = field(default_factory=list)  # listed, but cannot be read back
     wrong_dimension: list[str] = field(default_factory=list)
     orphaned_parts: list[str] = field(default_factory=list)  # server records of no article
+    # Articles a server's cache holds whose record the server no longer has (deleted there
+    # without the change token moving): --repair drops them from the cache.
+    gone_from_server: list[str] = field(default_factory=list)
     # The embedder the store was built with, when it is not the one configured now: its
     # vectors would be compared in the wrong space. Not repairable: re-ingest into a new store.
     other_embedder: str = ""
@@ -69,8 +72,15 @@ class StoreCheck:
     @property
     def consistent(self) -> bool:
         return not (self.missing or self.orphaned or self.unreadable or self.wrong_dimension
-                    or self.orphaned_parts or self.catalog_damaged or self.other_embedder
-                    or self.lexical_documents is not None)
+                    or self.orphaned_parts or self.gone_from_server or self.catalog_damaged
+                    or self.other_embedder or self.lexical_documents is not None)
+
+    @property
+    def left_on_purpose(self) -> bool:
+        """Inconsistent only by what --repair keeps on purpose: vectors no catalog owns while a
+        damaged catalog set aside may own them (kept_for). Anything else left after a repair
+        is a failure, and `check --repair` exits 1 for it."""
+        return bool(self.kept_for) and replace(self, orphaned=[]).consistent
 
     def summary(self) -> str:
         if self.catalog_damaged and not self.repaired:
@@ -85,6 +95,9 @@ class StoreCheck:
                    "is beside the store (they may be its articles'): ingest those articles "
                    f"again, then delete {self.kept_for} so --repair may delete the rest"
                    if self.kept_for and self.orphaned else "")
+                + (f"; {len(self.gone_from_server)} cached articles have no record on the "
+                   "server (removed there): `assistant check --repair` drops them from the cache"
+                   if self.gone_from_server else "")
                 + (f"; built with embedder {self.other_embedder!r}, not the configured one"
                    if self.other_embedder else "")
                 + (f"; the lexical index holds {self.lexical_documents} chunks"
@@ -163,7 +176,10 @@ def check_store(catalog: Catalog, vectors: ChromaStore, dimension: int, *,
     """Compare; with `repair`, delete orphans and rebuild missing, unreadable and wrong-sized
     vectors. With a Chroma server, `catalog` must have just been synced from `record` (the
     caller holds the store's lease): the collection then holds exactly the record's articles,
-    and article parts no header owns are orphans too."""
+    and article parts no header owns are orphans too. The server's record decides: a cached
+    article it has no header for is reported (`gone_from_server`) and, with `repair`, dropped
+    from the cache alone; its vectors are never rebuilt on the server, and those the server
+    still holds are orphans, as a fresh cache finds them."""
     result = StoreCheck()
     articles = catalog.articles()
     result.articles = len(articles)
@@ -172,7 +188,13 @@ def check_store(catalog: Catalog, vectors: ChromaStore, dimension: int, *,
     present = set(vectors.all_ids())
     result.vectors = len(present)
     if record is not None:
-        versions = {a.article_id: a.content_hash[:16] for a in articles}
+        headers = record.headers()
+        result.gone_from_server = sorted(a.article_id for a in articles
+                                         if a.article_id not in headers)
+        for article_id in result.gone_from_server:
+            owned -= catalog.vector_ids_of(article_id)
+        versions = {a.article_id: a.content_hash[:16] for a in articles
+                    if a.article_id in headers}
         result.orphaned_parts = sorted(p.part_id for p in record.parts()
                                        if versions.get(p.article_id) != p.version)
     result.missing = sorted(owned - present)
@@ -191,6 +213,13 @@ def check_store(catalog: Catalog, vectors: ChromaStore, dimension: int, *,
     if aside:
         result.kept_for = aside[-1].name
     if repair:
+        if result.gone_from_server:
+            # The cache follows the server; no request is made to the server on their account.
+            for article_id in result.gone_from_server:
+                catalog.delete_article(article_id)
+            catalog.sync_lexical()
+            result.repaired.append(f"dropped {len(result.gone_from_server)} cached articles "
+                                   "the server has no record of (from the cache only)")
         if result.orphaned and aside:
             result.repaired.append(f"kept {len(result.orphaned)} orphaned vectors: the damaged "
                                    f"catalog {aside[-1].name} may own them")

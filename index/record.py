@@ -16,8 +16,9 @@ sync. Removal deletes the header first, so an interrupted removal leaves orphans
 `check --repair` deletes), never half an article.
 
 The local catalog (SQLite, with the BM25 index) is then a cache of this record, brought up to
-date by `sync_catalog` whenever the store's change token (index/state.py) moves; deleting it
-loses nothing.
+date by `sync_catalog` whenever the store's change token (index/state.py) moves, or the count of
+these records falls (records deleted without the token moving: by another program, or by a
+removal cut off before it replaced the token); deleting it loses nothing.
 """
 
 from __future__ import annotations
@@ -195,6 +196,11 @@ class ServerRecord:
         ids, metas = self._list("article")
         return dict(zip(ids, metas, strict=True))
 
+    def count(self) -> int:
+        """How many records (headers and parts) the collection holds: one request, however many
+        articles. A count lower than at the last sync means records were deleted."""
+        return int(self.call(self.collection.count))
+
     def parts(self) -> list[PartRef]:
         ids, metas = self._list("part")
         return [PartRef(i, str(m["article_id"]), str(m["version"]))
@@ -238,17 +244,21 @@ class ServerRecord:
         return True
 
 
-def sync_catalog(record: ServerRecord, catalog: Catalog) -> tuple[int, int, bool]:
+def sync_catalog(record: ServerRecord, catalog: Catalog, *, drop: bool = True
+                 ) -> tuple[int, int, bool]:
     """Make the catalog (a cache) hold what the server holds. Returns (articles fetched,
-    articles dropped, complete). Articles whose content hash matches are not fetched again."""
+    articles dropped, complete). Articles whose content hash matches are not fetched again.
+    With `drop` False, cached articles the server has no record of are kept (`check` reports
+    them before `--repair` drops them), and the sync is not complete while any are."""
     headers = record.headers()
     local = catalog.content_hashes()
     locations = catalog.locations()
     dropped = 0
-    for article_id in sorted(set(local) - set(headers)):
+    gone = sorted(set(local) - set(headers))
+    for article_id in gone if drop else ():
         catalog.delete_article(article_id)
         dropped += 1
-    fetched, complete = 0, True
+    fetched, complete = 0, drop or not gone
     for article_id, meta in headers.items():
         if local.get(article_id) != meta.get("content_hash"):
             if record.fetch_into(catalog, meta):

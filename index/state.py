@@ -255,15 +255,22 @@ def lease(state: StoreState, *, seconds: float = 60.0, wait: float = 3600.0,
 
     renewer = threading.Thread(target=keep_alive, name="store-lease", daemon=True)
     renewer.start()
+    write_failed = False
     try:
         yield
+    except BaseException:
+        write_failed = True
+        raise
     finally:
         stop.set()
         renewer.join(timeout=5)
         try:
             state.release(owner)
         except Exception as exc:  # it expires by itself, or this process's next write drops it
-            log.warning("could not release the store lease: %s", str(exc).splitlines()[0])
+            # After a write that failed (a server gone in the middle), its own error says what
+            # happened: a second line about the lease made the CLI's one-line error two.
+            log.log(logging.INFO if write_failed else logging.WARNING,
+                    "could not release the store lease: %s", str(exc).splitlines()[0])
         finally:
             with _TAKING:
                 _HELD_HERE.discard(owner)

@@ -378,3 +378,18 @@ def test_a_store_without_its_vectors_says_so_and_repair_shows_the_store_after(
     assert lines[2].startswith("check:") and "0 missing" in lines[2], lines
     quiet = run_cli("ask", "When did the ferry return?", "--store", str(store))
     assert "no vectors" not in quiet.stderr
+
+
+def test_a_repair_that_leaves_a_problem_behind_exits_1(tmp_path: Path) -> None:
+    # `check --repair` exited 0 whatever the check after it found (outside probe: with a vector
+    # it had written left orphaned). Here, what no repair mends: a store built with another
+    # embedder. What a repair keeps on purpose (test_repair_keeps_a_damaged_catalog_...) is 0.
+    import sqlite3
+
+    store = _store(tmp_path, GOOD)
+    with sqlite3.connect(store / "catalog.sqlite") as db:
+        db.execute("UPDATE meta SET value='another-model' WHERE key='embedder'")
+    repaired = run_cli("check", "--repair", "--store", str(store))
+    assert repaired.returncode == 1, repaired.stdout + repaired.stderr
+    assert repaired.stdout.strip().splitlines()[-1].endswith(
+        "; built with embedder 'another-model', not the configured one"), repaired.stdout

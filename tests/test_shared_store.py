@@ -362,6 +362,118 @@ def test_a_server_that_dies_mid_remove_or_mid_ingest_leaves_a_store_check_repair
         assert failures >= 3
 
 
+def delete_on_the_server(url: str, collection: str, article_ids: list[str], *,
+                         vectors: bool = False) -> None:
+    """What another program (or a removal cut off before it replaced the change token) does:
+    delete articles' records on the server, the token left as it was."""
+    client = chromadb.HttpClient(host="127.0.0.1", port=port_of(url),
+                                 settings=ChromaSettings(anonymized_telemetry=False))
+    records = client.get_collection(f"{collection}-articles")
+    records.delete(ids=article_ids)
+    records.delete(where={"article_id": {"$in": article_ids}})
+    if vectors:
+        client.get_collection(collection).delete(where={"document_id": {"$in": article_ids}})
+
+
+def listed(result: subprocess.CompletedProcess[str]) -> list[str]:
+    assert result.returncode == 0, result.stderr
+    return sorted(s["article_id"] for s in json.loads(result.stdout))
+
+
+@pytest.mark.server
+def test_records_deleted_on_the_server_leave_every_cache_and_check_reports_them(
+        chroma_server: str, tmp_path: Path) -> None:
+    """Records deleted on the server without the change token moving stayed in every cache: a
+    cache's `check` said all was well (exit 0) and it answered from articles the server no
+    longer had, while a fresh cache found their vectors orphaned; with their vectors gone too,
+    `check --repair` wrote them back to the server for articles it had no record of, and left
+    them orphaned (outside probe)."""
+    env = collection_env()
+    cache = {name: ["--store", str(tmp_path / name), "--chroma-url", chroma_server]
+             for name in ("a", "b", "c", "fresh")}
+    assert run_cli("ingest", str(SAMPLES), *cache["a"], env=env).returncode == 0
+    ids = listed(run_cli("sources", "--json", *cache["a"], env=env))
+    for name in ("b", "c"):
+        assert listed(run_cli("sources", "--json", *cache[name], env=env)) == ids
+    gone = ids[:2]
+    delete_on_the_server(chroma_server, env["ASSISTANT_COLLECTION"], gone)
+
+    checked = run_cli("check", *cache["b"], env=env)
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert "; 2 cached articles have no record on the server (removed there): `assistant check " \
+           "--repair` drops them from the cache" in checked.stdout, checked.stdout
+    # A cache follows at its next sync, as it does a removal made through the assistant.
+    assert listed(run_cli("sources", "--json", *cache["a"], env=env)) == ids[2:]
+    # An ingest into a stale cache writes them to the server again, not "unchanged".
+    again = run_cli("ingest", str(SAMPLES), "--json", *cache["c"], env=env)
+    assert again.returncode == 0, again.stderr
+    assert (json.loads(again.stdout)["added"], json.loads(again.stdout)["unchanged"]) == (2, 5)
+    assert run_cli("check", *cache["b"], env=env).returncode == 0
+
+    # Their vectors deleted too: --repair drops them from the cache, writes nothing back.
+    delete_on_the_server(chroma_server, env["ASSISTANT_COLLECTION"], gone, vectors=True)
+    repaired = run_cli("check", "--repair", *cache["b"], env=env)
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    lines = repaired.stdout.splitlines()
+    assert lines[0] == ("repair: dropped 2 cached articles the server has no record of (from "
+                        "the cache only)"), lines
+    assert "rebuilt" not in repaired.stdout, repaired.stdout
+    assert lines[-1].startswith("check: 5 articles,") and "0 missing, 0 orphaned" in lines[-1]
+    assert listed(run_cli("sources", "--json", *cache["b"], env=env)) == ids[2:]
+    fresh = run_cli("check", *cache["fresh"], env=env)
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+    assert fresh.stdout.startswith("check: 5 articles,") and " 0 orphaned" in fresh.stdout
+
+
+def folder_state(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in folder.rglob("*")}
+
+
+@pytest.mark.server
+def test_a_cache_is_refused_without_its_server_and_a_store_of_its_own_with_one(
+        chroma_server: str, tmp_path: Path) -> None:
+    """A server's cache used without the URL became a store of its own: answers from keyword
+    search alone, an ingest that copied the server's vectors into it, and a `check --repair`
+    with the URL that wrote a vector to the server for an article it had no record of. A store
+    of its own used with a URL was emptied by the first sync (outside probe). Each is refused
+    in one line, and the folder is left as it was."""
+    env = collection_env()
+    collection = env["ASSISTANT_COLLECTION"]
+    cache, own, news = tmp_path / "cache", tmp_path / "own", tmp_path / "news"
+    news.mkdir()
+    (news / "heatwave.txt").write_text(HEATWAVE, encoding="utf-8")
+    assert run_cli("ingest", str(SAMPLES), "--store", str(cache), "--chroma-url", chroma_server,
+                   env=env).returncode == 0
+    before = folder_state(cache)
+    runs = [run_cli("ask", QUESTIONS[0], "--store", str(cache), env=env),
+            run_cli("ingest", str(news), "--store", str(cache), "--chroma-url", "", env=env),
+            run_cli("check", "--repair", "--store", str(cache),
+                    env={**env, "ASSISTANT_CHROMA_URL": ""})]
+    for result in runs:
+        assert result.returncode == 1 and result.stdout == "", result.stdout + result.stderr
+        assert result.stderr == (
+            f"error: the store {cache} caches the Chroma server {chroma_server} (collection "
+            f"'{collection}'); pass --chroma-url {chroma_server} (or ASSISTANT_CHROMA_URL) to "
+            "use it, or choose another --store for a store of its own\n")
+    assert folder_state(cache) == before
+    checked = run_cli("check", "--store", str(cache), "--chroma-url", chroma_server, env=env)
+    assert checked.returncode == 0 and checked.stdout.startswith("check: 7 articles,")
+
+    assert run_cli("ingest", str(news), "--store", str(own), env=env).returncode == 0
+    before = folder_state(own)
+    refused = run_cli("sources", "--store", str(own), "--chroma-url", chroma_server, env=env)
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr
+    assert refused.stderr.startswith(f"error: the store {own} holds articles of its own (its "
+                                     "catalog is their only record)"), refused.stderr
+    assert folder_state(own) == before
+    # An empty --chroma-url is no server, over ASSISTANT_CHROMA_URL as well.
+    titles = run_cli("sources", "--json", "--store", str(own), "--chroma-url", "",
+                     env={**env, "ASSISTANT_CHROMA_URL": chroma_server})
+    assert titles.returncode == 0, titles.stderr
+    assert [s["title"] for s in json.loads(titles.stdout)] == ["Kestrel Bay Opens Cooling Centres"]
+
+
 @pytest.mark.server
 def test_token_header_tenant_and_database(chroma_server: str, tmp_path: Path) -> None:
     env = collection_env()
