@@ -24,7 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeGuard
 
-QUESTION_KEYS = ("id", "question", "answers", "evidence", "tags", "values", "answer_would_be")
+# The keys a question line may hold. `values` and `answer_would_be` are the shared RGB sets'
+# (benchmarks/reader.py reads them); `note` and `answer_given` are what the web chat's feedback
+# export adds (ui/conversations.py), so an exported dataset runs as it is.
+QUESTION_KEYS = ("id", "question", "answers", "evidence", "tags", "values", "answer_would_be",
+                 "note", "answer_given")
 # A snippet this short, or without a letter or digit, is found in many places or nowhere: it
 # would make retrieval "relevant" at random. The shortest in our sets has 20 characters.
 MIN_EVIDENCE_CHARS = 8
