@@ -312,19 +312,22 @@ def _a_phrase(first: str, second: str) -> bool:
         any(s[:1].islower() for s in spans)
 
 
-_NEXT_WORD = re.compile(r"[\s-]*([^\W\d_]+)")
+# Up to four words after an amount, within its clause and before another figure: its unit and
+# whether it is a rate ("29 stops", "38,000 riders a day").
+_WORDS_AFTER = re.compile(r"(?:[\s-]+[^\W\d_]+){1,4}")
 
 
 def _with_its_unit(reading: Reading) -> str:
-    """The span, and the word after it in its sentence when the span ends with an amount: "29"
-    read in "29 stops a day" is "29 stops"."""
+    """The span, and the words after it in its sentence when the span ends with an amount: "29"
+    read in "has 29 stops, the operator said" is "29 stops"; "38,000" in "expects 38,000 riders a
+    day by 2027" is "38,000 riders a day by"."""
     text = reading.text.rstrip()
     value = read_value(text)
-    if value.kind != "number" or value.units[-1]:
+    if value.kind != "number":
         return reading.text
     after = reading.sentence.text[max(reading.end - reading.sentence.sentence.start, 0):]
-    found = _NEXT_WORD.match(after)
-    return f"{text} {found.group(1)}" if found else reading.text
+    found = _WORDS_AFTER.match(after)
+    return f"{text}{found.group(0)}" if found else reading.text
 
 
 def _context_words(reading: Reading) -> set[str]:

@@ -196,13 +196,22 @@ def _units_comparable(first: str, second: str) -> bool:
     return a == b  # two counted things (None, None) included
 
 
+# An amount per unit of time: "38,000 riders a day", "$2 million per year", "daily".
+_RATE = re.compile(r"\b(?:a|an|per|each|every)\s+(?:second|minute|hour|day|night|week|month|"
+                   r"year|season)\b|\b(?:hourly|daily|nightly|weekly|monthly|yearly|annually)\b",
+                   re.IGNORECASE)
+
+
 def comparable(first: str, second: str) -> bool:
     """Whether two answer spans could state the same kind of thing: false only for amounts of
-    different kinds ("29 stops" and "14.2-kilometre", "four hours" and "5 km"), which differ
-    without contradicting each other. A span without a unit is comparable to any."""
+    different kinds ("29 stops" and "14.2-kilometre", "four hours" and "5 km"), or a rate and
+    a total ("38,000 riders a day" and "12,000 people"), which differ without contradicting
+    each other. A span without a unit is comparable to any."""
     a, b = read_value(first), read_value(second)
     if a.kind != "number" or b.kind != "number":
         return True
+    if bool(_RATE.search(first)) != bool(_RATE.search(second)):
+        return False
     return any(_units_comparable(u, v) for u in a.units for v in b.units)
 
 

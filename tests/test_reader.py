@@ -169,6 +169,8 @@ def test_values_are_compared_after_normalisation(first: str, second: str, same: 
     ("nearly four hours", "more than two hours", True),
     ("more than 12,000 people", "about 5,000 spectators", True),  # two counts, named apart
     ("29", "14.2 km", True),  # no unit: it may be the same kind
+    ("more than 12,000 people", "38,000 riders a day by", False),  # a total and a rate
+    ("$2 million per year", "$5 million", False),
     ("Tampa", "Glendale", True),
 ])
 def test_amounts_of_different_kinds_are_not_compared(first: str, second: str,
@@ -429,3 +431,12 @@ def test_a_count_of_things_and_a_length_are_not_a_conflict(tmp_path: Path) -> No
                              ("How many stops does the Kestrel line have?", "29")]:
         answer = assistant.ask(question)
         assert not answer.conflicts and figure in answer.answer, (question, answer.answer)
+
+
+def test_a_rate_is_not_the_other_side_of_a_total(sample_assistant: Assistant) -> None:
+    """"38,000 riders a day by 2027" is a forecast rate, not a count of the opening's crowd:
+    before, "How many people attended the opening ..." said the sources disagree on it."""
+    answer = sample_assistant.ask("How many people attended the opening of Port Alder's tram line?")
+    assert not answer.abstained and "12,000" in answer.answer
+    assert all("38,000" not in side.value for c in answer.conflicts for side in c.sides), \
+        answer.answer
