@@ -177,16 +177,21 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], store: str | None, chroma
                                            desc=printable_path(Path(name).name)[:40], leave=False)
         bar.update(done - bar.n)
 
+    error = None
     try:
         report = assistant.ingest(list(paths), prune=prune, progress=progress,
                                   embedding_progress=embedding_progress, feeds=list(feeds),
                                   fetch_pages=fetch_pages, follow_links=follow_links)
     except AssistantError as exc:
-        fail(str(exc))
-        return
+        error = str(exc)
     finally:
+        # Closed before the error is printed: an open bar left its line unfinished, and the
+        # error was written after it, not on a line of its own.
         for bar in bars.values():
             bar.close()
+    if error is not None:
+        fail(error)
+        return
     for message in report.failed:
         click.echo(f"error: {printable_path(message)}", err=True)
     if as_json:
