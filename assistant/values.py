@@ -35,8 +35,12 @@ class Value:
     date: tuple[int | None, int | None, int | None] | None = None  # (year, month, day), None if not given
     numbers: tuple[float, ...] = ()
     words: frozenset[str] = frozenset()
-    unit: str = ""  # the word after the last amount
     units: tuple[str, ...] = ()  # the word after each amount ("" when none), beside `numbers`
+
+    @property
+    def unit(self) -> str:
+        """The word after the last amount ("" when none)."""
+        return self.units[-1] if self.units else ""
 
 
 def _fold(text: str) -> str:
@@ -118,7 +122,7 @@ def read_value(span: str) -> Value:
     if numbers:
         if re.search(r"[$£€¥]", span):
             units = [u or "money" for u in units]
-        return Value(span, "number", numbers=tuple(numbers), unit=units[-1], units=tuple(units))
+        return Value(span, "number", numbers=tuple(numbers), units=tuple(units))
     content = frozenset(t for t in tokens if t not in _FILLER)
     return Value(span, "text", words=content or frozenset(tokens))
 
@@ -159,7 +163,7 @@ def _year_as_number(value: Value, other: Value) -> Value:
     """A bare year ("2000") compared with an amount ("2,000") is read as the number it is."""
     if value.kind == "date" and other.kind == "number" and value.date is not None \
             and value.date[1] is None and value.date[2] is None and value.date[0] is not None:
-        return Value(value.text, "number", numbers=(float(value.date[0]),))
+        return Value(value.text, "number", numbers=(float(value.date[0]),), units=("",))
     return value
 
 
@@ -167,9 +171,8 @@ def _amounts_within(small: Value, large: Value) -> bool:
     """Every amount of `small` is one of `large`'s, in the same unit (or one of the two names
     none)."""
     return all(any(abs(x - y) <= 1e-6 * max(abs(x), abs(y), 1.0) and (not u or not v or u == v)
-                   for y, v in zip(large.numbers, large.units or ("",) * len(large.numbers),
-                                   strict=True))
-               for x, u in zip(small.numbers, small.units or ("",) * len(small.numbers), strict=True))
+                   for y, v in zip(large.numbers, large.units, strict=True))
+               for x, u in zip(small.numbers, small.units, strict=True))
 
 
 # Units of measure by what they measure. Two amounts of different kinds (a length and a

@@ -27,6 +27,7 @@ from assistant.models import (
 )
 from assistant.retrieval import Passage
 from assistant.selection import Reading, Selection
+from index.catalog import ChunkRecord
 
 CONFLICT_NOTE = "conflict summary"
 QUOTE_NOTE = "verbatim quote"
@@ -103,16 +104,29 @@ def _with_span(citation: Citation, readings: list[Reading]) -> Citation:
 def retrieved_passages(passages: list[Passage], answer: Answer,
                        selection: Selection | None = None) -> list[RetrievedPassage]:
     """The retrieved passages as the Answer reports them: scores (the reader's too, when it
-    read them), and why each was used or not."""
+    read them), and why each was used or not. A side of a conflict may come from a passage read
+    past them (the next passages, or those found by the answer's own sentence): it is listed
+    after them, so that every quoted article is among the passages shown."""
     read = {r.passage.chunk.chunk_id: r.probability
             for r in (selection.readings if selection is not None else ())}
+    listed = {p.chunk.chunk_id for p in passages}
+    beyond: list[Passage] = []
+    for reading in (selection.conflict_readings or ()) if selection is not None else ():
+        chunk = reading.passage.chunk
+        if chunk.chunk_id not in listed and _quoted(answer, chunk):
+            listed.add(chunk.chunk_id)
+            beyond.append(reading.passage)
+            read.setdefault(chunk.chunk_id, reading.probability)
     out = []
-    for number, passage in enumerate(passages, start=1):
+    for number, passage in enumerate([*passages, *beyond], start=1):
         chunk = passage.chunk
-        quoted = [c.n for c in answer.citations if c.article_id == chunk.article_id
-                  and chunk.start <= c.start < chunk.end]
-        if quoted:
-            why = "quoted in the answer as " + ", ".join(f"[{n}]" for n in quoted)
+        quoted = _quoted(answer, chunk)
+        marks = ", ".join(f"[{n}]" for n in quoted)
+        if number > len(passages):
+            why = f"read past the top passages to look for a source that disagrees; quoted in " \
+                  f"the answer as {marks}"
+        elif quoted:
+            why = f"quoted in the answer as {marks}"
         elif answer.abstained and answer.declined_because:
             why = f"not used: {answer.declined_because[:1].lower()}{answer.declined_because[1:]}"
         elif answer.abstained:
@@ -129,25 +143,13 @@ def retrieved_passages(passages: list[Passage], answer: Answer,
             lexical=round(passage.lexical, 4), fused=round(passage.fused, 4),
             reader=round(read[chunk.chunk_id], 4) if chunk.chunk_id in read else None,
             used=bool(quoted), why=why))
-    # A side of a conflict may come from a passage read past the top k (the next passages, or
-    # those found by the answer's own sentence): listed too, so that every quoted article is
-    # among the passages shown.
-    listed = {p.chunk.chunk_id for p in passages}
-    for reading in (selection.conflict_readings or ()) if selection is not None else ():
-        chunk, passage = reading.passage.chunk, reading.passage
-        quoted = [c.n for c in answer.citations if c.article_id == chunk.article_id
-                  and chunk.start <= c.start < chunk.end]
-        if chunk.chunk_id in listed or not quoted:
-            continue
-        listed.add(chunk.chunk_id)
-        out.append(RetrievedPassage(
-            rank=len(out) + 1, article_id=chunk.article_id, title=passage.article.title,
-            start=chunk.start, end=chunk.end, text=chunk.text, dense=round(passage.dense, 4),
-            lexical=round(passage.lexical, 4), fused=round(passage.fused, 4),
-            reader=round(reading.probability, 4), used=True,
-            why="read past the top passages to look for a source that disagrees; quoted in the "
-                "answer as " + ", ".join(f"[{n}]" for n in quoted)))
     return out
+
+
+def _quoted(answer: Answer, chunk: ChunkRecord) -> list[int]:
+    """The answer's citation numbers that quote this chunk."""
+    return [c.n for c in answer.citations if c.article_id == chunk.article_id
+            and chunk.start <= c.start < chunk.end]
 
 
 def pieces_then(answer: Answer, words_per_piece: int = 4) -> Iterator[str | Answer]:
