@@ -220,8 +220,8 @@ class ArticleHandlers:
     def undo_remove_selected(self, paths: list[str]) -> tuple[Any, ...]:
         """Ingest the files of the articles "Remove selected" removed. Outputs: status, the
         Undo button, what is left to restore, then the refreshed page."""
-        status, _undo, _table, left = self.undo_removal(paths, "", "title")
-        return (status, gr.Button(visible=False), left, *self.refreshed())
+        status, _changed = self._restore(paths)
+        return (status, gr.Button(visible=False), [], *self.refreshed())
 
     def table(self, query: str, order: str) -> str:
         """The table's HTML, filtered by `query` and sorted by `order`."""
@@ -276,14 +276,19 @@ class ArticleHandlers:
     def undo_removal(self, paths: list[str], query: str, order: str) -> tuple[Any, ...]:
         """Ingest the removed article's file again. Outputs: status, undo button, table,
         what is left to restore."""
+        status, changed = self._restore(paths)
+        return (status, gr.Button(visible=False),
+                self.table(query, order) if changed else gr.skip(), [])
+
+    def _restore(self, paths: list[str]) -> tuple[str, bool]:
+        """Ingest removed articles' files and pages again: (the status line, whether the store
+        was reached, so the table is worth showing again)."""
         if not paths:
-            return render.status_html("info", ["Nothing to undo."]), gr.Button(visible=False), \
-                gr.skip(), []
+            return render.status_html("info", ["Nothing to undo."]), False
         try:
             summary = self.assistant.ingest(paths)
         except AssistantError as exc:
-            return render.status_html("error", [str(exc)]), gr.Button(visible=False), \
-                gr.skip(), []
+            return render.status_html("error", [str(exc)]), False
         restored = summary.added + summary.updated + summary.unchanged
         if restored >= len(paths):
             first = "Restored." if len(paths) == 1 else f"Restored {len(paths)} articles."
@@ -291,9 +296,8 @@ class ArticleHandlers:
             first = f"Restored {restored} of {len(paths)} articles."
         else:
             first = "Could not restore it." if len(paths) == 1 else "Could not restore them."
-        lines = [first, *summary.failed]
-        return (render.status_html("ok" if not summary.failed else "warn", lines),
-                gr.Button(visible=False), self.table(query, order), [])
+        return render.status_html("ok" if not summary.failed else "warn",
+                                  [first, *summary.failed]), True
 
     @staticmethod
     def ask_about_article(article_id: str) -> tuple[Any, ...]:
