@@ -9,10 +9,11 @@ not answer the question, and the assistant should abstain. `evidence` lists verb
 the articles that support the answer. The articles may live elsewhere (`articles=`), so a
 dataset over copyrighted articles need not contain them.
 
-Two more keys are read by benchmarks/reader.py and ignored here: `values` (conflict sets: each
-source's spellings of its value) and `answer_would_be` (noise sets: the answer the off-topic
-snippets would give). Any other key is an error: a misspelt `answer` or `evidance` would
-otherwise silently turn the question unanswerable or unlocatable.
+Four more keys are ignored here: `values` (conflict sets: each source's spellings of its value)
+and `answer_would_be` (noise sets: the answer the off-topic snippets would give), read by
+benchmarks/reader.py, and `note` and `answer_given`, which the web chat's feedback export adds.
+Any other key is an error: a misspelt `answer` or `evidance` would otherwise silently turn the
+question unanswerable or unlocatable.
 """
 
 from __future__ import annotations
