@@ -172,6 +172,9 @@ class Source(BaseModel):
     url: str = ""
     date: str = ""
     chunks: int
+    # The local file it was read from, when it came from one: a JSON or feed file holds many
+    # articles, each with its own `source` (its URL), so this is what ingesting again restores.
+    path: str = ""
 
 
 class IngestSummary(BaseModel):

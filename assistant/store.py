@@ -505,7 +505,8 @@ class Store:
             return []
         self._refresh()
         return [Source(article_id=a.article_id, title=a.title, source=a.source, url=a.url,
-                       date=a.date, chunks=a.n_chunks) for a in self.catalog.articles()]
+                       date=a.date, chunks=a.n_chunks, path=a.path)
+                for a in self.catalog.articles()]
 
     @catalog_guard
     def remove(self, article_id: str) -> bool:

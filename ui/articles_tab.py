@@ -16,7 +16,7 @@ from typing import Any
 
 import gradio as gr
 
-from assistant import AssistantError
+from assistant import AssistantError, Source
 from ui import render
 from ui.common import (
     REFRESHED_COUNT,
@@ -205,10 +205,12 @@ class ArticleHandlers:
             source = sources.get(article_id)
             if removed and source is not None:
                 lines.append(f"Removed “{source.title}”.")
-                if _restorable(source.source):
-                    restorable.append(source.source)
-                else:
-                    lines.append(f"Its file {source.source} is gone: Undo cannot bring it back.")
+                restore_from = _restore_from(source)
+                if restore_from is None:
+                    lines.append(f"Its file {source.path or source.source} is gone: Undo cannot "
+                                 "bring it back.")
+                elif restore_from not in restorable:  # one file may hold several of them
+                    restorable.append(restore_from)
             elif removed:
                 lines.append(f"Removed {article_id}.")
             else:
@@ -267,7 +269,8 @@ class ArticleHandlers:
             return (render.status_html("warn", ["That article was already removed."]),
                     gr.Button(visible=False), [], gr.Row(visible=False), "",
                     self.table(query, order), gr.skip(), gr.skip())
-        restorable = [source.source] if _restorable(source.source) else []
+        restore_from = _restore_from(source)
+        restorable = [restore_from] if restore_from is not None else []
         line = f"Removed “{source.title}”."
         return (render.status_html("ok", [line]), gr.Button(visible=bool(restorable)),
                 restorable, gr.Row(visible=False), "", self.table(query, order), "",
@@ -312,9 +315,15 @@ class ArticleHandlers:
         return "", gr.Dropdown(value=list(ids)), gr.Tabs(selected="chat")
 
 
-def _restorable(source: str) -> bool:
-    """Whether Undo can ingest a removed article again: its web page or its file still exists."""
-    return source.startswith(("http://", "https://")) or Path(source).is_file()
+def _restore_from(source: Source) -> str | None:
+    """What Undo ingests to bring a removed article back: the file it was read from while that
+    file exists (for an article of a JSON or feed file, the file, not its URL: fetching the
+    page failed offline), else its web page; None when neither is left."""
+    if source.path and Path(source.path).is_file():
+        return source.path
+    if source.source.startswith(("http://", "https://")):
+        return source.source
+    return source.source if Path(source.source).is_file() else None
 
 
 # --- events ----------------------------------------------------------------------------------------
