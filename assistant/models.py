@@ -174,7 +174,9 @@ class Source(BaseModel):
     chunks: int
     # The local file it was read from, when it came from one: a JSON or feed file holds many
     # articles, each with its own `source` (its URL), so this is what ingesting again restores.
-    path: str = ""
+    # Not named `path`: Gradio's client takes any object with a "path" for a file to download,
+    # and the chat's /sources endpoint returns these.
+    file: str = ""
 
 
 class IngestSummary(BaseModel):

@@ -505,7 +505,7 @@ class Store:
             return []
         self._refresh()
         return [Source(article_id=a.article_id, title=a.title, source=a.source, url=a.url,
-                       date=a.date, chunks=a.n_chunks, path=a.path)
+                       date=a.date, chunks=a.n_chunks, file=a.path)
                 for a in self.catalog.articles()]
 
     @catalog_guard

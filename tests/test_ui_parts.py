@@ -429,15 +429,15 @@ def test_undo_brings_back_an_article_of_a_json_file_from_the_file(services: Serv
     """An article read from a JSON feed file has its URL as its source: Undo fetched that page,
     which failed offline ("Could not restore it"). It ingests the file it was read from."""
     articles = ArticleHandlers(services)
-    record = next(s for s in services.assistant.sources() if s.path.endswith(".jsonl"))
-    assert record.source.startswith("https://") and record.source != record.path
+    record = next(s for s in services.assistant.sources() if s.file.endswith(".jsonl"))
+    assert record.source.startswith("https://") and record.source != record.file
     _status, undo, restorable, *_ = articles.remove_selected([record.article_id])
-    assert undo.visible and restorable == [record.path]
+    assert undo.visible and restorable == [record.file]
     status, *_ = articles.undo_remove_selected(restorable)
     assert "Restored." in status, status
     assert record.article_id in {s.article_id for s in services.assistant.sources()}
     # A row's Delete restores from the same place.
     _status, undo, restorable, *_ = articles.delete_confirmed(record.article_id, "", "title")
-    assert undo.visible and restorable == [record.path]
+    assert undo.visible and restorable == [record.file]
     assert "Restored." in articles.undo_removal(restorable, "", "title")[0]
     assert record.article_id in {s.article_id for s in services.assistant.sources()}

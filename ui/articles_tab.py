@@ -207,7 +207,7 @@ class ArticleHandlers:
                 lines.append(f"Removed “{source.title}”.")
                 restore_from = _restore_from(source)
                 if restore_from is None:
-                    lines.append(f"Its file {source.path or source.source} is gone: Undo cannot "
+                    lines.append(f"Its file {source.file or source.source} is gone: Undo cannot "
                                  "bring it back.")
                 elif restore_from not in restorable:  # one file may hold several of them
                     restorable.append(restore_from)
@@ -319,8 +319,8 @@ def _restore_from(source: Source) -> str | None:
     """What Undo ingests to bring a removed article back: the file it was read from while that
     file exists (for an article of a JSON or feed file, the file, not its URL: fetching the
     page failed offline), else its web page; None when neither is left."""
-    if source.path and Path(source.path).is_file():
-        return source.path
+    if source.file and Path(source.file).is_file():
+        return source.file
     if source.source.startswith(("http://", "https://")):
         return source.source
     return source.source if Path(source.source).is_file() else None
